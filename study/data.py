@@ -1,0 +1,300 @@
+"""Datasets as uint8 tensors on the training device, with the paper's augmentation done batch-wise.
+
+The training stream is a pure function of (seed, step): step k takes images k*B .. (k+1)*B-1 of an
+endless concatenation of seeded permutations, and its crop offsets and flips come from a generator
+seeded with (seed, k). A run resumed at step k therefore sees exactly the batches an uninterrupted
+run would have seen, and the DataLoader only carries a few hundred integers per step.
+
+Preprocessing (section 4.2): pixels scaled to [0, 1], the per-pixel mean of the training images in
+use subtracted, then 4 zero pixels padded on each side (zero = the mean image), a random crop of
+the original size and a random horizontal flip, each image with its own offset and flip.
+Evaluation uses the original images.
+"""
+
+import gzip
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, IterableDataset
+
+DATASETS = ("cifar10", "fashion_mnist")
+
+
+class DataError(Exception):
+    """A dataset that cannot be used; the message says where we looked and what to do."""
+
+
+@dataclass
+class ImageSplits:
+    train_images: torch.Tensor  # uint8 [N, C, H, W]
+    train_labels: torch.Tensor  # int64 [N]
+    val_images: torch.Tensor | None
+    val_labels: torch.Tensor | None
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading from disk
+
+
+def load_cifar10(root: str, download: bool) -> tuple[torch.Tensor, ...]:
+    from torchvision.datasets import CIFAR10
+
+    try:
+        train = CIFAR10(root, train=True, download=download)
+        test = CIFAR10(root, train=False, download=False)
+    except Exception as err:  # torchvision raises RuntimeError, URLError, pickle and numpy errors alike
+        raise DataError(describe_cifar10_problem(root, download, err)) from None
+    return (*_as_tensors(train.data, train.targets), *_as_tensors(test.data, test.targets))
+
+
+def _as_tensors(images_nhwc: np.ndarray, labels) -> tuple[torch.Tensor, torch.Tensor]:
+    images = torch.from_numpy(np.ascontiguousarray(images_nhwc)).permute(0, 3, 1, 2).contiguous()
+    return images, torch.as_tensor(labels, dtype=torch.int64)
+
+
+def describe_cifar10_problem(root: str, download: bool, err: Exception) -> str:
+    from torchvision.datasets import CIFAR10, cifar
+
+    folder = Path(root) / CIFAR10.base_folder
+    fix = (
+        f"Point data.root at the folder that holds '{CIFAR10.base_folder}' "
+        "(e.g. data.root=/datasets/cifar10, or DATA_DIR=... with make), "
+        "or set data.download=true to fetch it (170 MB)."
+    )
+    if download:
+        return f"CIFAR-10 could not be downloaded into {Path(root).resolve()}: {err}. {fix}"
+    if not folder.is_dir():
+        return f"CIFAR-10 not found: there is no folder {folder.resolve()}. {fix}"
+    for name, md5 in CIFAR10.train_list + CIFAR10.test_list + [[CIFAR10.meta["filename"], CIFAR10.meta["md5"]]]:
+        path = folder / name
+        if not path.is_file():
+            return f"CIFAR-10 in {folder.resolve()} is incomplete: {name} is missing. {fix}"
+        if not cifar.check_integrity(str(path), md5):
+            return f"CIFAR-10 file {path.resolve()} is corrupt or truncated (checksum mismatch). {fix}"
+        try:
+            with open(path, "rb") as f:
+                entry = pickle.load(f, encoding="latin1")
+        except Exception as load_err:
+            return f"CIFAR-10 file {path.resolve()} cannot be read ({type(load_err).__name__}: {load_err}). {fix}"
+        if "data" in entry:
+            data = np.asarray(entry["data"])
+            if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(entry.get("labels", ())) != len(data):
+                return (
+                    f"CIFAR-10 file {path.resolve()} has the wrong shape: images {data.shape}, "
+                    f"{len(entry.get('labels', ()))} labels; expected N x 3072 uint8 images and N labels. {fix}"
+                )
+    return f"CIFAR-10 in {folder.resolve()} cannot be loaded ({type(err).__name__}: {err}). {fix}"
+
+
+FASHION_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (LeCun's MNIST format), gzipped or not."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"{path} is not an IDX file of unsigned bytes (bad magic number)")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise DataError(f"{path} is truncated: header says {shape}, file holds {data.size} values")
+    return data.reshape(shape)
+
+
+def _find_fashion_files(root: Path) -> dict[str, Path] | None:
+    for folder in (root, root / "FashionMNIST" / "raw"):
+        found = {}
+        for key, stem in FASHION_FILES.items():
+            for candidate in (folder / stem, folder / f"{stem}.gz"):
+                if candidate.is_file():
+                    found[key] = candidate
+                    break
+        if len(found) == len(FASHION_FILES):
+            return found
+    return None
+
+
+def load_fashion_mnist(root: str, download: bool) -> tuple[torch.Tensor, ...]:
+    files = _find_fashion_files(Path(root))
+    if files is None and download:
+        from torchvision.datasets import FashionMNIST
+
+        try:
+            FashionMNIST(root, train=True, download=True)
+        except Exception as err:
+            raise DataError(f"Fashion-MNIST could not be downloaded into {Path(root).resolve()}: {err}") from None
+        files = _find_fashion_files(Path(root))
+    if files is None:
+        raise DataError(
+            f"Fashion-MNIST not found in {Path(root).resolve()}: expected the four IDX files "
+            f"({', '.join(FASHION_FILES.values())}, optionally .gz) there or in FashionMNIST/raw. "
+            "Install them with 'apt-get install dataset-fashion-mnist' "
+            "(data.root=/usr/share/datasets/fashion-mnist), or set data.download=true."
+        )
+    arrays = {key: read_idx(path) for key, path in files.items()}
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if images.ndim != 3 or len(images) != len(labels):
+            raise DataError(
+                f"Fashion-MNIST {split} files in {files[f'{split}_images'].parent} disagree: "
+                f"images {images.shape}, labels {labels.shape}"
+            )
+    return (
+        *_as_tensors(arrays["train_images"][..., None], arrays["train_labels"].astype(np.int64)),
+        *_as_tensors(arrays["test_images"][..., None], arrays["test_labels"].astype(np.int64)),
+    )
+
+
+LOADERS = {"cifar10": load_cifar10, "fashion_mnist": load_fashion_mnist}
+
+
+def load_splits(name: str, root: str, download: bool, val_split: int, train_subset: int | None) -> ImageSplits:
+    """The images a run uses. The validation split and the training subset are a fixed random
+    sample (seed 0), the same for every run, so runs with different seeds stay comparable."""
+    if name not in LOADERS:
+        raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
+    train_x, train_y, test_x, test_y = LOADERS[name](root, download)
+    order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(0))
+    if not 0 <= val_split < len(train_x):
+        raise DataError(f"data.val_split={val_split} must be between 0 and {len(train_x) - 1} for {name}")
+    val_idx, train_idx = order[:val_split], order[val_split:]
+    if train_subset:
+        if train_subset > len(train_idx):
+            raise DataError(f"data.train_subset={train_subset} exceeds the {len(train_idx)} training images")
+        train_idx = train_idx[:train_subset]
+    train_idx = train_idx.sort().values
+    val = (train_x[val_idx.sort().values], train_y[val_idx.sort().values]) if val_split else (None, None)
+    return ImageSplits(train_x[train_idx], train_y[train_idx], *val, test_x, test_y)
+
+
+# ---------------------------------------------------------------------------------------------
+# The training stream and the batched augmentation
+
+
+class StepBatches(IterableDataset):
+    """Endless training batches of indices and augmentation choices, starting at `start_step()`.
+    In DDP each rank takes its own slice of the global batch."""
+
+    def __init__(self, num_images: int, batch_size: int, seed: int, pad: int, start_step, rank: int = 0, world: int = 1):
+        self.num_images, self.batch_size, self.seed, self.pad = num_images, batch_size, seed, pad
+        self.start_step, self.rank, self.world = start_step, rank, world
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        return torch.randperm(self.num_images, generator=torch.Generator().manual_seed(self.seed * 100_003 + epoch))
+
+    def batch_at(self, step: int, cache: dict) -> dict[str, torch.Tensor]:
+        start, parts = step * self.batch_size, []
+        while sum(len(p) for p in parts) < self.batch_size:
+            epoch, offset = divmod(start, self.num_images)
+            if cache.get("epoch") != epoch:
+                cache.update(epoch=epoch, perm=self._permutation(epoch))
+            take = min(self.batch_size - sum(len(p) for p in parts), self.num_images - offset)
+            parts.append(cache["perm"][offset : offset + take])
+            start += take
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        n = self.batch_size
+        offsets = torch.randint(0, 2 * self.pad + 1, (2, n), generator=g)
+        flip = torch.randint(0, 2, (n,), generator=g).bool()
+        mine = slice(self.rank * n // self.world, (self.rank + 1) * n // self.world)
+        return {"index": torch.cat(parts)[mine], "dy": offsets[0, mine], "dx": offsets[1, mine], "flip": flip[mine]}
+
+    def __iter__(self):
+        step, cache = self.start_step(), {}
+        while True:
+            yield self.batch_at(step, cache)
+            step += 1
+
+
+def normalize(images: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    return images.float().div_(255).sub_(mean)
+
+
+def augment(images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torch.Tensor, pad: int) -> torch.Tensor:
+    """Zero-pad by `pad`, crop back to the original size at offsets (dy, dx), mirror where `flip`.
+    One gather for the whole batch; the result is channels-last in memory."""
+    b, _, h, w = images.shape
+    padded = F.pad(images, (pad, pad, pad, pad))
+    rows = dy[:, None] + torch.arange(h, device=images.device)
+    cols = torch.arange(w, device=images.device).expand(b, w)
+    cols = torch.where(flip[:, None], w - 1 - cols, cols) + dx[:, None]
+    batch = torch.arange(b, device=images.device)[:, None, None]
+    return padded[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+
+
+class ImageDataModule(L.LightningDataModule):
+    """CIFAR-10 or Fashion-MNIST held whole on the training device."""
+
+    def __init__(self, name: str, root: str, download: bool, val_split: int = 0, train_subset: int | None = None,
+                 batch_size: int = 128, eval_batch_size: int = 1000, seed: int = 0, pad: int = 4):
+        super().__init__()
+        self.name, self.root, self.download = name, root, download
+        self.val_split, self.train_subset = val_split, train_subset
+        self.batch_size, self.eval_batch_size, self.seed, self.pad = batch_size, eval_batch_size, seed, pad
+        self.splits: ImageSplits | None = None
+        self._device_cache: dict[str, torch.Tensor] = {}
+
+    def prepare_data(self) -> None:
+        if self.download:
+            LOADERS[self.name](self.root, True)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits is None:
+            self.splits = load_splits(self.name, self.root, self.download, self.val_split, self.train_subset)
+            self.mean = self.splits.train_images.float().mean(0).div_(255)
+
+    @property
+    def in_channels(self) -> int:
+        return self.splits.train_images.shape[1]
+
+    def on_device(self, key: str, device: torch.device) -> torch.Tensor:
+        """A split's tensor, moved to `device` once and kept there."""
+        if key not in self._device_cache or self._device_cache[key].device != device:
+            source = self.mean if key == "mean" else getattr(self.splits, key)
+            self._device_cache[key] = source.to(device)
+        return self._device_cache[key]
+
+    def train_stream(self, start_step, rank: int = 0, world: int = 1) -> StepBatches:
+        return StepBatches(len(self.splits.train_images), self.batch_size, self.seed, self.pad, start_step, rank, world)
+
+    def train_dataloader(self) -> DataLoader:
+        trainer = self.trainer
+        stream = self.train_stream(lambda: trainer.global_step, trainer.global_rank, trainer.world_size)
+        return DataLoader(stream, batch_size=None, num_workers=0)
+
+    def training_batch(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Augmented float images and labels for one step's indices, on the indices' device."""
+        device = batch["index"].device
+        images = self.on_device("train_images", device)[batch["index"]]
+        x = augment(normalize(images, self.on_device("mean", device)), batch["dy"], batch["dx"], batch["flip"], self.pad)
+        return x, self.on_device("train_labels", device)[batch["index"]]
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        return self.training_batch(batch) if isinstance(batch, dict) else batch
+
+    def eval_batches(self, split: str, device: torch.device, rank: int = 0, world: int = 1):
+        """(images, labels) of a split ("train", "val" or "test") without augmentation, in large
+        batches; in DDP each rank takes every world-th image."""
+        images, labels = self.on_device(f"{split}_images", device), self.on_device(f"{split}_labels", device)
+        mean = self.on_device("mean", device)
+        mine = torch.arange(rank, len(images), world, device=device)
+        for chunk in mine.split(self.eval_batch_size):
+            yield normalize(images[chunk], mean), labels[chunk]
+
+    def has_split(self, split: str) -> bool:
+        return getattr(self.splits, f"{split}_images") is not None

@@ -1,0 +1,168 @@
+"""The paper's CIFAR training recipe as a LightningModule (section 4.2).
+
+    optimizer     SGD, momentum 0.9, weight decay 1e-4, mini-batch 128
+    lr            0.1, x0.1 at steps 32k and 48k, stop at 64k (steps = iterations)
+    warm-up       lr 0.01 until the training error falls below 80%, then the schedule above
+                  (the paper's ResNet-110 and 1202; checked on the mean of each 50-step window)
+
+Everything that needs the host (logging, the warm-up test, the divergence test, evaluation) runs
+every k steps on device-side accumulators, so the training loop never waits on the GPU per step.
+"""
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MeanMetric
+
+from study.models import response_layers
+
+WARMUP_WINDOW = 50  # steps per warm-up test
+DIVERGENCE_CHECK_EVERY = 10  # steps between tests for a NaN or infinite loss
+
+
+def learning_rate(step: int, lr: float, milestones, gamma: float, warming_up: bool = False, warmup_lr: float = 0.01) -> float:
+    """The learning rate used by update `step` (0-based)."""
+    if warming_up:
+        return warmup_lr
+    return round(lr * gamma ** sum(step >= m for m in milestones), 12)  # 0.001, not 0.0010000000000000002
+
+
+@torch.no_grad()
+def error_rate(net: nn.Module, batches, reduce=None) -> float:
+    """Top-1 error in percent over (images, labels) batches; `reduce` sums counts across ranks."""
+    wrong = seen = 0
+    for images, labels in batches:
+        wrong = wrong + (net(images).argmax(1) != labels).sum()
+        seen += len(labels)
+    counts = torch.stack([torch.as_tensor(wrong).double(), torch.tensor(float(seen)).to(torch.as_tensor(wrong).device)])
+    if reduce is not None:
+        counts = reduce(counts)
+    return 100.0 * (counts[0] / counts[1]).item()
+
+
+@torch.no_grad()
+def layer_response_std(net: nn.Module, batches) -> list[dict]:
+    """Std of each 3x3 layer's response (BN output, before ReLU and addition) over all its values
+    on the given images: the paper's Figure 7."""
+    layers = response_layers(net)
+    sums = torch.zeros(len(layers), 3, dtype=torch.float64)  # count, sum, sum of squares
+
+    def hook(i):
+        def record(module, inputs, output):
+            out = output.detach().double()
+            sums[i] += torch.stack([torch.tensor(out.numel(), dtype=torch.float64), out.sum().cpu(), out.square().sum().cpu()])
+        return record
+
+    handles = [module.register_forward_hook(hook(i)) for i, (_, module) in enumerate(layers)]
+    try:
+        for images, _ in batches:
+            net(images)
+    finally:
+        for h in handles:
+            h.remove()
+    mean = sums[:, 1] / sums[:, 0]
+    std = (sums[:, 2] / sums[:, 0] - mean.square()).clamp_min(0).sqrt()
+    return [{"layer": i + 1, "name": name, "std": std[i].item()} for i, (name, _) in enumerate(layers)]
+
+
+class CifarClassifier(L.LightningModule):
+    def __init__(self, net: nn.Module, *, lr: float, momentum: float, weight_decay: float, milestones, gamma: float,
+                 warmup: bool, warmup_lr: float, warmup_until_train_error: float, log_every: int, eval_every: int,
+                 channels_last: bool = True):
+        super().__init__()
+        self.save_hyperparameters(ignore=["net"])
+        self.net = net
+        self.warming_up = warmup
+        # Metric states are saved in checkpoints, so a resumed run logs the same averages.
+        self.train_error = MeanMetric()
+        self.train_error.persistent(True)
+        self.warmup_error = MeanMetric()
+        self.warmup_error.persistent(True)
+        self.register_buffer("first_nonfinite_step", torch.tensor(-1), persistent=False)
+        self.register_buffer("last_finite_loss", torch.tensor(float("nan")), persistent=False)
+        self.divergence: dict | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        optimizer = torch.optim.SGD(self.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
+
+        def factor(step: int) -> float:
+            return learning_rate(step, hp.lr, hp.milestones, hp.gamma, self.warming_up, hp.warmup_lr) / hp.lr
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": "lr"}}
+
+    def on_fit_start(self) -> None:
+        if self.hparams.channels_last and self.device.type == "cuda":
+            self.net.to(memory_format=torch.channels_last)
+
+    def training_step(self, batch, batch_idx):
+        images, labels = batch
+        logits = self.net(images)
+        loss = F.cross_entropy(logits, labels)
+        wrong = (logits.argmax(1) != labels).float().mean()
+        self.train_error.update(wrong, weight=len(labels))
+        self._watch_loss(loss.detach())
+        self._lr_this_step = self.trainer.optimizers[0].param_groups[0]["lr"]
+        if self.warming_up:
+            self._warmup_test(wrong)
+        return loss
+
+    def _watch_loss(self, loss: torch.Tensor) -> None:
+        finite = torch.isfinite(loss)
+        self.last_finite_loss = torch.where(finite, loss.float(), self.last_finite_loss)
+        first_bad = (self.first_nonfinite_step < 0) & ~finite
+        self.first_nonfinite_step = torch.where(first_bad, torch.tensor(self.global_step, device=self.device), self.first_nonfinite_step)
+
+    def _warmup_test(self, wrong: torch.Tensor) -> None:
+        self.warmup_error.update(wrong)
+        if (self.global_step + 1) % WARMUP_WINDOW == 0:
+            window_error = 100 * self.warmup_error.compute().item()
+            self.warmup_error.reset()
+            if window_error < self.hparams.warmup_until_train_error:
+                self.warming_up = False
+                self.print(f"warm-up over at step {self.global_step + 1}: training error {window_error:.1f}%, lr back to {self.hparams.lr}")
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        step, hp = self.global_step, self.hparams
+        if step % DIVERGENCE_CHECK_EVERY == 0 and self.first_nonfinite_step.item() >= 0:
+            self.divergence = {"diverged_at_step": int(self.first_nonfinite_step), "last_finite_loss": self.last_finite_loss.item()}
+            self.print(f"loss is not finite since step {self.divergence['diverged_at_step']}: stopping the run as diverged")
+            self.trainer.should_stop = True
+            return
+        metrics = {}
+        if step % hp.log_every == 0:
+            metrics["train_error"] = 100 * self.train_error.compute()
+            metrics["lr"] = self._lr_this_step
+            self.train_error.reset()
+            self.log("train_error", metrics["train_error"], prog_bar=True, logger=False)
+        if step % hp.eval_every == 0:
+            metrics.update(self.evaluate(("val", "test")))
+        if metrics:
+            for logger in self.loggers:
+                logger.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+
+    def evaluate(self, splits) -> dict[str, float]:
+        """Error (%) on each split the data has, in eval mode, sharded over DDP ranks."""
+        dm, trainer = self.trainer.datamodule, self.trainer
+        reduce = (lambda t: trainer.strategy.reduce(t, reduce_op="sum")) if trainer.world_size > 1 else None
+        was_training = self.net.training
+        self.net.eval()
+        with trainer.precision_plugin.forward_context():
+            errors = {
+                f"{split}_error": error_rate(self.net, dm.eval_batches(split, self.device, trainer.global_rank, trainer.world_size), reduce)
+                for split in splits
+                if dm.has_split(split)
+            }
+        self.net.train(was_training)
+        return errors
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["warming_up"] = self.warming_up
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.warming_up = checkpoint["warming_up"]

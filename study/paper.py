@@ -1,0 +1,33 @@
+"""The paper's numbers, in one place (He et al. 2015, "Deep Residual Learning for Image
+Recognition", section 4.2; see ../shared/PAPER.md). Everything that compares against the paper
+reads from here.
+"""
+
+#: CIFAR depths the paper trains: 6n+2 with n = 3, 5, 7, 9, 18, 200.
+DEPTHS = (20, 32, 44, 56, 110, 1202)
+
+#: Exact parameter counts with option-A shortcuts (plain nets are identical).
+PARAMS = {20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_962, 1202: 19_421_274}
+
+#: Forward multiply-adds per 32x32 image, from public counts ("about"; used as a sanity band).
+MACS = {20: 40.6e6, 56: 125.5e6, 110: 252.9e6, 1202: 2.83e9}
+
+#: Table 6, CIFAR-10 test error (%) of ResNets, final iteration. 110 is best of 5 runs.
+TABLE6_TEST_ERROR = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43, 1202: 7.93}
+
+#: Table 6, ResNet-110 over 5 runs: mean and std of the test error (%).
+TABLE6_RESNET110_MEAN_STD = (6.61, 0.16)
+
+#: The training recipe (section 4.2). Steps are SGD iterations of one 128-image mini-batch.
+RECIPE = {
+    "batch_size": 128,
+    "lr": 0.1,
+    "momentum": 0.9,
+    "weight_decay": 1e-4,
+    "milestones": (32_000, 48_000),
+    "lr_gamma": 0.1,
+    "max_steps": 64_000,
+    "warmup_lr": 0.01,  # ResNet-110 and 1202 only
+    "warmup_until_train_error": 80.0,  # percent
+    "pad": 4,
+}

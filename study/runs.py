@@ -1,0 +1,125 @@
+"""What a run leaves on disk, and how it is found again.
+
+    RUN_ROOT/<dataset>/<arch><depth>[-<shortcut>]/seed<seed>-<hash>/
+        config.yaml            the resolved config
+        metrics.csv            step, train_error, lr, val_error, test_error (percent)
+        layer_responses.csv    Figure 7's per-layer response std, written at the end
+        checkpoints/last.ckpt  (and previous.ckpt, the one before it)
+        summary.json           status: completed | interrupted | diverged | failed
+
+The folder is a pure function of the config (`run_id`), so a rerun of the same command finds,
+skips or resumes its run, and a run shared by two experiments is trained once. Files that a
+later run trusts are written atomically (temporary file, then rename).
+"""
+
+import csv
+import hashlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+SUMMARY = "summary.json"
+CHECKPOINTS = "checkpoints"
+
+#: Keys that say where data and logs live or how a run is watched, not what is trained: runs that
+#: differ only in these share one folder.
+NOT_IDENTITY = ("runs_root", "experiment_name", "data.root", "data.download", "data.eval_batch_size",
+                "logger", "checkpoint_every", "model.compile", "trainer.enable_progress_bar")
+
+
+def identity(cfg: DictConfig) -> dict:
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    plain.pop("hydra", None)
+    for key in NOT_IDENTITY:
+        *parents, leaf = key.split(".")
+        node = plain
+        for p in parents:
+            node = node.get(p, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return plain
+
+
+def run_id(cfg: DictConfig) -> str:
+    digest = hashlib.sha256(json.dumps(identity(cfg), sort_keys=True).encode()).hexdigest()[:10]
+    m = cfg.model
+    shortcut = f"-{m.shortcut}" if m.arch == "resnet" and m.shortcut != "A" else ""
+    return f"{cfg.data.name}/{m.arch}{m.depth}{shortcut}/seed{cfg.seed}-{digest}"
+
+
+def register_resolvers() -> None:
+    """`${run_id:}` in conf/train.yaml: the run folder of the config it is resolved in."""
+    if not OmegaConf.has_resolver("run_id"):
+        OmegaConf.register_new_resolver(
+            "run_id", lambda *, _root_: run_id(OmegaConf.masked_copy(_root_, [k for k in _root_ if k != "hydra"]))
+        )
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the run's files are as readable as any
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_summary(run_dir: Path, summary: dict) -> None:
+    atomic_write_text(Path(run_dir) / SUMMARY, json.dumps(summary, indent=2) + "\n")
+
+
+def read_summary(run_dir: Path) -> dict | None:
+    """The run's summary, or None if it has none. A summary that does not parse raises ValueError."""
+    path = Path(run_dir) / SUMMARY
+    if not path.is_file():
+        return None
+    try:
+        summary = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err})") from None
+    if not isinstance(summary, dict) or "status" not in summary:
+        raise ValueError(f"{path} has no 'status' field")
+    return summary
+
+
+def checkpoint_step(path: Path) -> int | None:
+    """The global step stored in a checkpoint, or None if the file is missing or unreadable."""
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=False)["global_step"])
+    except Exception:  # truncated or foreign files are skipped, not trusted
+        return None
+
+
+def newest_checkpoint(run_dir: Path) -> tuple[Path, int] | None:
+    """The valid checkpoint with the highest step: a truncated last.ckpt falls back to previous.ckpt."""
+    candidates = [(p, checkpoint_step(p)) for p in sorted((Path(run_dir) / CHECKPOINTS).glob("*.ckpt"))]
+    valid = [(p, s) for p, s in candidates if s is not None]
+    return max(valid, key=lambda ps: ps[1]) if valid else None
+
+
+def trim_metrics(run_dir: Path, up_to_step: int) -> None:
+    """Drop metrics.csv rows logged after `up_to_step`: the resumed run logs them again."""
+    path = Path(run_dir) / "metrics.csv"
+    if not path.is_file():
+        return
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames or [], [r for r in reader if r.get("step") and int(float(r["step"])) <= up_to_step]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields)  # same line ends as Lightning writes
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, out.getvalue())

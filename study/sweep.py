@@ -1,0 +1,79 @@
+"""Hydra callbacks for `study.train`: refuse bad input before Hydra creates any folder, and show a
+sweep's progress (runs done, skipped, failed, which one is running).
+
+Each finished job appends one line to RUN_ROOT/sweeps/<experiment_name>.progress.jsonl, so the
+count is right with parallel (joblib) and cluster (submitit) launchers alike.
+"""
+
+import json
+import math
+import sys
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.utils import JobStatus
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+
+def sweep_size(config: DictConfig) -> int:
+    """How many jobs the basic sweeper makes from the experiment's params and the command line."""
+    params = {str(k): str(v) for k, v in (config.hydra.sweeper.get("params") or {}).items()}
+    for override in config.hydra.overrides.task:
+        key, _, value = override.partition("=")
+        params[key] = value
+    parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()])
+    return math.prod(len(list(o.sweep_string_iterator())) if o.is_sweep_override() else 1 for o in parsed)
+
+
+def progress_file(config: DictConfig) -> Path:
+    return Path(config.runs_root) / "sweeps" / f"{config.experiment_name}.progress.jsonl"
+
+
+def refuse(err: Exception) -> None:
+    print(f"error: {err}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def job_label(config: DictConfig) -> str:
+    return f"{config.model.arch}-{config.model.depth} seed {config.seed}"
+
+
+class SweepProgress(Callback):
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        from study.train import ConfigError, check_writable, validate
+
+        try:
+            validate(config)
+            check_writable(Path(str(config.hydra.run.dir)))
+        except ConfigError as err:
+            refuse(err)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        from study.train import ConfigError, check_writable
+
+        try:
+            check_writable(progress_file(config).parent)
+        except ConfigError as err:
+            refuse(err)
+        total = sweep_size(config)
+        progress_file(config).write_text(json.dumps({"total": total}) + "\n")
+        print(f"[sweep {config.experiment_name}] {total} runs")
+
+    def on_job_start(self, config: DictConfig, **kwargs) -> None:
+        if HydraConfig.get().mode.name == "MULTIRUN":
+            print(f"[sweep {config.experiment_name}] running {job_label(config)}: {HydraConfig.get().runtime.output_dir}")
+
+    def on_job_end(self, config: DictConfig, job_return, **kwargs) -> None:
+        if HydraConfig.get().mode.name != "MULTIRUN":
+            return
+        status = job_return.return_value if job_return.status == JobStatus.COMPLETED else "failed"
+        path = progress_file(config)
+        with open(path, "a") as f:
+            f.write(json.dumps({"run": job_label(config), "status": status}) + "\n")
+        lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        total = next((line["total"] for line in lines if "total" in line), "?")
+        done = [line["status"] for line in lines if "status" in line]
+        tally = ", ".join(f"{done.count(s)} {s}" for s in sorted(set(done)))
+        print(f"[sweep {config.experiment_name}] {len(done)}/{total} runs finished ({tally}); {job_label(config)}: {status}")
