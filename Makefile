@@ -11,8 +11,10 @@ JOBS ?= 1
 SEEDS ?= 0
 SCALE ?= paper
 LAUNCHER ?=
-RUNS ?= runs
-RESULTS ?= results
+RUNS ?= runs/$(DATA)-$(SCALE)
+RESULTS ?= results/$(DATA)-$(SCALE)
+# Upper limit of the error axes (%): the paper's 20, or 60 for the short mini runs.
+YMAX ?= $(if $(filter mini,$(SCALE)),60,20)
 
 .PHONY: install test test-slow reproduce-cifar plots bench models clean
 
@@ -37,10 +39,10 @@ models: install
 # SCALE=mini runs the CPU-scale version; DATA=fashion_mnist runs it on Fashion-MNIST.
 reproduce-cifar: install
 	$(PY) -m study.reproduce --scale $(SCALE) --data $(DATA) --jobs $(JOBS) --seeds $(SEEDS) \
-		--runs $(RUNS) --results $(RESULTS) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(LAUNCHER),--launcher $(LAUNCHER))
+		--runs $(RUNS) --results $(RESULTS) --ymax $(YMAX) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(LAUNCHER),--launcher $(LAUNCHER))
 
 plots: install
-	$(PY) -m study.report $(RUNS) --out $(RESULTS)
+	$(PY) -m study.report $(RUNS) --out $(RESULTS) --ymax $(YMAX)
 
 bench: install
 	$(PY) -m study.bench $(if $(DATA_DIR),--data-dir $(DATA_DIR))

@@ -56,7 +56,7 @@ def load_cifar10(root: str, download: bool) -> tuple[torch.Tensor, ...]:
 
 
 def _as_tensors(images_nhwc: np.ndarray, labels) -> tuple[torch.Tensor, torch.Tensor]:
-    images = torch.from_numpy(np.ascontiguousarray(images_nhwc)).permute(0, 3, 1, 2).contiguous()
+    images = torch.from_numpy(np.array(images_nhwc, copy=True)).permute(0, 3, 1, 2).contiguous()
     return images, torch.as_tensor(labels, dtype=torch.int64)
 
 
@@ -173,13 +173,13 @@ def load_splits(name: str, root: str, download: bool, val_split: int, train_subs
     order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(0))
     if not 0 <= val_split < len(train_x):
         raise DataError(f"data.val_split={val_split} must be between 0 and {len(train_x) - 1} for {name}")
-    val_idx, train_idx = order[:val_split], order[val_split:]
+    val_idx, train_idx = order[:val_split].sort().values, order[val_split:]
     if train_subset:
         if train_subset > len(train_idx):
             raise DataError(f"data.train_subset={train_subset} exceeds the {len(train_idx)} training images")
         train_idx = train_idx[:train_subset]
     train_idx = train_idx.sort().values
-    val = (train_x[val_idx.sort().values], train_y[val_idx.sort().values]) if val_split else (None, None)
+    val = (train_x[val_idx], train_y[val_idx]) if val_split else (None, None)
     return ImageSplits(train_x[train_idx], train_y[train_idx], *val, test_x, test_y)
 
 
@@ -241,22 +241,23 @@ class ImageDataModule(L.LightningDataModule):
     """CIFAR-10 or Fashion-MNIST held whole on the training device."""
 
     def __init__(self, name: str, root: str, download: bool, val_split: int = 0, train_subset: int | None = None,
-                 batch_size: int = 128, eval_batch_size: int = 1000, seed: int = 0, pad: int = 4):
+                 batch_size: int = 128, eval_batch_size: int = 1000, seed: int = 0, pad: int = 4,
+                 splits: ImageSplits | None = None):
         super().__init__()
         self.name, self.root, self.download = name, root, download
         self.val_split, self.train_subset = val_split, train_subset
         self.batch_size, self.eval_batch_size, self.seed, self.pad = batch_size, eval_batch_size, seed, pad
-        self.splits: ImageSplits | None = None
+        self.splits = splits  # given images (the benchmark's), or None to load from root
         self._device_cache: dict[str, torch.Tensor] = {}
 
     def prepare_data(self) -> None:
-        if self.download:
+        if self.download and self.splits is None:
             LOADERS[self.name](self.root, True)
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits is None:
             self.splits = load_splits(self.name, self.root, self.download, self.val_split, self.train_subset)
-            self.mean = self.splits.train_images.float().mean(0).div_(255)
+        self.mean = self.splits.train_images.float().mean(0).div_(255)
 
     @property
     def in_channels(self) -> int:

@@ -13,7 +13,6 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import MeanMetric
 
 from study.models import response_layers
 
@@ -74,11 +73,11 @@ class CifarClassifier(L.LightningModule):
         self.save_hyperparameters(ignore=["net"])
         self.net = net
         self.warming_up = warmup
-        # Metric states are saved in checkpoints, so a resumed run logs the same averages.
-        self.train_error = MeanMetric()
-        self.train_error.persistent(True)
-        self.warmup_error = MeanMetric()
-        self.warmup_error.persistent(True)
+        # [wrong, seen] since the last log row and since the last warm-up test, on the device so the
+        # step never waits for the host; saved in checkpoints, so a resumed run logs the same averages.
+        self.register_buffer("train_counts", torch.zeros(2, dtype=torch.float64))
+        self.register_buffer("warmup_counts", torch.zeros(2, dtype=torch.float64))
+        self.register_buffer("device_step", torch.zeros((), dtype=torch.int64), persistent=False)
         self.register_buffer("first_nonfinite_step", torch.tensor(-1), persistent=False)
         self.register_buffer("last_finite_loss", torch.tensor(float("nan")), persistent=False)
         self.divergence: dict | None = None
@@ -100,32 +99,41 @@ class CifarClassifier(L.LightningModule):
         if self.hparams.channels_last and self.device.type == "cuda":
             self.net.to(memory_format=torch.channels_last)
 
+    def on_train_start(self) -> None:
+        self.device_step.fill_(self.global_step)
+
     def training_step(self, batch, batch_idx):
         images, labels = batch
         logits = self.net(images)
         loss = F.cross_entropy(logits, labels)
-        wrong = (logits.argmax(1) != labels).float().mean()
-        self.train_error.update(wrong, weight=len(labels))
+        wrong = (logits.argmax(1) != labels).sum()
+        for counts in (self.train_counts, self.warmup_counts) if self.warming_up else (self.train_counts,):
+            counts[0] += wrong
+            counts[1] += len(labels)
         self._watch_loss(loss.detach())
         self._lr_this_step = self.trainer.optimizers[0].param_groups[0]["lr"]
-        if self.warming_up:
-            self._warmup_test(wrong)
+        if self.warming_up and (self.global_step + 1) % WARMUP_WINDOW == 0:
+            self._warmup_test()
         return loss
 
     def _watch_loss(self, loss: torch.Tensor) -> None:
         finite = torch.isfinite(loss)
         self.last_finite_loss = torch.where(finite, loss.float(), self.last_finite_loss)
         first_bad = (self.first_nonfinite_step < 0) & ~finite
-        self.first_nonfinite_step = torch.where(first_bad, torch.tensor(self.global_step, device=self.device), self.first_nonfinite_step)
+        self.first_nonfinite_step = torch.where(first_bad, self.device_step, self.first_nonfinite_step)
+        self.device_step += 1
 
-    def _warmup_test(self, wrong: torch.Tensor) -> None:
-        self.warmup_error.update(wrong)
-        if (self.global_step + 1) % WARMUP_WINDOW == 0:
-            window_error = 100 * self.warmup_error.compute().item()
-            self.warmup_error.reset()
-            if window_error < self.hparams.warmup_until_train_error:
-                self.warming_up = False
-                self.print(f"warm-up over at step {self.global_step + 1}: training error {window_error:.1f}%, lr back to {self.hparams.lr}")
+    def _error_since_last(self, counts: torch.Tensor) -> float:
+        """Percent wrong over the accumulated steps (all ranks), then start a new window."""
+        total = self.trainer.strategy.reduce(counts.clone(), reduce_op="sum") if self.trainer.world_size > 1 else counts
+        counts.zero_()
+        return 100.0 * (total[0] / total[1]).item()
+
+    def _warmup_test(self) -> None:
+        window_error = self._error_since_last(self.warmup_counts)
+        if window_error < self.hparams.warmup_until_train_error:
+            self.warming_up = False
+            self.print(f"warm-up over at step {self.global_step + 1}: training error {window_error:.1f}%, lr back to {self.hparams.lr}")
 
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
         step, hp = self.global_step, self.hparams
@@ -136,9 +144,8 @@ class CifarClassifier(L.LightningModule):
             return
         metrics = {}
         if step % hp.log_every == 0:
-            metrics["train_error"] = 100 * self.train_error.compute()
+            metrics["train_error"] = self._error_since_last(self.train_counts)
             metrics["lr"] = self._lr_this_step
-            self.train_error.reset()
             self.log("train_error", metrics["train_error"], prog_bar=True, logger=False)
         if step % hp.eval_every == 0:
             metrics.update(self.evaluate(("val", "test")))

@@ -12,6 +12,7 @@ skips or resumes its run, and a run shared by two experiments is trained once. F
 later run trusts are written atomically (temporary file, then rename).
 """
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -28,8 +29,9 @@ CHECKPOINTS = "checkpoints"
 
 #: Keys that say where data and logs live or how a run is watched, not what is trained: runs that
 #: differ only in these share one folder.
-NOT_IDENTITY = ("runs_root", "experiment_name", "data.root", "data.download", "data.eval_batch_size",
-                "logger", "checkpoint_every", "model.compile", "trainer.enable_progress_bar")
+NOT_IDENTITY = ("runs_root", "experiment_name", "table6_run", "data.root", "data.download", "data.eval_batch_size",
+                "logger", "checkpoint_every", "model.compile", "trainer.accelerator",
+                "trainer.enable_progress_bar")
 
 
 def identity(cfg: DictConfig) -> dict:
@@ -60,21 +62,29 @@ def register_resolvers() -> None:
         )
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+@contextlib.contextmanager
+def atomic_output(path: Path):
+    """Yields a temporary path beside `path`; renames it onto `path` once the block succeeds, so a
+    crash never leaves a half-written file that a later run trusts."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        yield Path(tmp)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the run's files are as readable as any
         os.replace(tmp, path)
-    except BaseException:
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    with atomic_output(path) as tmp:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def write_summary(run_dir: Path, summary: dict) -> None:

@@ -9,6 +9,7 @@ newest valid checkpoint, and keeps metrics.csv's history.
 """
 
 import csv
+import os
 import signal
 import sys
 import time
@@ -21,6 +22,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
@@ -63,8 +65,15 @@ def validate(cfg: DictConfig) -> None:
     if not isinstance(d.val_split, int) or d.val_split < 0:
         raise ConfigError(f"data.val_split={d.val_split!r} must be 0 (no validation split) or a positive number of images")
     devices = cfg.trainer.devices
-    if isinstance(devices, int) and devices > 1 and d.batch_size % devices:
-        raise ConfigError(f"data.batch_size={d.batch_size} must divide evenly over trainer.devices={devices}")
+    if isinstance(devices, int) and devices > 1:
+        if d.batch_size % devices:
+            raise ConfigError(f"data.batch_size={d.batch_size} must divide evenly over trainer.devices={devices}")
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN and "SLURM_NTASKS" not in os.environ:
+            raise ConfigError(
+                f"trainer.devices={devices} inside a local sweep: Lightning's DDP launcher would restart the whole "
+                "sweep in each process. Run multi-GPU runs one at a time, or sweep with hydra/launcher=slurm "
+                "(one task per GPU)."
+            )
 
 
 def check_writable(folder: Path) -> None:
@@ -79,6 +88,14 @@ def check_writable(folder: Path) -> None:
             f"cannot write to the output folder {folder} ({err.strerror or err}): "
             "choose another with runs_root=DIR (or hydra.run.dir=DIR)"
         ) from None
+
+
+def share_cpu_cores() -> None:
+    """With N runs at once on this machine (joblib launcher), give each 1/N of the cores: torch
+    would otherwise start a thread per core in every run, and oversubscribed CPUs crawl."""
+    n_jobs = OmegaConf.select(HydraConfig.get(), "launcher.n_jobs") if HydraConfig.initialized() else None
+    if isinstance(n_jobs, int) and n_jobs > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // n_jobs))
 
 
 def warmup_enabled(cfg: DictConfig) -> bool:
@@ -194,7 +211,7 @@ class RunGuard(L.Callback):
         self._saved_step = trainer.global_step
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         last, tmp = self.ckpt_dir / "last.ckpt", self.ckpt_dir / "last.ckpt.tmp"
-        trainer.save_checkpoint(tmp)
+        trainer.save_checkpoint(tmp, weights_only=False)
         if trainer.is_global_zero:
             if last.exists():
                 last.replace(self.ckpt_dir / "previous.ckpt")
@@ -223,6 +240,10 @@ class FinalMeasurements(L.Callback):
             net.train(was_training)
 
 
+def rounded(error: float | None) -> float | None:
+    return None if error is None else round(error, 4)
+
+
 def write_responses(run_dir: Path, responses: list[dict]) -> None:
     lines = ["layer,name,std"] + [f"{r['layer']},{r['name']},{r['std']:.6g}" for r in responses]
     runs.atomic_write_text(run_dir / "layer_responses.csv", "\n".join(lines) + "\n")
@@ -238,8 +259,11 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
     guard = RunGuard(run_dir / runs.CHECKPOINTS, cfg.checkpoint_every)
     guard.install()
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    runs.atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved))
+    first_process = rank_zero_only.rank == 0  # DDP's other processes rerun this command into the same folder
+    if first_process:
+        runs.atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved))
 
+    share_cpu_cores()
     L.seed_everything(cfg.seed, workers=False, verbose=False)
     d = cfg.data
     datamodule = ImageDataModule(d.name, d.root, d.download, d.val_split, d.train_subset, d.batch_size,
@@ -258,31 +282,34 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
     resume = runs.newest_checkpoint(run_dir)
     if resume:
         path, step = resume
-        print(f"resume: {run_dir} from {path.name} at step {step}")
-        runs.trim_metrics(run_dir, step)
+        if first_process:
+            print(f"resume: {run_dir} from {path.name} at step {step}")
+            runs.trim_metrics(run_dir, step)
     final = FinalMeasurements()
-    trainer = L.Trainer(
-        max_steps=cfg.trainer.max_steps, accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices,
-        strategy=cfg.trainer.strategy, precision=default_precision(cfg), deterministic=cfg.trainer.deterministic,
-        benchmark=torch.cuda.is_available(), logger=build_loggers(cfg, run_dir), callbacks=[guard, final],
-        log_every_n_steps=cfg.log_every, enable_checkpointing=False, enable_model_summary=False,
-        enable_progress_bar=cfg.trainer.enable_progress_bar, limit_val_batches=0, num_sanity_val_steps=0,
-        use_distributed_sampler=False, default_root_dir=str(run_dir),
-    )
-    earlier_time = previous.get("wall_time_s") or 0.0 if previous else 0.0
+    earlier_time = (previous.get("wall_time_s") or 0.0) if previous else 0.0  # an interrupted run's time so far
     started = time.time()
     summary = {"status": None, "arch": cfg.model.arch, "depth": cfg.model.depth, "shortcut": cfg.model.shortcut,
                "dataset": d.name, "seed": cfg.seed, "params": count_parameters(net), "steps": None,
                "final_train_error": None, "final_val_error": None, "final_test_error": None}
+    trainer = None
     try:
+        trainer = L.Trainer(
+            max_steps=cfg.trainer.max_steps, accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices,
+            strategy=cfg.trainer.strategy, precision=default_precision(cfg), deterministic=cfg.trainer.deterministic,
+            benchmark=torch.cuda.is_available(), logger=build_loggers(cfg, run_dir), callbacks=[guard, final],
+            log_every_n_steps=cfg.log_every, enable_checkpointing=False, enable_model_summary=False,
+            enable_progress_bar=cfg.trainer.enable_progress_bar, limit_val_batches=0, num_sanity_val_steps=0,
+            use_distributed_sampler=False, default_root_dir=str(run_dir),
+        )
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume[0]) if resume else None)
     except SIGTERMException:
         pass  # Lightning's own SIGTERM exit; the guard has checkpointed this step
     except Exception as err:
         guard.restore_handlers()
-        if trainer.is_global_zero:
-            summary.update(status="failed", steps=trainer.global_step, error=f"{type(err).__name__}: {err}",
-                           wall_time_s=earlier_time + time.time() - started, config=resolved)
+        if rank_zero_only.rank == 0:
+            summary.update(status="failed", steps=trainer.global_step if trainer else (resume[1] if resume else 0),
+                           error=f"{type(err).__name__}: {err}",
+                           wall_time_s=round(earlier_time + time.time() - started, 2), config=resolved)
             runs.write_summary(run_dir, summary)
         raise
     guard.restore_handlers()
@@ -297,13 +324,15 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
         status = "completed"
         write_responses(run_dir, final.responses)
     summary.update(status=status, steps=trainer.global_step,
-                   **{f"final_{split}_error": final.errors.get(f"{split}_error") for split in ("train", "val", "test")},
+                   **{f"final_{split}_error": rounded(final.errors.get(f"{split}_error")) for split in ("train", "val", "test")},
                    wall_time_s=round(earlier_time + time.time() - started, 2), config=resolved)
     runs.write_summary(run_dir, summary)
     print(f"{status}: {run_dir} after {trainer.global_step} steps, test error {summary['final_test_error']}")
     if status == "interrupted":
         print(f"rerun the same command to resume from step {trainer.global_step}")
-        guard.pass_on_signal()
+        if guard.stop_signal is not None:
+            guard.pass_on_signal()
+            raise SystemExit(128 + guard.stop_signal)  # as if killed by the signal: a sweep stops too
     return status
 
 

@@ -13,11 +13,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Runs a study module as `python -m MODULE ARGS...` with torchvision's md5 check patched.
-PATCHED_MAIN = (
-    "import runpy, sys, torchvision.datasets.cifar as c; c.check_integrity = lambda *a, **k: True; "
-    "sys.argv = [sys.argv[1]] + sys.argv[2:]; runpy.run_module(sys.argv[0], run_name='__main__')"
-)
+# Put first on PYTHONPATH, it patches torchvision's md5 check in every Python process a test
+# starts, the workers of a parallel sweep included.
+SITECUSTOMIZE = "import torchvision.datasets.cifar as c\nc.check_integrity = lambda *a, **k: True\n"
 
 
 def class_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -61,11 +59,24 @@ def cifar_root(tmp_path_factory) -> Path:
     return make_fake_cifar10(tmp_path_factory.mktemp("cifar"))
 
 
-def run_cli(module: str, *args: str, cwd: Path | None = None, timeout: int = 600, check: bool = False,
-            env: dict | None = None) -> subprocess.CompletedProcess:
-    """`python -m module args` in a subprocess, with the md5 patch, returning its output."""
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "offline", "WANDB_SILENT": "true", **(env or {})}
-    result = subprocess.run([sys.executable, "-c", PATCHED_MAIN, module, *args], cwd=cwd or REPO, env=full_env,
+@pytest.fixture(scope="session")
+def md5_patch_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("md5patch")
+    (folder / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    return folder
+
+
+def cli_env(patch_dir: Path | None, extra: dict | None = None) -> dict:
+    path = os.pathsep.join(p for p in (str(patch_dir or ""), str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    # One thread a process: the tiny nets gain nothing from more, and parallel test runs stay fast.
+    return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "offline",
+            "WANDB_SILENT": "true", "OMP_NUM_THREADS": "1", **(extra or {})}
+
+
+def run_cli(module: str, *args: str, patch_dir: Path | None = None, cwd: Path | None = None, timeout: int = 600,
+            check: bool = False, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`python -m module args` in a subprocess (with the md5 patch when `patch_dir` is given)."""
+    result = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd or REPO, env=cli_env(patch_dir, env),
                             capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"{module} {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")

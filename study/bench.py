@@ -1,0 +1,244 @@
+"""`make bench` (`python -m study.bench`): training throughput of the harness against a bare
+PyTorch loop and against the DataLoader pipeline most reproductions use.
+
+    (a) harness     CifarClassifier + ImageDataModule under a Lightning Trainer, as study.train runs them
+    (b) bare        the same net, batches and augmentation in a plain PyTorch loop
+    (c) dataloader  torchvision CIFAR10 + RandomCrop(32, 4), RandomHorizontalFlip, ToTensor, Normalize,
+                    DataLoader with one worker per core
+
+Images/s are medians over --repeats timings of --steps steps each, after --warmup steps. Data: the
+CIFAR-10 copy under --data-dir if present, else random images of the same shape (said in the output).
+The last line reads `harness/bare = X.XX, harness/dataloader = Y.YY` for ResNet-20.
+"""
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from study import paper
+from study.data import DataError, ImageDataModule, ImageSplits, load_splits
+from study.models import build_cifar_net
+from study.module import CifarClassifier
+
+BATCH = paper.RECIPE["batch_size"]
+
+
+def bench_images(data_dir: str | None) -> tuple[ImageSplits, str]:
+    if data_dir:
+        try:
+            return load_splits("cifar10", data_dir, False, 0, None), f"CIFAR-10 from {data_dir}"
+        except DataError as err:
+            print(f"note: {err}")
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (50_000, 3, 32, 32), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, 10, (50_000,), generator=g)
+    return ImageSplits(images, labels, None, None, images[:10_000], labels[:10_000]), "random images (no CIFAR-10 found)"
+
+
+def make_module(depth: int, residual: bool) -> CifarClassifier:
+    r = paper.RECIPE
+    return CifarClassifier(build_cifar_net(depth, residual), lr=r["lr"], momentum=r["momentum"],
+                           weight_decay=r["weight_decay"], milestones=list(r["milestones"]), gamma=r["lr_gamma"],
+                           warmup=False, warmup_lr=r["warmup_lr"], warmup_until_train_error=80.0,
+                           log_every=10**9, eval_every=10**9)
+
+
+def rates(step_times: list[float], warmup: int, steps: int, repeats: int) -> float:
+    """Median images/s over `repeats` windows of `steps` steps after `warmup` steps."""
+    windows = [step_times[warmup + i * steps: warmup + (i + 1) * steps + 1] for i in range(repeats)]
+    return statistics.median(BATCH * steps / (w[-1] - w[0]) for w in windows)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+class StepClock(L.Callback):
+    def __init__(self):
+        self.times: list[float] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if not self.times:
+            self._stamp(pl_module)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self._stamp(pl_module)
+
+    def _stamp(self, pl_module):
+        synchronize(pl_module.device)
+        self.times.append(time.perf_counter())
+
+
+def bench_harness(splits, depth, residual, total_steps, device) -> float:
+    clock = StepClock()
+    dm = ImageDataModule("cifar10", "", False, splits=splits)
+    precision = "bf16-mixed" if device.type == "cuda" else "32-true"
+    trainer = L.Trainer(max_steps=total_steps, accelerator=device.type, devices=1, precision=precision,
+                        logger=False, callbacks=[clock], enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,
+                        use_distributed_sampler=False, benchmark=device.type == "cuda")
+    trainer.fit(make_module(depth, residual), datamodule=dm)
+    return clock.times
+
+
+def timed_training(depth: int, residual: bool, next_batch, total_steps: int, device: torch.device) -> list[float]:
+    """A plain PyTorch training loop: the time after each of `total_steps` steps."""
+    net = build_cifar_net(depth, residual).to(device)
+    if device.type == "cuda":
+        net = net.to(memory_format=torch.channels_last)
+    r = paper.RECIPE
+    opt = torch.optim.SGD(net.parameters(), lr=r["lr"], momentum=r["momentum"], weight_decay=r["weight_decay"])
+    times = [time.perf_counter()]
+    for _ in range(total_steps):
+        x, y = next_batch()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            loss = F.cross_entropy(net(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        synchronize(device)
+        times.append(time.perf_counter())
+    return times
+
+
+def bench_bare(splits, depth, residual, total_steps, device) -> list[float]:
+    dm = ImageDataModule("cifar10", "", False, splits=splits)
+    dm.setup()
+    stream = iter(dm.train_stream(lambda: 0))
+
+    def next_batch():
+        return dm.training_batch({k: v.to(device, non_blocking=True) for k, v in next(stream).items()})
+
+    return timed_training(depth, residual, next_batch, total_steps, device)
+
+
+class ArrayImages(torch.utils.data.Dataset):
+    """uint8 images served as PIL images, exactly as torchvision's CIFAR10.__getitem__ does."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform):
+        self.images, self.labels, self.transform = images.permute(0, 2, 3, 1).numpy(), labels.numpy(), transform
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        from PIL import Image
+
+        return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
+
+
+def bench_dataloader(splits, depth, residual, total_steps, device, data_dir) -> list[float]:
+    from torchvision import datasets, transforms
+
+    transform = transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(),
+                                    transforms.ToTensor(), transforms.Normalize((0.4914, 0.4822, 0.4465), (0.247, 0.243, 0.261))])
+    try:
+        dataset = datasets.CIFAR10(data_dir, train=True, transform=transform) if data_dir else None
+    except RuntimeError:
+        dataset = None
+    dataset = dataset or ArrayImages(splits.train_images, splits.train_labels, transform)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True, num_workers=os.cpu_count() or 1,
+                                         drop_last=True, pin_memory=device.type == "cuda", persistent_workers=True)
+    batches = iter(loader)
+
+    def next_batch():
+        nonlocal batches
+        try:
+            x, y = next(batches)
+        except StopIteration:
+            batches = iter(loader)
+            x, y = next(batches)
+        return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
+    return timed_training(depth, residual, next_batch, total_steps, device)
+
+
+def _concurrent_worker(barrier, queue, data_dir, depth, total_steps, warmup, steps, repeats, threads):
+    torch.set_num_threads(threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    splits, _ = bench_images(data_dir)
+    barrier.wait()
+    queue.put(rates(bench_bare(splits, depth, True, total_steps, device), warmup, steps, repeats))
+
+
+def concurrent_throughput(jobs: int, data_dir, depth, total_steps, warmup, steps, repeats) -> float:
+    """Aggregate images/s of `jobs` ResNet trainings at once on this device (JOBS=N in a sweep)."""
+    ctx = torch.multiprocessing.get_context("spawn")
+    barrier, queue = ctx.Barrier(jobs), ctx.Queue()
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    workers = [ctx.Process(target=_concurrent_worker, args=(barrier, queue, data_dir, depth, total_steps, warmup,
+                                                            steps, repeats, threads)) for _ in range(jobs)]
+    for w in workers:
+        w.start()
+    total = sum(queue.get() for _ in workers)
+    for w in workers:
+        w.join()
+    return total
+
+
+def projected_study_hours(throughput: dict[int, float]) -> float:
+    """The paper's CIFAR study (plain 20-110, ResNet 20-56, ResNet-110 x5, ResNet-1202) at 64k steps,
+    with seconds per image fitted linearly in depth from the measured ResNets; evaluation not counted."""
+    depths = sorted(throughput)
+    fit = np.polyfit(depths, [1 / throughput[d] for d in depths], 1) if len(depths) > 1 else [0, 1 / throughput[depths[0]]]
+    runs = [20, 32, 44, 56, 110] + [20, 32, 44, 56] + [110] * 5 + [1202]
+    images = paper.RECIPE["max_steps"] * BATCH
+    return sum(images * max(np.polyval(fit, d), 1e-9) for d in runs) / 3600
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default=os.environ.get("STUDY_DATA_DIR", "data"))
+    parser.add_argument("--depths", default=None, help="comma-separated; default 20,56,110 (and 1202 on a GPU)")
+    parser.add_argument("--steps", type=int, default=None, help="steps per timing (default 20 on CPU, 100 on GPU)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 5 on CPU, 30 on GPU)")
+    parser.add_argument("--concurrency", default=None,
+                        help="also measure N ResNet-20 runs at once, e.g. 1,2,4,8 (default on a GPU: 1,2,4,8)")
+    args = parser.parse_args(argv)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    gpu = device.type == "cuda"
+    depths = [int(d) for d in args.depths.split(",")] if args.depths else ([20, 56, 110, 1202] if gpu else [20, 56, 110])
+    steps, warmup = args.steps or (100 if gpu else 20), args.warmup or (30 if gpu else 5)
+    total = warmup + steps * args.repeats
+    if gpu:
+        torch.backends.cudnn.benchmark = True
+    splits, source = bench_images(args.data_dir)
+    hardware = torch.cuda.get_device_name() if gpu else f"CPU, {os.cpu_count()} cores"
+    print(f"study.bench on {hardware}, torch {torch.__version__}; data: {source}")
+    print(f"batch {BATCH}; median of {args.repeats} timings of {steps} steps after {warmup} warm-up steps; images/s")
+    print(f"{'depth':>6} {'arch':>7} {'(a) harness':>12} {'(b) bare':>10} {'(c) loader':>11} {'a/b':>6} {'a/c':>6} {'peak MiB':>9}")
+    resnet_rate, ratios = {}, {}
+    for depth in depths:
+        for arch in ("plain", "resnet"):
+            residual = arch == "resnet"
+            if gpu:
+                torch.cuda.reset_peak_memory_stats()
+            a = rates(bench_harness(splits, depth, residual, total, device), warmup, steps, args.repeats)
+            peak = f"{torch.cuda.max_memory_allocated() / 2**20:.0f}" if gpu else "—"
+            b = rates(bench_bare(splits, depth, residual, total, device), warmup, steps, args.repeats)
+            c = rates(bench_dataloader(splits, depth, residual, total, device, args.data_dir), warmup, steps, args.repeats)
+            print(f"{depth:>6} {arch:>7} {a:>12.0f} {b:>10.0f} {c:>11.0f} {a / b:>6.2f} {a / c:>6.2f} {peak:>9}", flush=True)
+            if residual:
+                resnet_rate[depth] = a
+                ratios[depth] = (a / b, a / c)
+    concurrency = args.concurrency or ("1,2,4,8" if gpu else "")
+    for jobs in [int(n) for n in concurrency.split(",") if n]:
+        rate = concurrent_throughput(jobs, args.data_dir, 20, total, warmup, steps, args.repeats)
+        print(f"{jobs} ResNet-20 runs at once: {rate:.0f} images/s in all", flush=True)
+    print(f"projected wall time of the whole study at the paper's length on this device: "
+          f"{projected_study_hours(resnet_rate):.1f} h of training (one run at a time)")
+    if 20 in ratios:
+        print(f"harness/bare = {ratios[20][0]:.2f}, harness/dataloader = {ratios[20][1]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

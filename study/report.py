@@ -1,0 +1,323 @@
+"""`python -m study.report [RUN_ROOT ...] --out DIR`: the paper's figures and tables from run logs.
+
+Reads only what runs left on disk (summary.json, config.yaml, metrics.csv, layer_responses.csv),
+so logs copied from a cluster regenerate everything. Runs still going, interrupted, failed or
+damaged are listed, and the rest are used.
+
+    runs.csv, curves.csv          one row a run; one row a (run, step, split) error
+    fig1, fig6, fig7 (.png, .pdf) Figures 1, 6 and 7 of the paper
+    table6.md / .csv / .tex       test errors beside the paper's
+    report.md                     all of it, with the three verdicts
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from study import paper, runs  # noqa: E402
+
+RUN_COLUMNS = ["dataset", "arch", "depth", "shortcut", "seed", "status", "steps", "params", "final_train_error",
+               "final_val_error", "final_test_error", "wall_time_s", "run_dir"]
+GROUP = ["dataset", "arch", "depth", "shortcut"]
+USABLE = ("completed", "diverged")  # runs with final numbers
+PAPER_GRID = {"plain": (20, 32, 44, 56, 110), "resnet": paper.DEPTHS}  # Figure 6 and Table 6
+
+
+def find_run_dirs(roots: list[Path]) -> list[Path]:
+    found = set()
+    for root in roots:
+        for marker in ("summary.json", "config.yaml"):
+            found.update(p.parent for p in Path(root).rglob(marker) if ".hydra" not in p.parts)
+    return sorted(found)
+
+
+def load_runs(roots: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict, list[str]]:
+    """(runs, curves, layer responses by run_dir, problems): damaged runs become problems."""
+    rows, curves, responses, problems = [], [], {}, []
+    for run_dir in find_run_dirs(roots):
+        try:
+            summary = runs.read_summary(run_dir)
+        except ValueError as err:
+            problems.append(f"{run_dir}: damaged summary ({err})")
+            continue
+        if summary is None:
+            problems.append(f"{run_dir}: no summary.json yet (running, or stopped before it wrote one)")
+            continue
+        rows.append({**{c: summary.get(c) for c in RUN_COLUMNS}, "run_dir": str(run_dir)})
+        metrics = Path(run_dir) / "metrics.csv"
+        if metrics.is_file():
+            try:
+                table = pd.read_csv(metrics)
+                if "step" not in table.columns:
+                    raise ValueError("no 'step' column")
+                for split in ("train", "val", "test"):
+                    if f"{split}_error" in table.columns:
+                        part = table[["step", f"{split}_error"]].dropna()
+                        part = part.astype(float)
+                        curves.append(pd.DataFrame({"run": str(run_dir), "arch": summary.get("arch"),
+                                                    "depth": summary.get("depth"), "seed": summary.get("seed"),
+                                                    "step": part["step"].astype(int), "split": split,
+                                                    "error": part[f"{split}_error"]}))
+            except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
+                problems.append(f"{run_dir}: damaged metrics.csv ({err}); its curves are left out")
+        layer_file = Path(run_dir) / "layer_responses.csv"
+        if layer_file.is_file():
+            try:
+                responses[str(run_dir)] = pd.read_csv(layer_file)
+            except (ValueError, pd.errors.ParserError) as err:
+                problems.append(f"{run_dir}: damaged layer_responses.csv ({err})")
+    table = pd.DataFrame(rows, columns=RUN_COLUMNS)
+    curve_table = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(
+        columns=["run", "arch", "depth", "seed", "step", "split", "error"])
+    return table, curve_table, responses, problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Verdicts
+
+
+def final_by_depth(table: pd.DataFrame, arch: str, column: str) -> pd.DataFrame:
+    done = table[(table.arch == arch) & table.status.isin(USABLE) & table[column].notna()]
+    return done.groupby("depth")[column].agg(["mean", "std", "count"]).sort_index()
+
+
+def ordered_verdict(stats: pd.DataFrame, deeper_is_higher: bool) -> tuple[str, list[str]]:
+    """Whether each deeper net's mean is higher (or lower) than the next shallower one's."""
+    if len(stats) < 2:
+        return "not enough runs", [f"only {len(stats)} depth(s) with finished runs"]
+    lines, holds = [], []
+    depths = list(stats.index)
+    for a, b in zip(depths, depths[1:]):
+        ea, eb = stats.loc[a, "mean"], stats.loc[b, "mean"]
+        ok = eb > ea if deeper_is_higher else eb < ea
+        holds.append(ok)
+        lines.append(f"{a} -> {b} layers: {ea:.2f}% -> {eb:.2f}% (n={int(stats.loc[a, 'count'])}/{int(stats.loc[b, 'count'])}) "
+                     f"{'as the paper' if ok else 'against the paper'}")
+    return ("reproduced" if all(holds) else "not reproduced"), lines
+
+
+def twin_verdict(table: pd.DataFrame) -> tuple[str, list[str]]:
+    plain, resnet = final_by_depth(table, "plain", "final_test_error"), final_by_depth(table, "resnet", "final_test_error")
+    depths = sorted(set(plain.index) & set(resnet.index))
+    if not depths:
+        return "not enough runs", ["no depth has both a finished plain and a finished ResNet run"]
+    lines, holds = [], []
+    for d in depths:
+        p, r = plain.loc[d, "mean"], resnet.loc[d, "mean"]
+        holds.append(r < p)
+        lines.append(f"{d} layers: ResNet {r:.2f}% vs plain {p:.2f}% test error ({'ResNet better' if r < p else 'plain better'})")
+    return ("reproduced" if all(holds) else "not reproduced"), lines
+
+
+def verdicts(table: pd.DataFrame) -> list[tuple[str, str, list[str]]]:
+    plain = final_by_depth(table, "plain", "final_train_error")
+    resnet = final_by_depth(table, "resnet", "final_test_error")
+    resnet = resnet[resnet.index <= 110]  # the paper's claim; 1202 overfits (Figure 6, right)
+    return [
+        ("Degradation: among plain nets, each deeper net ends with a higher training error", *ordered_verdict(plain, True)),
+        ("Among ResNets up to 110 layers, depth lowers the test error", *ordered_verdict(resnet, False)),
+        ("At each depth the ResNet beats its plain twin (test error)", *twin_verdict(table)),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Table 6
+
+
+def table6(table: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    done = table[table.status.isin(USABLE)]
+    for arch in ("resnet", "plain"):
+        depths = sorted(set(done[done.arch == arch].depth) | (set(paper.DEPTHS) if arch == "resnet" else set()))
+        for depth in depths:
+            errors = done[(done.arch == arch) & (done.depth == depth)].final_test_error.dropna()
+            paper_error = paper.TABLE6_TEST_ERROR.get(depth) if arch == "resnet" else None
+            best = errors.min() if len(errors) else None
+            rows.append({
+                "arch": arch, "depth": depth, "params": paper.PARAMS.get(depth),
+                "paper_test_error": (f"{paper_error:.2f}" + (f" (mean {paper.TABLE6_RESNET110_MEAN_STD[0]:.2f} ± "
+                                     f"{paper.TABLE6_RESNET110_MEAN_STD[1]:.2f})" if depth == 110 else ""))
+                if paper_error is not None else ("curves only" if arch == "plain" else "not in the paper"),
+                "best_test_error": round(best, 2) if best is not None else None,
+                "mean_test_error": round(errors.mean(), 2) if len(errors) else None,
+                "std_test_error": round(errors.std(), 2) if len(errors) > 1 else None,
+                "n": len(errors),
+                "best_minus_paper": round(best - paper_error, 2) if best is not None and paper_error is not None else None,
+            })
+    return pd.DataFrame(rows)
+
+
+def fmt(value, digits: int = 2) -> str:
+    return "—" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+
+
+def table6_markdown(t6: pd.DataFrame) -> str:
+    lines = ["| net | params | paper test error (%) | ours best (%) | ours mean ± std (n) | best − paper |",
+             "|---|---:|---|---:|---:|---:|"]
+    for r in t6.itertuples():
+        mean = f"{fmt(r.mean_test_error)} ± {fmt(r.std_test_error)} ({r.n})" if r.n else "no runs"
+        params = f"{int(r.params):,}" if pd.notna(r.params) else "—"
+        lines.append(f"| {r.arch}-{r.depth} | {params} | {r.paper_test_error} | {fmt(r.best_test_error)} | {mean} | "
+                     f"{fmt(r.best_minus_paper)} |")
+    return "\n".join(lines) + "\n"
+
+
+def table6_latex(t6: pd.DataFrame) -> str:
+    body = "\n".join(
+        f"{r.arch}-{r.depth} & {r.paper_test_error} & {fmt(r.best_test_error)} & "
+        f"{fmt(r.mean_test_error)} $\\pm$ {fmt(r.std_test_error)} ({r.n}) & {fmt(r.best_minus_paper)} \\\\"
+        for r in t6.itertuples()
+    )
+    return ("\\begin{tabular}{lllll}\n\\hline\nnet & paper & best & mean $\\pm$ std (n) & best $-$ paper \\\\\n\\hline\n"
+            f"{body}\n\\hline\n\\end{{tabular}}\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+
+
+def save_figure(fig, out: Path, name: str) -> None:
+    for ext in ("png", "pdf"):
+        with runs.atomic_output(out / f"{name}.{ext}") as tmp:
+            fig.savefig(tmp, dpi=120, bbox_inches="tight", format=ext)
+    plt.close(fig)
+
+
+def write_csv(table: pd.DataFrame, path: Path) -> None:
+    with runs.atomic_output(path) as tmp:
+        table.to_csv(tmp, index=False)
+
+
+def legend(ax) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no runs yet", ha="center", va="center", transform=ax.transAxes)
+
+
+def draw_curves(ax, curves: pd.DataFrame, arch: str, depths, split_styles, ylim) -> None:
+    """Mean curve over seeds (with a min-max band when there are several) for each depth."""
+    for i, depth in enumerate(depths):
+        color = f"C{i}"
+        for split, style in split_styles.items():
+            part = curves[(curves.arch == arch) & (curves.depth == depth) & (curves.split == split)]
+            if part.empty:
+                continue
+            by_step = part.groupby("step").error.agg(["mean", "min", "max", "count"])
+            label = f"{arch}-{depth}" if split == "test" or "test" not in split_styles else None
+            if by_step["mean"].min() > ylim[1]:
+                label = f"{arch}-{depth} ({split} above {ylim[1]}%: min {by_step['mean'].min():.1f}%)"
+            ax.plot(by_step.index, by_step["mean"], style, color=color, label=label,
+                    linewidth=2 if split == "test" else 1)
+            if by_step["count"].max() > 1:
+                ax.fill_between(by_step.index, by_step["min"], by_step["max"], color=color, alpha=0.15)
+    ax.set_ylim(*ylim)
+    ax.set_xlabel("iterations")
+    ax.set_ylabel("error (%)")
+    legend(ax)
+
+
+def figure1(curves: pd.DataFrame, out: Path, ylim) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for ax, split in zip(axes, ("train", "test")):
+        draw_curves(ax, curves, "plain", [20, 56], {split: "-"}, ylim)
+        ax.set_title(f"plain nets: {split}ing error")
+    save_figure(fig, out, "fig1")
+
+
+def figure6(curves: pd.DataFrame, out: Path, ylim) -> None:
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    styles = {"train": "--", "test": "-"}
+    draw_curves(axes[0], curves, "plain", [20, 32, 44, 56, 110], styles, ylim)
+    axes[0].set_title("plain (dashed: train, bold: test)")
+    draw_curves(axes[1], curves, "resnet", [20, 32, 44, 56, 110], styles, ylim)
+    axes[1].set_title("ResNet")
+    draw_curves(axes[2], curves, "resnet", [110, 1202], styles, ylim)
+    axes[2].set_title("ResNet-110 vs 1202")
+    save_figure(fig, out, "fig6")
+
+
+def figure7(table: pd.DataFrame, responses: dict, out: Path) -> None:
+    fig, axes = plt.subplots(2, 1, figsize=(8, 6))
+    for arch, depth in (("plain", 20), ("plain", 56), ("resnet", 20), ("resnet", 56), ("resnet", 110)):
+        dirs = table[(table.arch == arch) & (table.depth == depth) & (table.status == "completed")].run_dir
+        frames = [responses[d] for d in dirs if d in responses]
+        if not frames:
+            continue
+        std = pd.concat(frames).groupby("layer")["std"].mean()
+        style = "--" if arch == "plain" else "-"
+        axes[0].plot(std.index, std.values, style, label=f"{arch}-{depth}")
+        axes[1].plot(range(1, len(std) + 1), sorted(std.values, reverse=True), style, label=f"{arch}-{depth}")
+    axes[0].set(xlabel="layer index (original)", ylabel="std")
+    axes[1].set(xlabel="layer index (sorted by magnitude)", ylabel="std")
+    for ax in axes:
+        legend(ax)
+    save_figure(fig, out, "fig7")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def write_report(roots: list[Path], out: Path, ylim=(0, 20)) -> int:
+    table, curves, responses, problems = load_runs(roots)
+    if table.empty:
+        print(f"error: no runs found under {', '.join(map(str, roots))} (a run folder holds summary.json); "
+              "train some with python -m study.train or make reproduce-cifar", file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+        return 1
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(table, out / "runs.csv")
+    write_csv(curves, out / "curves.csv")
+    figure1(curves, out, ylim)
+    figure6(curves, out, ylim)
+    figure7(table, responses, out)
+    t6 = table6(table)
+    write_csv(t6, out / "table6.csv")
+    runs.atomic_write_text(out / "table6.md", table6_markdown(t6))
+    runs.atomic_write_text(out / "table6.tex", table6_latex(t6))
+
+    lines = ["# Degradation study: results", "", f"{len(table)} runs from {', '.join(map(str, roots))}.", ""]
+    for claim, verdict, details in verdicts(table):
+        lines += [f"## {claim}: **{verdict}**", ""] + [f"- {d}" for d in details] + [""]
+    datasets = ", ".join(sorted(set(table.dataset.dropna())))
+    lines += [f"## Table 6 (test error, %; ours on {datasets}, the paper's on CIFAR-10)", "", table6_markdown(t6),
+              "## Figures", "", "![Figure 1](fig1.png)", "", "![Figure 6](fig6.png)", "", "![Figure 7](fig7.png)", ""]
+    not_done = table[~table.status.isin(USABLE)]
+    if len(not_done) or problems:
+        lines += ["## Runs not used", ""]
+        lines += [f"- {r.run_dir}: {r.status} at step {r.steps}" for r in not_done.itertuples()]
+        lines += [f"- {p}" for p in problems] + [""]
+    missing = [f"{arch}-{depth}" for arch, depths in PAPER_GRID.items() for depth in depths
+               if not ((table.arch == arch) & (table.depth == depth) & table.status.isin(USABLE)).any()]
+    if missing:
+        lines += ["## Not run yet (of the paper's CIFAR-10 study)", "", ", ".join(missing), ""]
+    diverged = table[table.status == "diverged"]
+    if len(diverged):
+        lines += ["## Diverged runs (used: a diverged net is a result)", ""]
+        lines += [f"- {r.arch}-{r.depth} seed {r.seed}: {r.run_dir}" for r in diverged.itertuples()] + [""]
+    runs.atomic_write_text(out / "report.md", "\n".join(lines))
+    print(f"report: {len(table)} runs ({(table.status == 'completed').sum()} completed), "
+          f"{len(problems)} damaged or unfinished; written to {out}/report.md")
+    for p in problems:
+        print(f"  skipped {p}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Figures and tables of the degradation study from run logs.")
+    parser.add_argument("roots", nargs="*", type=Path, default=[Path("runs")], help="run folders to read (default runs/)")
+    parser.add_argument("--out", type=Path, default=Path("results"), help="where to write (default results/)")
+    parser.add_argument("--ymax", type=float, default=20.0, help="upper limit of the error axes, percent")
+    args = parser.parse_args(argv)
+    return write_report(args.roots, args.out, (0, args.ymax))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""`make reproduce-cifar`: every sweep of the paper's CIFAR-10 study, then the report.
+
+    python -m study.reproduce [--scale paper|mini] [--data cifar10|fashion_mnist] [--jobs N]
+                              [--seeds 0,1,2] [--data-dir DIR] [--launcher slurm] [--runs DIR] [--results DIR]
+
+Each sweep is `python -m study.train -m experiment=NAME ...`; a run two sweeps share is trained
+once (its folder is a function of its config, and completed runs are skipped). A failed sweep
+does not stop the others, and the report is written from whatever runs exist.
+"""
+
+import argparse
+import subprocess
+import sys
+
+EXPERIMENTS = {"paper": ["fig6_plain", "fig6_resnet", "resnet1202", "table6"], "mini": ["mini"]}
+FIXED_SEEDS = {"table6"}  # sweeps whose seeds are part of the experiment (ResNet-110 x 5)
+
+
+def sweep_command(experiment: str, args: argparse.Namespace) -> list[str]:
+    cmd = [sys.executable, "-m", "study.train", "-m", f"experiment={experiment}", f"data={args.data}",
+           f"runs_root={args.runs}"]
+    if experiment not in FIXED_SEEDS:
+        cmd.append(f"seed={args.seeds}")
+    if args.data_dir:
+        cmd += [f"data.root={args.data_dir}"]
+    if args.launcher:
+        cmd.append(f"hydra/launcher={args.launcher}")
+    elif args.jobs > 1:
+        cmd += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={args.jobs}"]
+    return cmd + list(args.overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", choices=sorted(EXPERIMENTS), default="paper")
+    parser.add_argument("--data", choices=["cifar10", "fashion_mnist"], default="cifar10")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once on this machine (joblib launcher)")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds, a sweep axis")
+    parser.add_argument("--data-dir", help="an existing dataset copy (data.root)")
+    parser.add_argument("--launcher", help="a Hydra launcher of conf/hydra/launcher, e.g. slurm")
+    parser.add_argument("--runs", default="runs")
+    parser.add_argument("--results", default="results")
+    parser.add_argument("--ymax", default="20", help="upper limit of the figures' error axes, percent")
+    parser.add_argument("overrides", nargs="*", help="extra key=value overrides for every run")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs {args.jobs}: must be at least 1")
+
+    experiments, failed = EXPERIMENTS[args.scale], []
+    for i, experiment in enumerate(experiments, 1):
+        cmd = sweep_command(experiment, args)
+        print(f"[reproduce] sweep {i}/{len(experiments)}: {experiment}\n  {' '.join(cmd[1:])}", flush=True)
+        if subprocess.run(cmd).returncode != 0:
+            failed.append(experiment)
+            print(f"[reproduce] sweep {experiment} failed; going on with the others", flush=True)
+    report = subprocess.run([sys.executable, "-m", "study.report", args.runs, "--out", args.results, "--ymax", args.ymax])
+    if failed:
+        print(f"[reproduce] sweeps that failed: {', '.join(failed)}")
+    return 1 if failed or report.returncode else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+import pytest
+import torch
+
+from study import paper
+from study.models import (ZeroPadShortcut, build_cifar_net, count_parameters, forward_macs, make_shortcut,
+                          response_layers)
+
+
+@pytest.mark.parametrize("depth", paper.DEPTHS)
+def test_parameter_counts_match_the_paper_exactly(depth):
+    assert count_parameters(build_cifar_net(depth, residual=True)) == paper.PARAMS[depth]
+    assert count_parameters(build_cifar_net(depth, residual=False)) == paper.PARAMS[depth]
+
+
+def test_projection_shortcuts_add_their_parameters():
+    assert count_parameters(build_cifar_net(20, True, "B")) == 272_474
+    assert count_parameters(build_cifar_net(20, True, "C")) == 283_962
+
+
+@pytest.mark.parametrize("depth,expected", [(20, 40.6e6), (56, 125.5e6), (110, 252.9e6)])
+def test_forward_multiply_adds_agree_with_public_counts(depth, expected):
+    assert forward_macs(build_cifar_net(depth, True)) == pytest.approx(expected, rel=0.01)
+
+
+def test_option_a_pads_new_channels_with_zeros_and_subsamples():
+    shortcut = ZeroPadShortcut(16, 32, stride=2)
+    assert not list(shortcut.parameters())
+    x = torch.randn(2, 16, 8, 8)
+    y = shortcut(x)
+    assert y.shape == (2, 32, 4, 4)
+    assert torch.equal(y[:, :16], x[:, :, ::2, ::2])
+    assert torch.count_nonzero(y[:, 16:]) == 0
+
+
+def test_option_a_is_plain_identity_where_the_shape_stays():
+    assert isinstance(make_shortcut("A", 16, 16, 1), torch.nn.Identity)
+    assert isinstance(make_shortcut("B", 16, 16, 1), torch.nn.Identity)
+    assert not isinstance(make_shortcut("C", 16, 16, 1), torch.nn.Identity)
+
+
+def _zero_last_bn(net):
+    for block in [b for stage in (net.stage1, net.stage2, net.stage3) for b in stage]:
+        torch.nn.init.zeros_(block.bn2.weight)
+        torch.nn.init.zeros_(block.bn2.bias)
+    return net.eval()
+
+
+def test_residual_block_with_zeroed_branch_is_identity_and_plain_block_is_not():
+    torch.manual_seed(0)
+    x = torch.relu(torch.randn(4, 16, 8, 8))  # a block's input is a ReLU output
+    resnet_block = _zero_last_bn(build_cifar_net(20, True)).stage1[0]
+    plain_block = _zero_last_bn(build_cifar_net(20, False)).stage1[0]
+    assert torch.allclose(resnet_block(x), x)
+    assert torch.count_nonzero(plain_block(x)) == 0  # nothing carries x past a zeroed branch
+
+
+def test_plain_nets_have_no_shortcuts():
+    net = build_cifar_net(20, residual=False)
+    assert all(block.shortcut is None for stage in (net.stage1, net.stage2, net.stage3) for block in stage)
+
+
+@pytest.mark.parametrize("depth", [0, 5, 19, 21, 100, 1201])
+def test_impossible_depth_names_the_rule_and_nearest_depths(depth):
+    with pytest.raises(ValueError, match="6n\\+2") as err:
+        build_cifar_net(depth, True)
+    assert "nearest valid" in str(err.value)
+
+
+def test_nearest_depths_are_right():
+    with pytest.raises(ValueError, match="nearest valid: 20 or 26"):
+        build_cifar_net(21, True)
+
+
+def test_unknown_shortcut_lists_the_options():
+    with pytest.raises(ValueError, match="A, B, C"):
+        build_cifar_net(20, True, "D")
+
+
+def test_every_3x3_layer_response_is_reachable_by_name():
+    net = build_cifar_net(20, True, "B")
+    names = [name for name, _ in response_layers(net)]
+    assert len(names) == 19  # 6n+1 conv layers; the shortcut projections are not 3x3 layers
+    assert names[0] == "bn1" and names[1] == "stage1.0.bn1" and names[-1] == "stage3.2.bn2"
+    assert dict(net.named_modules())["stage2.0.bn2"] is response_layers(net)[8][1]
+
+
+def test_grey_images_and_other_sizes_work():
+    net = build_cifar_net(8, True, in_channels=1)
+    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+@pytest.mark.slow
+def test_models_self_check_prints_the_table(capsys):
+    from study.models import main
+
+    main()
+    out = capsys.readouterr().out
+    assert "19,421,274" in out and "MISMATCH" not in out

@@ -1,0 +1,170 @@
+"""The report from known synthetic logs, and one real tiny sweep end to end."""
+
+import json
+from pathlib import Path
+
+import matplotlib.image
+import pandas as pd
+import pytest
+from conftest import REPO, run_cli, tiny_run_args
+
+from study import report
+from study.paper import PARAMS
+
+
+def fake_run(root: Path, arch: str, depth: int, seed: int = 0, train: float = 5.0, test: float = 8.0,
+             status: str = "completed", steps: int = 600) -> Path:
+    run_dir = root / "cifar10" / f"{arch}{depth}" / f"seed{seed}-fake"
+    run_dir.mkdir(parents=True)
+    summary = {"status": status, "arch": arch, "depth": depth, "shortcut": "A", "dataset": "cifar10", "seed": seed,
+               "params": PARAMS.get(depth, 1), "steps": steps, "final_train_error": train, "final_val_error": None,
+               "final_test_error": test, "wall_time_s": 12.5, "config": {}}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    lines = ["lr,step,test_error,train_error"]
+    for step in range(100, steps + 1, 100):
+        lines.append(f"0.1,{step},,{train + 30 * (1 - step / steps):.2f}")
+        lines.append(f",{step},{test + 30 * (1 - step / steps):.2f},")
+    (run_dir / "metrics.csv").write_text("\n".join(lines) + "\n")
+    n_layers = depth - 1
+    (run_dir / "layer_responses.csv").write_text(
+        "layer,name,std\n" + "".join(f"{i + 1},l{i},{(2.0 if arch == 'plain' else 1.0) / (1 + i % 3)}\n" for i in range(n_layers)))
+    return run_dir
+
+
+def study_runs(root: Path, plain_train=(3.0, 5.0, 7.0, 9.0), resnet_test=(8.5, 7.4, 7.0, 6.8)) -> None:
+    for depth, p_train, r_test in zip((20, 32, 44, 56), plain_train, resnet_test):
+        fake_run(root, "plain", depth, train=p_train, test=p_train + 6)
+        fake_run(root, "resnet", depth, train=p_train / 3, test=r_test)
+
+
+def verdict_of(out: Path, claim_start: str) -> str:
+    for line in (out / "report.md").read_text().splitlines():
+        if line.startswith(f"## {claim_start}"):
+            return line.split("**")[1]
+    raise AssertionError(f"no verdict line starting {claim_start!r}")
+
+
+def test_runs_csv_equals_the_summaries(tmp_path):
+    study_runs(tmp_path / "runs")
+    assert report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 0
+    table = pd.read_csv(tmp_path / "out" / "runs.csv")
+    assert list(table.columns) == report.RUN_COLUMNS and len(table) == 8
+    for row in table.itertuples():
+        summary = json.loads((Path(row.run_dir) / "summary.json").read_text())
+        for column in report.RUN_COLUMNS[:-1]:
+            value = getattr(row, column)
+            assert (pd.isna(value) and summary[column] is None) or value == summary[column]
+    curves = pd.read_csv(tmp_path / "out" / "curves.csv")
+    assert set(curves.split) == {"train", "test"} and list(curves.columns) == ["run", "arch", "depth", "seed", "step", "split", "error"]
+
+
+def test_verdicts_follow_the_numbers(tmp_path):
+    study_runs(tmp_path / "good")
+    report.main([str(tmp_path / "good"), "--out", str(tmp_path / "good_out")])
+    assert verdict_of(tmp_path / "good_out", "Degradation") == "reproduced"
+    assert verdict_of(tmp_path / "good_out", "Among ResNets") == "reproduced"
+    assert verdict_of(tmp_path / "good_out", "At each depth") == "reproduced"
+
+    study_runs(tmp_path / "flipped", plain_train=(9.0, 7.0, 5.0, 3.0), resnet_test=(6.8, 7.0, 7.4, 8.5))
+    report.main([str(tmp_path / "flipped"), "--out", str(tmp_path / "flipped_out")])
+    assert verdict_of(tmp_path / "flipped_out", "Degradation") == "not reproduced"
+    assert verdict_of(tmp_path / "flipped_out", "Among ResNets") == "not reproduced"
+
+    fake_run(tmp_path / "one", "plain", 20)
+    report.main([str(tmp_path / "one"), "--out", str(tmp_path / "one_out")])
+    assert verdict_of(tmp_path / "one_out", "Degradation") == "not enough runs"
+    assert verdict_of(tmp_path / "one_out", "At each depth") == "not enough runs"
+
+
+def test_table6_puts_our_numbers_beside_the_papers(tmp_path):
+    fake_run(tmp_path / "runs", "resnet", 20, test=9.0)
+    for seed, error in enumerate((6.5, 6.7, 6.9)):
+        fake_run(tmp_path / "runs", "resnet", 110, seed=seed, test=error)
+    fake_run(tmp_path / "runs", "plain", 20, test=10.0)
+    report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")])
+    t6 = pd.read_csv(tmp_path / "out" / "table6.csv").set_index(["arch", "depth"])
+    assert t6.loc[("resnet", 20), "best_minus_paper"] == pytest.approx(0.25)
+    r110 = t6.loc[("resnet", 110)]
+    assert (r110.best_test_error, r110.mean_test_error, r110.std_test_error, r110.n) == (6.5, 6.7, 0.2, 3)
+    assert r110.best_minus_paper == pytest.approx(0.07)
+    assert "6.61" in r110.paper_test_error  # the paper's mean ± std of five runs
+    assert t6.loc[("plain", 20), "paper_test_error"] == "curves only"
+    assert t6.loc[("resnet", 56), "n"] == 0  # a paper row with no runs stays, saying so
+    markdown = (tmp_path / "out" / "table6.md").read_text()
+    assert "| resnet-110 | 1,727,962 | 6.43 (mean 6.61 ± 0.16) | 6.50 | 6.70 ± 0.20 (3) | 0.07 |" in markdown
+    assert "\\begin{tabular}" in (tmp_path / "out" / "table6.tex").read_text()
+
+
+def test_figures_are_valid_images_and_pdfs(tmp_path):
+    study_runs(tmp_path / "runs")
+    fake_run(tmp_path / "runs", "plain", 110, train=62.0, test=65.0)
+    report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")])
+    for name in ("fig1", "fig6", "fig7"):
+        image = matplotlib.image.imread(tmp_path / "out" / f"{name}.png")
+        assert image.shape[0] > 100 and image.shape[1] > 100
+        assert (tmp_path / "out" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_a_curve_above_the_axis_is_named_in_the_legend(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fake_run(tmp_path, "plain", 110, train=62.0, test=65.0)
+    _, curves, _, _ = report.load_runs([tmp_path])
+    fig, ax = plt.subplots()
+    report.draw_curves(ax, curves, "plain", [110], {"train": "--", "test": "-"}, (0, 20))
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close(fig)
+    assert any("plain-110" in label and "above 20" in label for label in labels)
+
+
+def test_partial_and_damaged_sweeps_still_report_and_list_the_gaps(tmp_path):
+    study_runs(tmp_path / "runs")
+    fake_run(tmp_path / "runs", "plain", 110, status="failed", steps=1200)
+    fake_run(tmp_path / "runs", "resnet", 110, status="interrupted", steps=800)
+    running = tmp_path / "runs" / "cifar10" / "resnet1202" / "seed0-x"
+    running.mkdir(parents=True)
+    (running / "config.yaml").write_text("seed: 0\n")
+    truncated = fake_run(tmp_path / "runs", "plain", 8)
+    (truncated / "summary.json").write_text('{"status": "compl')
+    garbage = fake_run(tmp_path / "runs", "resnet", 8)
+    (garbage / "metrics.csv").write_bytes(b"\x00\x01garbage\n\x02")
+    assert report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 0
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "failed at step 1200" in text and "interrupted at step 800" in text
+    assert f"{running}: no summary.json yet" in text
+    assert f"{truncated}: damaged summary" in text and f"{garbage}: damaged metrics.csv" in text
+    assert verdict_of(tmp_path / "out", "Degradation") == "reproduced"  # from the good runs
+
+
+def test_a_folder_without_runs_is_an_error(tmp_path, capsys):
+    assert report.main([str(tmp_path), "--out", str(tmp_path / "out")]) == 1
+    assert "no runs found" in capsys.readouterr().err
+
+
+def test_notebook_runs_headless_on_fixture_results(tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    study_runs(tmp_path / "runs")
+    report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")])
+    nb = nbformat.read(REPO / "notebooks" / "degradation.ipynb", as_version=4)
+    import os
+
+    os.environ["STUDY_RESULTS"] = str(tmp_path / "out")
+    try:
+        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}).execute()
+    finally:
+        del os.environ["STUDY_RESULTS"]
+    outputs = "".join(o.get("text", "") for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs)
+    assert "reproduced" in outputs
+
+
+def test_a_tiny_real_sweep_then_the_report(cifar_root, tmp_path, md5_patch_dir):
+    runs_root = tmp_path / "runs"
+    result = run_cli("study.train", "-m", "experiment=fig6_plain", "model.depth=8,14",
+                     *tiny_run_args(cifar_root, runs_root), patch_dir=md5_patch_dir, check=True)
+    assert "[sweep fig6_plain] 2/2 runs finished (2 completed)" in result.stdout
+    run_cli("study.report", str(runs_root), "--out", str(tmp_path / "out"), check=True)
+    table = pd.read_csv(tmp_path / "out" / "runs.csv")
+    assert sorted(table.depth) == [8, 14] and set(table.status) == {"completed"}
+    assert verdict_of(tmp_path / "out", "Degradation") in ("reproduced", "not reproduced")

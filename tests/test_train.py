@@ -1,0 +1,217 @@
+"""The real CLI, end to end, on the CIFAR-10 fixture."""
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, cli_env, run_cli, tiny_run_args
+
+SUMMARY_FIELDS = {"status", "arch", "depth", "shortcut", "dataset", "seed", "params", "steps", "final_train_error",
+                  "final_val_error", "final_test_error", "wall_time_s", "config"}
+
+
+def train(cifar_root, runs_root, md5_patch_dir, *extra, check=True):
+    return run_cli("study.train", *tiny_run_args(cifar_root, runs_root, *extra), patch_dir=md5_patch_dir, check=check)
+
+
+def only_run_dir(runs_root: Path) -> Path:
+    (summary,) = Path(runs_root).rglob("summary.json")
+    return summary.parent
+
+
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_run_writes_metrics_checkpoint_responses_and_a_complete_summary(cifar_root, tmp_path, md5_patch_dir):
+    train(cifar_root, tmp_path, md5_patch_dir, "model=plain", "model.depth=8", "data.val_split=100")
+    run_dir = only_run_dir(tmp_path)
+    assert run_dir.relative_to(tmp_path).parts[:2] == ("cifar10", "plain8")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert SUMMARY_FIELDS <= summary.keys()
+    assert summary["status"] == "completed" and summary["arch"] == "plain" and summary["steps"] == 6
+    assert summary["params"] == 75_290 and summary["config"]["model"]["depth"] == 8
+    for split in ("train", "val", "test"):
+        assert 0 <= summary[f"final_{split}_error"] <= 100
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    rows = read_rows(run_dir / "metrics.csv")
+    train_rows = {int(r["step"]): r for r in rows if r["train_error"]}
+    eval_rows = {int(r["step"]): r for r in rows if r["test_error"]}
+    assert sorted(train_rows) == [2, 4, 6] and sorted(eval_rows) == [3, 6]
+    assert all(r["val_error"] for r in eval_rows.values())
+    # lr used by the last update of each interval: milestones at steps 4 and 5
+    assert [float(train_rows[s]["lr"]) for s in (2, 4, 6)] == [0.1, 0.1, 0.001]
+    responses = read_rows(run_dir / "layer_responses.csv")
+    assert len(responses) == 7 and all(float(r["std"]) > 0 for r in responses)
+
+
+def test_same_config_same_folder_and_a_rerun_skips_it(cifar_root, tmp_path, md5_patch_dir):
+    train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8")
+    run_dir = only_run_dir(tmp_path)
+    before = (run_dir / "summary.json").read_text()
+    again = train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8")
+    assert "skip:" in again.stdout and str(run_dir) in again.stdout
+    assert (run_dir / "summary.json").read_text() == before
+    train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8", "seed=1")
+    train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8", "optim.lr=0.05")
+    assert len(list(tmp_path.rglob("summary.json"))) == 3
+
+
+def test_same_seed_gives_the_same_numbers(cifar_root, tmp_path, md5_patch_dir):
+    for name in ("a", "b"):
+        train(cifar_root, tmp_path / name, md5_patch_dir, "model.depth=8")
+    a, b = only_run_dir(tmp_path / "a"), only_run_dir(tmp_path / "b")
+    assert (a / "metrics.csv").read_text() == (b / "metrics.csv").read_text()
+    sa, sb = (json.loads((d / "summary.json").read_text()) for d in (a, b))
+    for key in ("final_train_error", "final_test_error", "steps", "params"):
+        assert sa[key] == sb[key]
+
+
+def lr_by_step(run_dir: Path) -> dict[int, float]:
+    return {int(r["step"]): float(r["lr"]) for r in read_rows(run_dir / "metrics.csv") if r["lr"]}
+
+
+@pytest.mark.parametrize("threshold,expected_after", [(100.0, 0.1), (0.0, 0.01)])
+def test_warmup_holds_lr_at_001_until_the_training_error_falls_below_the_threshold(
+        cifar_root, tmp_path, md5_patch_dir, threshold, expected_after):
+    train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8", "trainer.max_steps=60", "log_every=10",
+          "eval_every=60", "optim.milestones=[1000]", "optim.warmup=true",
+          f"optim.warmup_until_train_error={threshold}")
+    lrs = lr_by_step(only_run_dir(tmp_path))
+    assert lrs[50] == 0.01  # steps 0-49: the first 50-step window decides
+    assert lrs[60] == expected_after
+
+
+def test_warmup_is_on_by_default_from_110_layers():
+    from hydra import compose, initialize_config_dir
+
+    from study.train import warmup_enabled
+
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        assert not warmup_enabled(compose("train", ["model.depth=56"]))
+        assert warmup_enabled(compose("train", ["model.depth=110"]))
+        assert not warmup_enabled(compose("train", ["model.depth=110", "optim.warmup=false"]))
+
+
+@pytest.mark.parametrize("override,expected", [
+    ("model.depth=21", "6n+2"),
+    ("model.shortcut=D", "A, B, C"),
+    ("data.batch_size=0", "data.batch_size=0 must be a positive"),
+    ("trainer.max_steps=-5", "trainer.max_steps=-5 must be a positive"),
+    ("data.name=imagenet", "cifar10, fashion_mnist"),
+])
+def test_bad_settings_are_refused_before_any_data_is_loaded(tmp_path, md5_patch_dir, override, expected):
+    result = train(tmp_path / "no-data-here", tmp_path / "runs", md5_patch_dir, override, check=False)
+    assert result.returncode == 2
+    assert expected in result.stderr and "Traceback" not in result.stderr
+    assert "not found" not in result.stderr  # refused before looking at the data
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unknown_model_is_refused_by_hydra_with_the_options(tmp_path, md5_patch_dir):
+    result = run_cli("study.train", "model=vgg", f"runs_root={tmp_path}", patch_dir=md5_patch_dir)
+    assert result.returncode != 0 and "plain" in result.stderr and "resnet" in result.stderr
+
+
+def test_missing_data_stops_before_training_with_a_short_message(tmp_path, md5_patch_dir):
+    result = train(tmp_path / "empty", tmp_path / "runs", md5_patch_dir, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "CIFAR-10 not found" in result.stderr and str(tmp_path / "empty") in result.stderr
+    assert "data.download=true" in result.stderr
+    assert not list((tmp_path / "runs").rglob("checkpoints"))
+
+
+def test_unwritable_output_folder_is_said_before_training(cifar_root, tmp_path, md5_patch_dir):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = train(cifar_root, blocker / "runs", md5_patch_dir, check=False)
+    assert result.returncode == 2 and "cannot write to the output folder" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_nan_loss_stops_the_run_as_diverged(cifar_root, tmp_path, md5_patch_dir):
+    train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8", "optim.lr=1e12", "trainer.max_steps=200")
+    summary = json.loads((only_run_dir(tmp_path) / "summary.json").read_text())
+    assert summary["status"] == "diverged"
+    assert summary["steps"] <= summary["diverged_at_step"] + 12
+    assert summary["last_finite_loss"] > 0
+    rerun = train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8", "optim.lr=1e12", "trainer.max_steps=200")
+    assert "skip:" in rerun.stdout  # a diverged run is a result, not retried
+
+
+def start_run(args: list[str], patch_dir: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "study.train", *args], cwd=REPO, env=cli_env(patch_dir),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_for_step(runs_root: Path, step: int, proc: subprocess.Popen, timeout: float = 300) -> None:
+    """Until the run under `runs_root` has logged `step`; fails if it ends or times out first."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        for metrics in runs_root.rglob("metrics.csv"):
+            if any(int(r["step"]) >= step for r in read_rows(metrics) if r.get("step")):
+                return
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(f"the run did not reach step {step}:\n{proc.communicate()[0][-3000:]}")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_checkpoints_and_the_rerun_resumes_to_the_same_numbers(cifar_root, tmp_path, md5_patch_dir, signum):
+    extra = ["model.depth=8", "trainer.max_steps=400", "log_every=10", "eval_every=50", "checkpoint_every=1000",
+             "optim.milestones=[200,300]", "optim.warmup=true", "optim.warmup_until_train_error=85"]
+    args = lambda root: tiny_run_args(cifar_root, root, *extra)  # noqa: E731
+    run_cli("study.train", *args(tmp_path / "straight"), patch_dir=md5_patch_dir, check=True)
+
+    proc = start_run(args(tmp_path / "stopped"), md5_patch_dir)
+    wait_for_step(tmp_path / "stopped", 100, proc)  # Lightning writes metrics.csv every 100 steps
+    proc.send_signal(signum)
+    out, _ = proc.communicate(timeout=120)
+    run_dir = only_run_dir(tmp_path / "stopped")
+    stopped = json.loads((run_dir / "summary.json").read_text())
+    assert stopped["status"] == "interrupted" and 100 <= stopped["steps"] < 400, out
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+
+    resumed = run_cli("study.train", *args(tmp_path / "stopped"), patch_dir=md5_patch_dir, check=True)
+    assert f"from last.ckpt at step {stopped['steps']}" in resumed.stdout
+    straight_dir = only_run_dir(tmp_path / "straight")
+    a, b = (json.loads((d / "summary.json").read_text()) for d in (straight_dir, run_dir))
+    assert b["status"] == "completed"
+    assert (a["final_train_error"], a["final_test_error"]) == (b["final_train_error"], b["final_test_error"])
+    assert (straight_dir / "metrics.csv").read_text() == (run_dir / "metrics.csv").read_text()
+
+
+def test_truncated_checkpoint_is_ignored_for_the_one_before(cifar_root, tmp_path, md5_patch_dir):
+    from study.runs import newest_checkpoint
+
+    train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8")
+    ckpts = only_run_dir(tmp_path) / "checkpoints"
+    last = ckpts / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:2000])
+    path, step = newest_checkpoint(ckpts.parent)
+    assert path.name == "previous.ckpt" and step == 3
+
+
+def test_wandb_logger_works_offline_without_an_account(cifar_root, tmp_path, md5_patch_dir):
+    result = train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8", "logger=wandb", "experiment_name=demo")
+    run_dir = only_run_dir(tmp_path)
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "completed", result.stderr
+    assert list((run_dir / "wandb").glob("offline-run-*"))
+
+
+def test_an_exception_leaves_a_failed_summary_and_a_rerun_retries_it(cifar_root, tmp_path, md5_patch_dir):
+    failed = train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8", "trainer.accelerator=gpu", check=False)
+    assert failed.returncode != 0
+    run_dir = only_run_dir(tmp_path)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "failed" and "GPU" in summary["error"].upper()
+    retried = train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8", "trainer.accelerator=cpu")
+    assert "skip:" not in retried.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and "error" not in summary
