@@ -125,7 +125,9 @@ class CifarClassifier(L.LightningModule):
 
     def _error_since_last(self, counts: torch.Tensor) -> float:
         """Percent wrong over the accumulated steps (all ranks), then start a new window."""
-        total = self.trainer.strategy.reduce(counts.clone(), reduce_op="sum") if self.trainer.world_size > 1 else counts
+        total = counts.clone()
+        if self.trainer.world_size > 1:
+            total = self.trainer.strategy.reduce(total, reduce_op="sum")
         counts.zero_()
         return 100.0 * (total[0] / total[1]).item()
 

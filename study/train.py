@@ -121,7 +121,8 @@ class RunCSVLogger(CSVLogger):
     """CSVLogger writing `metrics.csv` straight into the run folder and keeping its history."""
 
     def __init__(self, run_dir: Path):
-        super().__init__(save_dir=str(run_dir), name="", version="")
+        # Rows are written as they are logged (every log_every steps), so a crash loses none of them.
+        super().__init__(save_dir=str(run_dir), name="", version="", flush_logs_every_n_steps=1)
 
     @property
     def experiment(self) -> ExperimentWriter:
@@ -169,10 +170,16 @@ class RunGuard(L.Callback):
         """Catch the signals from now on (data loading included): the run then stops at the next
         step boundary with a checkpoint instead of dying mid-step."""
         try:
-            self._handlers = {s: signal.signal(s, self._request_stop) for s in self.SIGNALS}
+            self._previous_handlers = {s: signal.signal(s, self._request_stop) for s in self.SIGNALS}
         except ValueError:  # not the main thread: leave signals to the host
-            self._handlers = {}
-        self._previous_handlers = dict(self._handlers)
+            self._previous_handlers = {}
+        self._handlers = dict(self._previous_handlers)
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        # Lightning wrapped our SIGTERM handler in one that raises out of fit() before the last
+        # checkpoint can be taken; during training ours alone decides.
+        for s in self._handlers:
+            signal.signal(s, self._request_stop)
 
     def _request_stop(self, signum, frame) -> None:
         self.stop_signal = signum
@@ -196,9 +203,13 @@ class RunGuard(L.Callback):
             stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
         if stop:
             self.stop_signal = self.stop_signal or signal.SIGTERM
-            trainer.should_stop = True
+            trainer.should_stop = True  # on_train_end checkpoints this step
             print(f"\nstop requested: checkpointing at step {trainer.global_step}", file=sys.stderr)
-        if stop or trainer.global_step % self.every == 0:
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        # Saving here rather than at the end of the previous step catches the state after all of
+        # that step's hooks (the module's logging ones run after the callbacks').
+        if trainer.global_step and trainer.global_step % self.every == 0:
             self.save(trainer)
 
     def on_train_end(self, trainer, pl_module) -> None:

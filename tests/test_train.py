@@ -45,6 +45,7 @@ def test_a_run_writes_metrics_checkpoint_responses_and_a_complete_summary(cifar_
     eval_rows = {int(r["step"]): r for r in rows if r["test_error"]}
     assert sorted(train_rows) == [2, 4, 6] and sorted(eval_rows) == [3, 6]
     assert all(r["val_error"] for r in eval_rows.values())
+    assert all(0 <= float(r["train_error"]) <= 100 for r in train_rows.values())  # percent, never NaN
     # lr used by the last update of each interval: milestones at steps 4 and 5
     assert [float(train_rows[s]["lr"]) for s in (2, 4, 6)] == [0.1, 0.1, 0.001]
     responses = read_rows(run_dir / "layer_responses.csv")
@@ -162,24 +163,32 @@ def wait_for_step(runs_root: Path, step: int, proc: subprocess.Popen, timeout: f
     raise AssertionError(f"the run did not reach step {step}:\n{proc.communicate()[0][-3000:]}")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_checkpoints_and_the_rerun_resumes_to_the_same_numbers(cifar_root, tmp_path, md5_patch_dir, signum):
-    extra = ["model.depth=8", "trainer.max_steps=400", "log_every=10", "eval_every=50", "checkpoint_every=1000",
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
+def test_a_stopped_run_resumes_to_the_same_numbers_as_an_uninterrupted_one(cifar_root, tmp_path, md5_patch_dir, signum):
+    """SIGTERM/SIGINT checkpoint the current step; SIGKILL loses what followed the last periodic
+    checkpoint. Either way the rerun ends with the uninterrupted run's numbers and metrics.csv."""
+    extra = ["model.depth=8", "trainer.max_steps=400", "log_every=10", "eval_every=50", "checkpoint_every=50",
              "optim.milestones=[200,300]", "optim.warmup=true", "optim.warmup_until_train_error=85"]
     args = lambda root: tiny_run_args(cifar_root, root, *extra)  # noqa: E731
     run_cli("study.train", *args(tmp_path / "straight"), patch_dir=md5_patch_dir, check=True)
 
     proc = start_run(args(tmp_path / "stopped"), md5_patch_dir)
-    wait_for_step(tmp_path / "stopped", 100, proc)  # Lightning writes metrics.csv every 100 steps
+    wait_for_step(tmp_path / "stopped", 120, proc)
     proc.send_signal(signum)
     out, _ = proc.communicate(timeout=120)
-    run_dir = only_run_dir(tmp_path / "stopped")
-    stopped = json.loads((run_dir / "summary.json").read_text())
-    assert stopped["status"] == "interrupted" and 100 <= stopped["steps"] < 400, out
+    (config,) = [p for p in (tmp_path / "stopped").rglob("config.yaml") if ".hydra" not in p.parts]
+    run_dir = config.parent
+    if signum == signal.SIGKILL:
+        assert not (run_dir / "summary.json").exists()  # died without a word; the periodic checkpoint remains
+    else:
+        stopped = json.loads((run_dir / "summary.json").read_text())
+        assert stopped["status"] == "interrupted" and 120 <= stopped["steps"] < 400, out
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
 
     resumed = run_cli("study.train", *args(tmp_path / "stopped"), patch_dir=md5_patch_dir, check=True)
-    assert f"from last.ckpt at step {stopped['steps']}" in resumed.stdout
+    assert "resume:" in resumed.stdout and "skip:" not in resumed.stdout
+    if signum != signal.SIGKILL:
+        assert f"at step {stopped['steps']}" in resumed.stdout
     straight_dir = only_run_dir(tmp_path / "straight")
     a, b = (json.loads((d / "summary.json").read_text()) for d in (straight_dir, run_dir))
     assert b["status"] == "completed"
