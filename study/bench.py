@@ -12,6 +12,7 @@ The last line reads `harness/bare = X.XX, harness/dataloader = Y.YY` for ResNet-
 """
 
 import argparse
+import logging
 import os
 import statistics
 import time
@@ -204,6 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", default=None,
                         help="also measure N ResNet-20 runs at once, e.g. 1,2,4,8 (default on a GPU: 1,2,4,8)")
     args = parser.parse_args(argv)
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no per-run banners in the table
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     gpu = device.type == "cuda"
     depths = [int(d) for d in args.depths.split(",")] if args.depths else ([20, 56, 110, 1202] if gpu else [20, 56, 110])
