@@ -271,8 +271,6 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
     guard.install()
     resolved = OmegaConf.to_container(cfg, resolve=True)
     first_process = rank_zero_only.rank == 0  # DDP's other processes rerun this command into the same folder
-    if first_process:
-        runs.atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved))
 
     share_cpu_cores()
     L.seed_everything(cfg.seed, workers=False, verbose=False)
@@ -280,6 +278,8 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
     datamodule = ImageDataModule(d.name, d.root, d.download, d.val_split, d.train_subset, d.batch_size,
                                  d.eval_batch_size, cfg.seed, d.pad)
     datamodule.setup()  # loads the data now, so a missing dataset stops the run before training
+    if first_process:  # from here on the folder holds a run, which the report lists
+        runs.atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved))
     net = build_cifar_net(cfg.model.depth, cfg.model.arch == "resnet", cfg.model.shortcut,
                           num_classes=10, in_channels=datamodule.in_channels)
     if cfg.model.compile:

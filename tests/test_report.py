@@ -168,3 +168,15 @@ def test_a_tiny_real_sweep_then_the_report(cifar_root, tmp_path, md5_patch_dir):
     table = pd.read_csv(tmp_path / "out" / "runs.csv")
     assert sorted(table.depth) == [8, 14] and set(table.status) == {"completed"}
     assert verdict_of(tmp_path / "out", "Degradation") in ("reproduced", "not reproduced")
+
+
+def test_reproduce_runs_the_mini_study_in_parallel_then_the_report(cifar_root, tmp_path, md5_patch_dir):
+    tiny = [a for a in tiny_run_args(cifar_root, tmp_path) if not a.startswith(("data.root=", "runs_root="))]
+    result = run_cli("study.reproduce", "--scale", "mini", "--jobs", "2", "--data-dir", str(cifar_root),
+                     "--runs", str(tmp_path / "runs"), "--results", str(tmp_path / "out"), "--", "model.depth=8", "data.train_subset=400", *tiny,
+                     patch_dir=md5_patch_dir, check=True)
+    assert "[reproduce] sweep 1/1: mini" in result.stdout and "n_jobs=2" in result.stdout
+    assert "[sweep mini] 2/2 runs finished (2 completed)" in result.stdout
+    table = pd.read_csv(tmp_path / "out" / "runs.csv")
+    assert sorted(table.arch) == ["plain", "resnet"] and set(table.depth) == {8}
+    assert (tmp_path / "out" / "report.md").is_file()
