@@ -31,12 +31,13 @@ from study.module import CifarClassifier
 BATCH = paper.RECIPE["batch_size"]
 
 
-def bench_images(data_dir: str | None) -> tuple[ImageSplits, str]:
+def bench_images(data_dir: str | None, quiet: bool = False) -> tuple[ImageSplits, str]:
     if data_dir:
         try:
             return load_splits("cifar10", data_dir, False, 0, None), f"CIFAR-10 from {data_dir}"
         except DataError as err:
-            print(f"note: {err}")
+            if not quiet:
+                print(f"note: {err}")
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (50_000, 3, 32, 32), dtype=torch.uint8, generator=g)
     labels = torch.randint(0, 10, (50_000,), generator=g)
@@ -165,7 +166,7 @@ def bench_dataloader(splits, depth, residual, total_steps, device, data_dir) -> 
 def _concurrent_worker(barrier, queue, data_dir, depth, total_steps, warmup, steps, repeats, threads):
     torch.set_num_threads(threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    splits, _ = bench_images(data_dir)
+    splits, _ = bench_images(data_dir, quiet=True)
     barrier.wait()
     queue.put(rates(bench_bare(splits, depth, True, total_steps, device), warmup, steps, repeats))
 
@@ -187,9 +188,13 @@ def concurrent_throughput(jobs: int, data_dir, depth, total_steps, warmup, steps
 
 def projected_study_hours(throughput: dict[int, float]) -> float:
     """The paper's CIFAR study (plain 20-110, ResNet 20-56, ResNet-110 x5, ResNet-1202) at 64k steps,
-    with seconds per image fitted linearly in depth from the measured ResNets; evaluation not counted."""
+    with seconds per image fitted linearly in depth from the measured ResNets (proportional to
+    depth from a single one); evaluation not counted."""
     depths = sorted(throughput)
-    fit = np.polyfit(depths, [1 / throughput[d] for d in depths], 1) if len(depths) > 1 else [0, 1 / throughput[depths[0]]]
+    if len(depths) > 1:
+        fit = np.polyfit(depths, [1 / throughput[d] for d in depths], 1)
+    else:
+        fit = [1 / (throughput[depths[0]] * depths[0]), 0.0]
     runs = [20, 32, 44, 56, 110] + [20, 32, 44, 56] + [110] * 5 + [1202]
     images = paper.RECIPE["max_steps"] * BATCH
     return sum(images * max(np.polyval(fit, d), 1e-9) for d in runs) / 3600

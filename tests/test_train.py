@@ -211,7 +211,10 @@ def test_wandb_logger_works_offline_without_an_account(cifar_root, tmp_path, md5
     result = train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8", "logger=wandb", "experiment_name=demo")
     run_dir = only_run_dir(tmp_path)
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "completed", result.stderr
-    assert list((run_dir / "wandb").glob("offline-run-*"))
+    (record,) = (run_dir / "wandb").glob("offline-run-*/run-*.wandb")
+    raw = record.read_bytes()
+    assert b"demo" in raw  # the sweep's group
+    assert all(key in raw for key in (b"arch", b"depth", b"seed"))  # carried as config
 
 
 def test_an_exception_leaves_a_failed_summary_and_a_rerun_retries_it(cifar_root, tmp_path, md5_patch_dir):
