@@ -30,11 +30,11 @@ def learning_rate(step: int, lr: float, milestones, gamma: float, warming_up: bo
 @torch.no_grad()
 def error_rate(net: nn.Module, batches, reduce=None) -> float:
     """Top-1 error in percent over (images, labels) batches; `reduce` sums counts across ranks."""
-    wrong = seen = 0
+    wrong, seen = 0, 0
     for images, labels in batches:
-        wrong = wrong + (net(images).argmax(1) != labels).sum()
+        wrong = wrong + (net(images).argmax(1) != labels).sum()  # stays on the device until the end
         seen += len(labels)
-    counts = torch.stack([torch.as_tensor(wrong).double(), torch.tensor(float(seen)).to(torch.as_tensor(wrong).device)])
+    counts = torch.stack([wrong.double(), wrong.new_tensor(seen, dtype=torch.float64)])
     if reduce is not None:
         counts = reduce(counts)
     return 100.0 * (counts[0] / counts[1]).item()
