@@ -227,3 +227,10 @@ def test_an_exception_leaves_a_failed_summary_and_a_rerun_retries_it(cifar_root,
     assert "skip:" not in retried.stdout
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "completed" and "error" not in summary
+
+
+@pytest.mark.slow
+def test_a_compiled_net_trains_and_checkpoints(cifar_root, tmp_path, md5_patch_dir):
+    train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8", "model.compile=true")
+    run_dir = only_run_dir(tmp_path)
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "completed"
