@@ -61,37 +61,41 @@ def _as_tensors(images_nhwc: np.ndarray, labels) -> tuple[torch.Tensor, torch.Te
 
 
 def describe_cifar10_problem(root: str, download: bool, err: Exception) -> str:
-    from torchvision.datasets import CIFAR10, cifar
+    from torchvision.datasets import CIFAR10
 
-    folder = Path(root) / CIFAR10.base_folder
     fix = (
         f"Point data.root at the folder that holds '{CIFAR10.base_folder}' "
         "(e.g. data.root=/datasets/cifar10, or DATA_DIR=... with make), "
         "or set data.download=true to fetch it (170 MB)."
     )
+    problem = cifar10_file_problem(Path(root) / CIFAR10.base_folder) or f"it cannot be loaded ({type(err).__name__}: {err})"
     if download:
-        return f"CIFAR-10 could not be downloaded into {Path(root).resolve()}: {err}. {fix}"
+        return f"CIFAR-10 could not be downloaded into {Path(root).resolve()} ({err}), and the copy there is not usable: {problem}. {fix}"
+    return f"CIFAR-10 in {Path(root).resolve()} is not usable: {problem}. {fix}"
+
+
+def cifar10_file_problem(folder: Path) -> str | None:
+    """What is wrong with the first bad file of a CIFAR-10 folder, or None if each looks right."""
+    from torchvision.datasets import CIFAR10, cifar
+
     if not folder.is_dir():
-        return f"CIFAR-10 not found: there is no folder {folder.resolve()}. {fix}"
+        return f"there is no folder {folder.resolve()}"
     for name, md5 in CIFAR10.train_list + CIFAR10.test_list + [[CIFAR10.meta["filename"], CIFAR10.meta["md5"]]]:
         path = folder / name
         if not path.is_file():
-            return f"CIFAR-10 in {folder.resolve()} is incomplete: {name} is missing. {fix}"
+            return f"{name} is missing"
         if not cifar.check_integrity(str(path), md5):
-            return f"CIFAR-10 file {path.resolve()} is corrupt or truncated (checksum mismatch). {fix}"
+            return f"file {path.resolve()} is corrupt or truncated (checksum mismatch)"
         try:
             with open(path, "rb") as f:
                 entry = pickle.load(f, encoding="latin1")
         except Exception as load_err:
-            return f"CIFAR-10 file {path.resolve()} cannot be read ({type(load_err).__name__}: {load_err}). {fix}"
-        if "data" in entry:
-            data = np.asarray(entry["data"])
-            if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(entry.get("labels", ())) != len(data):
-                return (
-                    f"CIFAR-10 file {path.resolve()} has the wrong shape: images {data.shape}, "
-                    f"{len(entry.get('labels', ()))} labels; expected N x 3072 uint8 images and N labels. {fix}"
-                )
-    return f"CIFAR-10 in {folder.resolve()} cannot be loaded ({type(err).__name__}: {err}). {fix}"
+            return f"file {path.resolve()} cannot be read ({type(load_err).__name__}: {load_err})"
+        data = np.asarray(entry.get("data", np.zeros((0, 3072))))
+        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(entry.get("labels", data)) != len(data):
+            return (f"file {path.resolve()} has the wrong shape: images {data.shape}, "
+                    f"{len(entry.get('labels', ()))} labels; expected N x 3072 uint8 images and N labels")
+    return None
 
 
 FASHION_FILES = {

@@ -90,6 +90,22 @@ def test_missing_cifar_names_the_folder_and_the_fix(tmp_path):
     assert "data.root=" in message and "data.download=true" in message
 
 
+def test_failed_download_says_so_and_what_to_do(tmp_path, monkeypatch):
+    import urllib.error
+
+    import torchvision.datasets.cifar as cifar
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(cifar, "download_and_extract_archive", offline)
+    with pytest.raises(DataError) as err:
+        load_splits("cifar10", str(tmp_path / "fresh"), True, 0, None)
+    message = str(err.value)
+    assert "could not be downloaded" in message and "no route to host" in message
+    assert "data.root=" in message and "there is no folder" in message
+
+
 def test_file_failing_its_checksum_is_named(cifar_root, monkeypatch):
     import torchvision.datasets.cifar as cifar
 

@@ -123,7 +123,7 @@ def test_unknown_model_is_refused_by_hydra_with_the_options(tmp_path, md5_patch_
 def test_missing_data_stops_before_training_with_a_short_message(tmp_path, md5_patch_dir):
     result = train(tmp_path / "empty", tmp_path / "runs", md5_patch_dir, check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "CIFAR-10 not found" in result.stderr and str(tmp_path / "empty") in result.stderr
+    assert "there is no folder" in result.stderr and str(tmp_path / "empty") in result.stderr
     assert "data.download=true" in result.stderr
     assert not list((tmp_path / "runs").rglob("checkpoints"))
 
