@@ -16,7 +16,6 @@ import logging
 import os
 import statistics
 import time
-from pathlib import Path
 
 import lightning as L
 import numpy as np

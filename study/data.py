@@ -12,7 +12,6 @@ Evaluation uses the original images.
 """
 
 import gzip
-import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path

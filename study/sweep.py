@@ -16,6 +16,8 @@ from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from study.checks import ConfigError, check_writable, validate
+
 
 def sweep_size(config: DictConfig) -> int:
     """How many jobs the basic sweeper makes from the experiment's params and the command line."""
@@ -42,8 +44,6 @@ def job_label(config: DictConfig) -> str:
 
 class SweepProgress(Callback):
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
-        from study.train import ConfigError, check_writable, validate
-
         try:
             validate(config)
             check_writable(Path(str(config.hydra.run.dir)))
@@ -51,8 +51,6 @@ class SweepProgress(Callback):
             refuse(err)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        from study.train import ConfigError, check_writable
-
         try:
             check_writable(progress_file(config).parent)
         except ConfigError as err:

@@ -1,5 +1,4 @@
 import pytest
-import torch
 
 from study import paper
 from study.models import build_cifar_net

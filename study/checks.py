@@ -1,0 +1,67 @@
+"""Refusals of impossible settings, before any data is read or any folder is made: one line that
+names the value and what is allowed."""
+
+import os
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from study.data import DATASETS
+from study.models import SHORTCUTS, blocks_per_stage
+
+ARCHS = ("plain", "resnet")
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work; the message names it and what is allowed."""
+
+
+def validate(cfg: DictConfig) -> None:
+    """Refuse impossible settings before any data is loaded."""
+    m, d = cfg.model, cfg.data
+    if m.arch not in ARCHS:
+        raise ConfigError(f"model.arch={m.arch!r} is unknown: choose one of {', '.join(ARCHS)} (model=plain or model=resnet)")
+    try:
+        blocks_per_stage(m.depth)
+    except ValueError as err:
+        raise ConfigError(f"model.depth={m.depth}: {err}") from None
+    if m.shortcut not in SHORTCUTS:
+        raise ConfigError(f"model.shortcut={m.shortcut!r} is unknown: choose one of {', '.join(SHORTCUTS)}")
+    if d.name not in DATASETS:
+        raise ConfigError(f"data.name={d.name!r} is unknown: choose one of {', '.join(DATASETS)} (data=cifar10 or data=fashion_mnist)")
+    positive = {"data.batch_size": d.batch_size, "data.eval_batch_size": d.eval_batch_size,
+                "trainer.max_steps": cfg.trainer.max_steps, "log_every": cfg.log_every,
+                "eval_every": cfg.eval_every, "checkpoint_every": cfg.checkpoint_every}
+    for key, value in positive.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"{key}={value!r} must be a positive whole number")
+    if d.train_subset is not None and (not isinstance(d.train_subset, int) or d.train_subset <= 0):
+        raise ConfigError(f"data.train_subset={d.train_subset!r} must be a positive whole number or null (all images)")
+    if not isinstance(d.val_split, int) or d.val_split < 0:
+        raise ConfigError(f"data.val_split={d.val_split!r} must be 0 (no validation split) or a positive number of images")
+    devices = cfg.trainer.devices
+    if isinstance(devices, int) and devices > 1:
+        if d.batch_size % devices:
+            raise ConfigError(f"data.batch_size={d.batch_size} must divide evenly over trainer.devices={devices}")
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN and "SLURM_NTASKS" not in os.environ:
+            raise ConfigError(
+                f"trainer.devices={devices} inside a local sweep: Lightning's DDP launcher would restart the whole "
+                "sweep in each process. Run multi-GPU runs one at a time, or sweep with hydra/launcher=slurm "
+                "(one task per GPU)."
+            )
+
+
+def check_writable(folder: Path) -> None:
+    """Create `folder` and write a probe file into it, so an unwritable place is said before training."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-probe"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(
+            f"cannot write to the output folder {folder} ({err.strerror or err}): "
+            "choose another with runs_root=DIR (or hydra.run.dir=DIR)"
+        ) from None
