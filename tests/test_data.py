@@ -82,10 +82,15 @@ def test_training_batches_are_augmented_on_the_indices_device(cifar_root, no_md5
     assert x.shape == (16, 3, 32, 32) and x.dtype == torch.float32 and y.shape == (16,)
 
 
-def test_missing_cifar_names_the_folder_and_the_fix(tmp_path):
+def data_error(*load_args) -> str:
+    """The message of the DataError that load_splits(*load_args) raises."""
     with pytest.raises(DataError) as err:
-        load_splits("cifar10", str(tmp_path / "nowhere"), False, 0, None)
-    message = str(err.value)
+        load_splits(*load_args)
+    return str(err.value)
+
+
+def test_missing_cifar_names_the_folder_and_the_fix(tmp_path):
+    message = data_error("cifar10", str(tmp_path / "nowhere"), False, 0, None)
     assert "nowhere" in message and "cifar-10-batches-py" in message
     assert "data.root=" in message and "data.download=true" in message
 
@@ -99,9 +104,7 @@ def test_failed_download_says_so_and_what_to_do(tmp_path, monkeypatch):
         raise urllib.error.URLError("no route to host")
 
     monkeypatch.setattr(cifar, "download_and_extract_archive", offline)
-    with pytest.raises(DataError) as err:
-        load_splits("cifar10", str(tmp_path / "fresh"), True, 0, None)
-    message = str(err.value)
+    message = data_error("cifar10", str(tmp_path / "fresh"), True, 0, None)
     assert "could not be downloaded" in message and "no route to host" in message
     assert "data.root=" in message and "there is no folder" in message
 
