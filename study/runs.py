@@ -54,12 +54,23 @@ def run_id(cfg: DictConfig) -> str:
     return f"{cfg.data.name}/{m.arch}{m.depth}{shortcut}/seed{cfg.seed}-{digest}"
 
 
-def register_resolvers() -> None:
-    """`${run_id:}` in conf/train.yaml: the run folder of the config it is resolved in."""
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def register_configs() -> None:
+    """`${run_id:}` in conf/train.yaml (the run folder of the config it is resolved in), and the
+    `data` config group (data=cifar10|fashion_mnist) from conf/data.<name>.yaml. The group is
+    registered rather than kept in a conf/data/ folder so that no tracked folder is named like
+    the downloaded-data folder that .gitignore keeps out."""
     if not OmegaConf.has_resolver("run_id"):
         OmegaConf.register_new_resolver(
             "run_id", lambda *, _root_: run_id(OmegaConf.masked_copy(_root_, [k for k in _root_ if k != "hydra"]))
         )
+    from hydra.core.config_store import ConfigStore
+
+    store = ConfigStore.instance()
+    for path in sorted(CONF.glob("data.*.yaml")):
+        store.store(group="data", name=path.name.removeprefix("data.").removesuffix(".yaml"), node=OmegaConf.load(path))
 
 
 @contextlib.contextmanager

@@ -34,7 +34,7 @@ from study.module import CifarClassifier, layer_response_std
 
 DONE = ("completed", "diverged")  # statuses a rerun leaves alone: both are results
 
-runs.register_resolvers()
+runs.register_configs()
 
 
 def share_cpu_cores() -> None:

@@ -11,6 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from study.runs import register_configs
+
+register_configs()  # the `data` config group, for tests that compose the app's config themselves
+
 REPO = Path(__file__).resolve().parents[1]
 
 # Put first on PYTHONPATH, it patches torchvision's md5 check in every Python process a test

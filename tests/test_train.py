@@ -115,9 +115,11 @@ def test_bad_settings_are_refused_before_any_data_is_loaded(tmp_path, md5_patch_
     assert not (tmp_path / "runs").exists()
 
 
-def test_unknown_model_is_refused_by_hydra_with_the_options(tmp_path, md5_patch_dir):
-    result = run_cli("study.train", "model=vgg", f"runs_root={tmp_path}", patch_dir=md5_patch_dir)
-    assert result.returncode != 0 and "plain" in result.stderr and "resnet" in result.stderr
+@pytest.mark.parametrize("override,options", [("model=vgg", ("plain", "resnet")),
+                                              ("data=imagenet", ("cifar10", "fashion_mnist"))])
+def test_unknown_model_or_dataset_is_refused_by_hydra_with_the_options(tmp_path, md5_patch_dir, override, options):
+    result = run_cli("study.train", override, f"runs_root={tmp_path}", patch_dir=md5_patch_dir)
+    assert result.returncode != 0 and all(option in result.stderr for option in options)
 
 
 def test_missing_data_stops_before_training_with_a_short_message(tmp_path, md5_patch_dir):
