@@ -43,14 +43,6 @@ def bench_images(data_dir: str | None, quiet: bool = False) -> tuple[ImageSplits
     return ImageSplits(images, labels, None, None, images[:10_000], labels[:10_000]), "random images (no CIFAR-10 found)"
 
 
-def make_module(depth: int, residual: bool) -> CifarClassifier:
-    r = paper.RECIPE
-    return CifarClassifier(build_cifar_net(depth, residual), lr=r["lr"], momentum=r["momentum"],
-                           weight_decay=r["weight_decay"], milestones=list(r["milestones"]), gamma=r["lr_gamma"],
-                           warmup=False, warmup_lr=r["warmup_lr"], warmup_until_train_error=80.0,
-                           log_every=10**9, eval_every=10**9)
-
-
 def rates(step_times: list[float], warmup: int, steps: int, repeats: int) -> float:
     """Median images/s over `repeats` windows of `steps` steps after `warmup` steps."""
     windows = [step_times[warmup + i * steps: warmup + (i + 1) * steps + 1] for i in range(repeats)]
@@ -86,7 +78,8 @@ def bench_harness(splits, depth, residual, total_steps, device) -> float:
                         logger=False, callbacks=[clock], enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,
                         use_distributed_sampler=False, benchmark=device.type == "cuda")
-    trainer.fit(make_module(depth, residual), datamodule=dm)
+    trainer.fit(CifarClassifier.with_paper_recipe(build_cifar_net(depth, residual), log_every=10**9, eval_every=10**9),
+                datamodule=dm)
     return clock.times
 
 

@@ -9,11 +9,14 @@ Everything that needs the host (logging, the warm-up test, the divergence test, 
 every k steps on device-side accumulators, so the training loop never waits on the GPU per step.
 """
 
+import contextlib
+
 import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from study import paper
 from study.models import response_layers
 
 WARMUP_WINDOW = 50  # steps per warm-up test
@@ -81,6 +84,16 @@ class CifarClassifier(L.LightningModule):
         self.register_buffer("first_nonfinite_step", torch.tensor(-1), persistent=False)
         self.register_buffer("last_finite_loss", torch.tensor(float("nan")), persistent=False)
         self.divergence: dict | None = None
+
+    @classmethod
+    def with_paper_recipe(cls, net: nn.Module, warmup: bool = False, log_every: int = 100,
+                          eval_every: int = 1000) -> "CifarClassifier":
+        """The module with every hyperparameter from `study.paper.RECIPE` (the benchmark and tests
+        use it; `study.train` takes them from the config)."""
+        r = paper.RECIPE
+        return cls(net, lr=r["lr"], momentum=r["momentum"], weight_decay=r["weight_decay"],
+                   milestones=list(r["milestones"]), gamma=r["lr_gamma"], warmup=warmup, warmup_lr=r["warmup_lr"],
+                   warmup_until_train_error=r["warmup_until_train_error"], log_every=log_every, eval_every=eval_every)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -155,20 +168,32 @@ class CifarClassifier(L.LightningModule):
             for logger in self.loggers:
                 logger.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
 
+    @contextlib.contextmanager
+    def inference(self):
+        """The net in eval mode under the run's precision, back in its mode afterwards."""
+        was_training = self.net.training
+        self.net.eval()
+        try:
+            with self.trainer.precision_plugin.forward_context():
+                yield self.net
+        finally:
+            self.net.train(was_training)
+
     def evaluate(self, splits) -> dict[str, float]:
         """Error (%) on each split the data has, in eval mode, sharded over DDP ranks."""
         dm, trainer = self.trainer.datamodule, self.trainer
         reduce = (lambda t: trainer.strategy.reduce(t, reduce_op="sum")) if trainer.world_size > 1 else None
-        was_training = self.net.training
-        self.net.eval()
-        with trainer.precision_plugin.forward_context():
-            errors = {
-                f"{split}_error": error_rate(self.net, dm.eval_batches(split, self.device, trainer.global_rank, trainer.world_size), reduce)
+        with self.inference() as net:
+            return {
+                f"{split}_error": error_rate(net, dm.eval_batches(split, self.device, trainer.global_rank, trainer.world_size), reduce)
                 for split in splits
                 if dm.has_split(split)
             }
-        self.net.train(was_training)
-        return errors
+
+    def layer_responses(self) -> list[dict]:
+        """Figure 7's per-layer response std on the whole test set (this rank alone)."""
+        with self.inference() as net:
+            return layer_response_std(net, self.trainer.datamodule.eval_batches("test", self.device))
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["warming_up"] = self.warming_up

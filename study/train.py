@@ -30,7 +30,7 @@ from study import runs
 from study.checks import ConfigError, check_writable, validate
 from study.data import DataError, ImageDataModule
 from study.models import build_cifar_net, count_parameters
-from study.module import CifarClassifier, layer_response_std
+from study.module import CifarClassifier
 
 DONE = ("completed", "diverged")  # statuses a rerun leaves alone: both are results
 
@@ -190,12 +190,7 @@ class FinalMeasurements(L.Callback):
             return
         self.errors = pl_module.evaluate(("train", "val", "test"))
         if trainer.is_global_zero and pl_module.divergence is None:
-            net, dm = pl_module.net, trainer.datamodule
-            was_training = net.training
-            net.eval()
-            with trainer.precision_plugin.forward_context():
-                self.responses = layer_response_std(net, dm.eval_batches("test", pl_module.device))
-            net.train(was_training)
+            self.responses = pl_module.layer_responses()
 
 
 def rounded(error: float | None) -> float | None:
@@ -246,6 +241,10 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
     final = FinalMeasurements()
     earlier_time = (previous.get("wall_time_s") or 0.0) if previous else 0.0  # an interrupted run's time so far
     started = time.time()
+
+    def wall_time() -> float:
+        return round(earlier_time + time.time() - started, 2)
+
     summary = {"status": None, "arch": cfg.model.arch, "depth": cfg.model.depth, "shortcut": cfg.model.shortcut,
                "dataset": d.name, "seed": cfg.seed, "params": count_parameters(net), "steps": None,
                "final_train_error": None, "final_val_error": None, "final_test_error": None}
@@ -263,14 +262,13 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
     except SIGTERMException:
         pass  # Lightning's own SIGTERM exit; the guard has checkpointed this step
     except Exception as err:
-        guard.restore_handlers()
         if rank_zero_only.rank == 0:
             summary.update(status="failed", steps=trainer.global_step if trainer else (resume[1] if resume else 0),
-                           error=f"{type(err).__name__}: {err}",
-                           wall_time_s=round(earlier_time + time.time() - started, 2), config=resolved)
+                           error=f"{type(err).__name__}: {err}", wall_time_s=wall_time(), config=resolved)
             runs.write_summary(run_dir, summary)
         raise
-    guard.restore_handlers()
+    finally:
+        guard.restore_handlers()
     if not trainer.is_global_zero:
         return "worker"
     if module.divergence:
@@ -283,7 +281,7 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
         write_responses(run_dir, final.responses)
     summary.update(status=status, steps=trainer.global_step,
                    **{f"final_{split}_error": rounded(final.errors.get(f"{split}_error")) for split in ("train", "val", "test")},
-                   wall_time_s=round(earlier_time + time.time() - started, 2), config=resolved)
+                   wall_time_s=wall_time(), config=resolved)
     runs.write_summary(run_dir, summary)
     print(f"{status}: {run_dir} after {trainer.global_step} steps, test error {summary['final_test_error']}")
     if status == "interrupted":

@@ -1,6 +1,5 @@
 import pytest
 
-from study import paper
 from study.models import build_cifar_net
 from study.module import CifarClassifier, learning_rate
 
@@ -19,10 +18,7 @@ def test_warmup_holds_001_whatever_the_step():
 
 
 def make_module(warmup: bool) -> CifarClassifier:
-    r = paper.RECIPE
-    return CifarClassifier(build_cifar_net(8, True), lr=r["lr"], momentum=r["momentum"], weight_decay=r["weight_decay"],
-                           milestones=list(r["milestones"]), gamma=r["lr_gamma"], warmup=warmup,
-                           warmup_lr=r["warmup_lr"], warmup_until_train_error=80.0, log_every=100, eval_every=1000)
+    return CifarClassifier.with_paper_recipe(build_cifar_net(8, True), warmup=warmup)
 
 
 def test_the_modules_scheduler_follows_the_paper_step_by_step():
