@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from study import paper
-from study.data import DataError, ImageDataModule, ImageSplits, load_splits
+from study.data import ImageDataModule, ImageSplits, load_splits
+from study.datasets import DataError
 from study.models import build_cifar_net
 from study.module import CifarClassifier
 
@@ -40,7 +41,8 @@ def bench_images(data_dir: str | None, quiet: bool = False) -> tuple[ImageSplits
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (50_000, 3, 32, 32), dtype=torch.uint8, generator=g)
     labels = torch.randint(0, 10, (50_000,), generator=g)
-    return ImageSplits(images, labels, None, None, images[:10_000], labels[:10_000]), "random images (no CIFAR-10 found)"
+    source = {"dataset": "random", "layout": "random images"}
+    return ImageSplits(images, labels, None, None, images[:10_000], labels[:10_000], source), "random images (no CIFAR-10 found)"
 
 
 def rates(step_times: list[float], warmup: int, steps: int, repeats: int) -> float:
@@ -85,9 +87,7 @@ def bench_harness(splits, depth, residual, total_steps, device) -> float:
 
 def timed_training(depth: int, residual: bool, next_batch, total_steps: int, device: torch.device) -> list[float]:
     """A plain PyTorch training loop: the time after each of `total_steps` steps."""
-    net = build_cifar_net(depth, residual).to(device)
-    if device.type == "cuda":
-        net = net.to(memory_format=torch.channels_last)
+    net = build_cifar_net(depth, residual).to(device, memory_format=torch.channels_last)
     r = paper.RECIPE
     opt = torch.optim.SGD(net.parameters(), lr=r["lr"], momentum=r["momentum"], weight_decay=r["weight_decay"])
     times = [time.perf_counter()]

@@ -8,7 +8,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from study.data import DATASETS
+from study.datasets import DATASETS
 from study.models import SHORTCUTS, blocks_per_stage
 
 ARCHS = ("plain", "resnet")

@@ -11,10 +11,7 @@ the original size and a random horizontal flip, each image with its own offset a
 Evaluation uses the original images.
 """
 
-import gzip
-import pickle
 from dataclasses import dataclass
-from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -22,12 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset
 
-DATASETS = ("cifar10", "fashion_mnist")
-
-
-class DataError(Exception):
-    """A dataset that cannot be used; the message says where we looked and what to do."""
-
+from study.datasets import DataError, load_dataset
 
 @dataclass
 class ImageSplits:
@@ -37,142 +29,21 @@ class ImageSplits:
     val_labels: torch.Tensor | None
     test_images: torch.Tensor
     test_labels: torch.Tensor
+    source: dict  # which copy of the data: layout, folder, fingerprints (study.datasets)
 
 
-# ---------------------------------------------------------------------------------------------
-# Loading from disk
+def _as_tensors(images_nhwc: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    images = torch.from_numpy(np.ascontiguousarray(images_nhwc)).permute(0, 3, 1, 2).contiguous()
+    return images, torch.from_numpy(np.asarray(labels, dtype=np.int64))
 
 
-def load_cifar10(root: str, download: bool) -> tuple[torch.Tensor, ...]:
-    from torchvision.datasets import CIFAR10
-
-    try:
-        train = CIFAR10(root, train=True, download=download)
-        test = CIFAR10(root, train=False, download=False)
-    except Exception as err:  # torchvision raises RuntimeError, URLError, pickle and numpy errors alike
-        raise DataError(describe_cifar10_problem(root, download, err)) from None
-    return (*_as_tensors(train.data, train.targets), *_as_tensors(test.data, test.targets))
-
-
-def _as_tensors(images_nhwc: np.ndarray, labels) -> tuple[torch.Tensor, torch.Tensor]:
-    images = torch.from_numpy(np.array(images_nhwc, copy=True)).permute(0, 3, 1, 2).contiguous()
-    return images, torch.as_tensor(labels, dtype=torch.int64)
-
-
-def describe_cifar10_problem(root: str, download: bool, err: Exception) -> str:
-    from torchvision.datasets import CIFAR10
-
-    fix = (
-        f"Point data.root at the folder that holds '{CIFAR10.base_folder}' "
-        "(e.g. data.root=/datasets/cifar10, or DATA_DIR=... with make), "
-        "or set data.download=true to fetch it (170 MB)."
-    )
-    problem = cifar10_file_problem(Path(root) / CIFAR10.base_folder) or f"it cannot be loaded ({type(err).__name__}: {err})"
-    if download:
-        return f"CIFAR-10 could not be downloaded into {Path(root).resolve()} ({err}), and the copy there is not usable: {problem}. {fix}"
-    return f"CIFAR-10 in {Path(root).resolve()} is not usable: {problem}. {fix}"
-
-
-def cifar10_file_problem(folder: Path) -> str | None:
-    """What is wrong with the first bad file of a CIFAR-10 folder, or None if each looks right."""
-    from torchvision.datasets import CIFAR10, cifar
-
-    if not folder.is_dir():
-        return f"there is no folder {folder.resolve()}"
-    for name, md5 in CIFAR10.train_list + CIFAR10.test_list + [[CIFAR10.meta["filename"], CIFAR10.meta["md5"]]]:
-        path = folder / name
-        if not path.is_file():
-            return f"{name} is missing"
-        if not cifar.check_integrity(str(path), md5):
-            return f"file {path.resolve()} is corrupt or truncated (checksum mismatch)"
-        try:
-            with open(path, "rb") as f:
-                entry = pickle.load(f, encoding="latin1")
-        except Exception as load_err:
-            return f"file {path.resolve()} cannot be read ({type(load_err).__name__}: {load_err})"
-        data = np.asarray(entry.get("data", np.zeros((0, 3072))))
-        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(entry.get("labels", data)) != len(data):
-            return (f"file {path.resolve()} has the wrong shape: images {data.shape}, "
-                    f"{len(entry.get('labels', ()))} labels; expected N x 3072 uint8 images and N labels")
-    return None
-
-
-FASHION_FILES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """An IDX file (LeCun's MNIST format), gzipped or not."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise DataError(f"{path} is not an IDX file of unsigned bytes (bad magic number)")
-    ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(shape)):
-        raise DataError(f"{path} is truncated: header says {shape}, file holds {data.size} values")
-    return data.reshape(shape)
-
-
-def _find_fashion_files(root: Path) -> dict[str, Path] | None:
-    for folder in (root, root / "FashionMNIST" / "raw"):
-        found = {}
-        for key, stem in FASHION_FILES.items():
-            for candidate in (folder / stem, folder / f"{stem}.gz"):
-                if candidate.is_file():
-                    found[key] = candidate
-                    break
-        if len(found) == len(FASHION_FILES):
-            return found
-    return None
-
-
-def load_fashion_mnist(root: str, download: bool) -> tuple[torch.Tensor, ...]:
-    files = _find_fashion_files(Path(root))
-    if files is None and download:
-        from torchvision.datasets import FashionMNIST
-
-        try:
-            FashionMNIST(root, train=True, download=True)
-        except Exception as err:
-            raise DataError(f"Fashion-MNIST could not be downloaded into {Path(root).resolve()}: {err}") from None
-        files = _find_fashion_files(Path(root))
-    if files is None:
-        raise DataError(
-            f"Fashion-MNIST not found in {Path(root).resolve()}: expected the four IDX files "
-            f"({', '.join(FASHION_FILES.values())}, optionally .gz) there or in FashionMNIST/raw. "
-            "Install them with 'apt-get install dataset-fashion-mnist' "
-            "(data.root=/usr/share/datasets/fashion-mnist), or set data.download=true."
-        )
-    arrays = {key: read_idx(path) for key, path in files.items()}
-    for split in ("train", "test"):
-        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
-        if images.ndim != 3 or len(images) != len(labels):
-            raise DataError(
-                f"Fashion-MNIST {split} files in {files[f'{split}_images'].parent} disagree: "
-                f"images {images.shape}, labels {labels.shape}"
-            )
-    return (
-        *_as_tensors(arrays["train_images"][..., None], arrays["train_labels"].astype(np.int64)),
-        *_as_tensors(arrays["test_images"][..., None], arrays["test_labels"].astype(np.int64)),
-    )
-
-
-LOADERS = {"cifar10": load_cifar10, "fashion_mnist": load_fashion_mnist}
-
-
-def load_splits(name: str, root: str, download: bool, val_split: int, train_subset: int | None) -> ImageSplits:
+def load_splits(name: str, root: str, download: bool, val_split: int, train_subset: int | None,
+                verify_checksums: bool = True, expected_counts=None) -> ImageSplits:
     """The images a run uses. The validation split and the training subset are a fixed random
     sample (seed 0), the same for every run, so runs with different seeds stay comparable."""
-    if name not in LOADERS:
-        raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
-    train_x, train_y, test_x, test_y = LOADERS[name](root, download)
+    raw = load_dataset(name, root, download, verify_checksums, expected_counts)
+    (train_x, train_y), (test_x, test_y) = _as_tensors(raw.train_images, raw.train_labels), _as_tensors(
+        raw.test_images, raw.test_labels)
     order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(0))
     if not 0 <= val_split < len(train_x):
         raise DataError(f"data.val_split={val_split} must be between 0 and {len(train_x) - 1} for {name}")
@@ -183,7 +54,7 @@ def load_splits(name: str, root: str, download: bool, val_split: int, train_subs
         train_idx = train_idx[:train_subset]
     train_idx = train_idx.sort().values
     val = (train_x[val_idx], train_y[val_idx]) if val_split else (None, None)
-    return ImageSplits(train_x[train_idx], train_y[train_idx], *val, test_x, test_y)
+    return ImageSplits(train_x[train_idx], train_y[train_idx], *val, test_x, test_y, raw.source)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,21 +116,22 @@ class ImageDataModule(L.LightningDataModule):
 
     def __init__(self, name: str, root: str, download: bool, val_split: int = 0, train_subset: int | None = None,
                  batch_size: int = 128, eval_batch_size: int = 1000, seed: int = 0, pad: int = 4,
-                 splits: ImageSplits | None = None):
+                 verify_checksums: bool = True, expected_counts=None, splits: ImageSplits | None = None):
         super().__init__()
         self.name, self.root, self.download = name, root, download
+        self.verify_checksums, self.expected_counts = verify_checksums, expected_counts
         self.val_split, self.train_subset = val_split, train_subset
         self.batch_size, self.eval_batch_size, self.seed, self.pad = batch_size, eval_batch_size, seed, pad
         self.splits = splits  # given images (the benchmark's), or None to load from root
         self._device_cache: dict[str, torch.Tensor] = {}
 
-    def prepare_data(self) -> None:
-        if self.download and self.splits is None:
-            LOADERS[self.name](self.root, True)
-
     def setup(self, stage: str | None = None) -> None:
         if self.splits is None:
-            self.splits = load_splits(self.name, self.root, self.download, self.val_split, self.train_subset)
+            self.splits = load_splits(self.name, self.root, self.download, self.val_split, self.train_subset,
+                                      self.verify_checksums, self.expected_counts)
+        if self.batch_size > len(self.splits.train_images):
+            raise DataError(f"data.batch_size={self.batch_size} is larger than the {len(self.splits.train_images):,} "
+                            "training images in use; choose a smaller batch or a larger data.train_subset")
         self.mean = self.splits.train_images.float().mean(0).div_(255)
 
     @property

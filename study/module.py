@@ -109,7 +109,7 @@ class CifarClassifier(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": "lr"}}
 
     def on_fit_start(self) -> None:
-        if self.hparams.channels_last and self.device.type == "cuda":
+        if self.hparams.channels_last:
             self.net.to(memory_format=torch.channels_last)
 
     def on_train_start(self) -> None:

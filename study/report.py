@@ -11,6 +11,9 @@ damaged are listed, and the rest are used.
 """
 
 import argparse
+import hashlib
+import json
+import math
 import sys
 from pathlib import Path
 
@@ -22,9 +25,10 @@ import pandas as pd  # noqa: E402
 
 from study import paper, runs  # noqa: E402
 
-RUN_COLUMNS = ["dataset", "arch", "depth", "shortcut", "seed", "status", "steps", "params", "final_train_error",
-               "final_val_error", "final_test_error", "wall_time_s", "run_dir"]
-GROUP = ["dataset", "arch", "depth", "shortcut"]
+SUMMARY_COLUMNS = ["dataset", "arch", "depth", "shortcut", "seed", "status", "steps", "params", "final_train_error",
+                   "final_val_error", "final_test_error", "wall_time_s"]
+#: Columns from the run's data record and its study (see `study_of`).
+RUN_COLUMNS = SUMMARY_COLUMNS + ["data_layout", "data_copy", "data_reencoded", "study", "run_dir"]
 USABLE = ("completed", "diverged")  # runs with final numbers
 PAPER_GRID = {"plain": (20, 32, 44, 56, 110), "resnet": paper.DEPTHS}  # Figure 6 and Table 6
 
@@ -37,9 +41,10 @@ def find_run_dirs(roots: list[Path]) -> list[Path]:
     return sorted(found)
 
 
-def load_runs(roots: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict, list[str]]:
-    """(runs, curves, layer responses by run_dir, problems): damaged runs become problems."""
-    rows, curves, responses, problems = [], [], {}, []
+def load_runs(roots: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict, list[str], dict]:
+    """(runs, curves, layer responses by run_dir, problems, studies): damaged runs become problems;
+    `studies` maps each study's id to what its runs share (see `study_of`)."""
+    rows, curves, responses, problems, studies = [], [], {}, [], {}
     for run_dir in find_run_dirs(roots):
         try:
             summary = runs.read_summary(run_dir)
@@ -49,7 +54,12 @@ def load_runs(roots: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict, list
         if summary is None:
             problems.append(f"{run_dir}: no summary.json yet (running, or stopped before it wrote one)")
             continue
-        rows.append({**{c: summary.get(c) for c in RUN_COLUMNS}, "run_dir": str(run_dir)})
+        data = summary.get("data") if isinstance(summary.get("data"), dict) else {}
+        study_id, shared = study_of(summary, data)
+        studies[study_id] = shared
+        rows.append({**{c: summary.get(c) for c in SUMMARY_COLUMNS}, "data_layout": data.get("layout"),
+                     "data_copy": data.get("content"), "data_reencoded": data.get("reencoded"), "study": study_id,
+                     "run_dir": str(run_dir)})
         metrics = Path(run_dir) / "metrics.csv"
         if metrics.is_file():
             try:
@@ -75,7 +85,61 @@ def load_runs(roots: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict, list
     table = pd.DataFrame(rows, columns=RUN_COLUMNS)
     curve_table = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(
         columns=["run", "arch", "depth", "seed", "step", "split", "error"])
-    return table, curve_table, responses, problems
+    return table, curve_table, responses, problems, studies
+
+
+def study_of(summary: dict, data: dict) -> tuple[str, dict]:
+    """(id, what is shared) of the study a run belongs to: its run identity without seed, arch and
+    depth (study.runs.study_identity, the same keys that name its folder), and the copy of the
+    data it was trained on. Runs of different studies are never pooled."""
+    config = summary.get("config") if isinstance(summary.get("config"), dict) else {}
+    shared = {"dataset": summary.get("dataset"), "config": runs.study_identity(config),
+              "data": {k: data.get(k) for k in ("layout", "image_format", "content", "reencoded", "checksums_verified",
+                                                "folder")}}
+    key = json.dumps([shared["dataset"], shared["config"], shared["data"]["content"]], sort_keys=True, default=str)
+    return hashlib.sha256(key.encode()).hexdigest()[:8], shared
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def describe_copy(data: dict) -> str:
+    if not data.get("content"):
+        return "data copy not recorded"
+    notes = [data.get("layout") or "?"]
+    if data.get("image_format"):
+        notes.append(str(data["image_format"]).upper())
+    if data.get("reencoded"):
+        notes.append("re-encoded: its pixels differ slightly from the originals, so compare relative effects, "
+                     "not absolute errors, with the paper")
+    if data.get("checksums_verified") is False:
+        notes.append("checksums not verified")
+    return f"data copy {data['content']} ({', '.join(notes)})"
+
+
+def study_titles(studies: dict) -> dict[str, str]:
+    """A title per study: dataset and length, then whatever sets it apart from the others."""
+    flat = {sid: flatten(shared["config"]) for sid, shared in studies.items()}
+    keys = sorted({k for f in flat.values() for k in f})
+    differing = [k for k in keys if len({json.dumps(f.get(k), default=str) for f in flat.values()}) > 1]
+    titles = {}
+    for sid, shared in studies.items():
+        parts = [shared["dataset"] or "unknown dataset"]
+        steps = flat[sid].get("trainer.max_steps")
+        if steps is not None:
+            parts.append(f"{steps:,} steps" if isinstance(steps, int) else f"{steps} steps")
+        parts += [f"{k}={flat[sid].get(k)}" for k in differing if k not in ("trainer.max_steps", "data.name")]
+        if len({s["data"]["content"] for s in studies.values()}) > 1:
+            parts.append(f"data copy {shared['data']['content']}")
+        titles[sid] = ", ".join(parts)
+    return titles
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,15 +328,22 @@ def figure7(table: pd.DataFrame, responses: dict, out: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def write_report(roots: list[Path], out: Path, ylim=(0, 20)) -> int:
-    table, curves, responses, problems = load_runs(roots)
-    if table.empty:
-        print(f"error: no runs found under {', '.join(map(str, roots))} (a run folder holds summary.json); "
-              "train some with python -m study.train or make reproduce-cifar", file=sys.stderr)
-        for p in problems:
-            print(f"  {p}", file=sys.stderr)
-        return 1
+def fitted_ylim(curves: pd.DataFrame, ymax: float | None) -> tuple[float, float]:
+    """(0, ymax), or, without one, the paper's 20% when every curve's mean ends below it, else the
+    next 10% above the highest mean curve, so that no curve lies off the axes."""
+    if ymax is not None:
+        return 0.0, ymax
+    if curves.empty:
+        return 0.0, 20.0
+    highest = curves.groupby(["arch", "depth", "split", "step"]).error.mean().max()
+    return 0.0, 20.0 if highest <= 20 else float(min(100, 10 * math.ceil(highest / 10)))
+
+
+def write_study(out: Path, title: str, shared: dict, table: pd.DataFrame, curves: pd.DataFrame, responses: dict,
+                problems: list[str], roots: list[Path], ymax: float | None) -> None:
+    """One study's files: runs.csv, curves.csv, the figures, Table 6 and report.md."""
     out.mkdir(parents=True, exist_ok=True)
+    ylim = fitted_ylim(curves, ymax)
     write_csv(table, out / "runs.csv")
     write_csv(curves, out / "curves.csv")
     figure1(curves, out, ylim)
@@ -283,12 +354,13 @@ def write_report(roots: list[Path], out: Path, ylim=(0, 20)) -> int:
     runs.atomic_write_text(out / "table6.md", table6_markdown(t6))
     runs.atomic_write_text(out / "table6.tex", table6_latex(t6))
 
-    lines = ["# Degradation study: results", "", f"{len(table)} runs from {', '.join(map(str, roots))}.", ""]
+    lines = [f"# Degradation study: {title}", "", f"{len(table)} runs from {', '.join(map(str, roots))}.", "",
+             f"Data: {describe_copy(shared['data'])}.", ""]
     for claim, verdict, details in verdicts(table):
         lines += [f"## {claim}: **{verdict}**", ""] + [f"- {d}" for d in details] + [""]
-    datasets = ", ".join(sorted(set(table.dataset.dropna())))
-    lines += [f"## Table 6 (test error, %; ours on {datasets}, the paper's on CIFAR-10)", "", table6_markdown(t6),
-              "## Figures", "", "![Figure 1](fig1.png)", "", "![Figure 6](fig6.png)", "", "![Figure 7](fig7.png)", ""]
+    lines += [f"## Table 6 (test error, %; ours on {shared['dataset']}, the paper's on CIFAR-10)", "",
+              table6_markdown(t6), "## Figures", "", "![Figure 1](fig1.png)", "", "![Figure 6](fig6.png)", "",
+              "![Figure 7](fig7.png)", ""]
     not_done = table[~table.status.isin(USABLE)]
     if len(not_done) or problems:
         lines += ["## Runs not used", ""]
@@ -303,8 +375,39 @@ def write_report(roots: list[Path], out: Path, ylim=(0, 20)) -> int:
         lines += ["## Diverged runs (used: a diverged net is a result)", ""]
         lines += [f"- {r.arch}-{r.depth} seed {r.seed}: {r.run_dir}" for r in diverged.itertuples()] + [""]
     runs.atomic_write_text(out / "report.md", "\n".join(lines))
-    print(f"report: {len(table)} runs ({(table.status == 'completed').sum()} completed), "
-          f"{len(problems)} damaged or unfinished; written to {out}/report.md")
+
+
+def write_report(roots: list[Path], out: Path, ymax: float | None = None) -> int:
+    table, curves, responses, problems, studies = load_runs(roots)
+    if table.empty:
+        print(f"error: no runs found under {', '.join(map(str, roots))} (a run folder holds summary.json); "
+              "train some with python -m study.train or make reproduce-cifar", file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+        return 1
+    titles = study_titles(studies)
+    if len(studies) == 1:
+        (sid,) = studies
+        write_study(out, titles[sid], studies[sid], table, curves, responses, problems, roots, ymax)
+    else:  # one folder per study, never a pooled table; report.md links them
+        index = ["# Degradation study: results", "",
+                 f"{len(table)} runs from {', '.join(map(str, roots))} belong to {len(studies)} studies: runs that "
+                 "differ in more than the seed, the net or the data copy are never pooled. Each has its own report.",
+                 ""]
+        for sid in sorted(studies, key=titles.get):
+            members = table[table.study == sid]
+            write_study(out / f"study-{sid}", titles[sid], studies[sid], members,
+                        curves[curves.run.isin(members.run_dir)], responses, [], roots, ymax)
+            index.append(f"- [{titles[sid]}](study-{sid}/report.md): {len(members)} runs, "
+                         f"{describe_copy(studies[sid]['data'])}")
+        if problems:
+            index += ["", "## Runs not used", ""] + [f"- {p}" for p in problems]
+        out.mkdir(parents=True, exist_ok=True)
+        write_csv(table, out / "runs.csv")
+        runs.atomic_write_text(out / "report.md", "\n".join(index) + "\n")
+    print(f"report: {len(table)} runs ({(table.status == 'completed').sum()} completed) in {len(studies)} "
+          f"{'study' if len(studies) == 1 else 'studies'}, {len(problems)} damaged or unfinished; "
+          f"written to {out}/report.md")
     for p in problems:
         print(f"  skipped {p}")
     return 0
@@ -314,9 +417,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Figures and tables of the degradation study from run logs.")
     parser.add_argument("roots", nargs="*", type=Path, default=[Path("runs")], help="run folders to read (default runs/)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="where to write (default results/)")
-    parser.add_argument("--ymax", type=float, default=20.0, help="upper limit of the error axes, percent")
+    parser.add_argument("--ymax", type=float, help="upper limit of the error axes, percent (default: the paper's "
+                        "20, or what fits the curves when they lie higher)")
     args = parser.parse_args(argv)
-    return write_report(args.roots, args.out, (0, args.ymax))
+    return write_report(args.roots, args.out, args.ymax)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--launcher", help="a Hydra launcher of conf/hydra/launcher, e.g. slurm")
     parser.add_argument("--runs", default="runs")
     parser.add_argument("--results", default="results")
-    parser.add_argument("--ymax", default="20", help="upper limit of the figures' error axes, percent")
+    parser.add_argument("--ymax", help="upper limit of the figures' error axes, percent (default: fitted)")
     parser.add_argument("overrides", nargs="*", help="extra key=value overrides for every run")
     args = parser.parse_args(argv)
     if args.jobs < 1:
@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         if subprocess.run(cmd).returncode != 0:
             failed.append(experiment)
             print(f"[reproduce] sweep {experiment} failed; going on with the others", flush=True)
-    report = subprocess.run([sys.executable, "-m", "study.report", args.runs, "--out", args.results, "--ymax", args.ymax])
+    report = subprocess.run([sys.executable, "-m", "study.report", args.runs, "--out", args.results,
+                             *(["--ymax", args.ymax] if args.ymax else [])])
     if failed:
         print(f"[reproduce] sweeps that failed: {', '.join(failed)}")
     return 1 if failed or report.returncode else 0

@@ -30,14 +30,16 @@ CHECKPOINTS = "checkpoints"
 #: Keys that say where data and logs live or how a run is watched, not what is trained: runs that
 #: differ only in these share one folder.
 NOT_IDENTITY = ("runs_root", "experiment_name", "table6_run", "data.root", "data.download", "data.eval_batch_size",
+                "data.verify_checksums", "data.expected_counts",
                 "logger", "checkpoint_every", "model.compile", "trainer.accelerator",
                 "trainer.enable_progress_bar")
 
+#: Keys of a run's identity that vary inside one study (its figures and tables span them).
+WITHIN_STUDY = ("seed", "model.arch", "model.depth")
 
-def identity(cfg: DictConfig) -> dict:
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    plain.pop("hydra", None)
-    for key in NOT_IDENTITY:
+
+def _drop(plain: dict, keys) -> dict:
+    for key in keys:
         *parents, leaf = key.split(".")
         node = plain
         for p in parents:
@@ -47,6 +49,19 @@ def identity(cfg: DictConfig) -> dict:
     return plain
 
 
+def identity(cfg: DictConfig | dict) -> dict:
+    """What a run trains: its resolved config without the keys of NOT_IDENTITY."""
+    plain = json.loads(json.dumps(cfg)) if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True)
+    plain.pop("hydra", None)
+    return _drop(plain, NOT_IDENTITY)
+
+
+def study_identity(config: dict) -> dict:
+    """What a run's study shares: its identity without seed, arch and depth. Runs pool into one row
+    of a table only when this, their arch and depth, and their data copy are equal."""
+    return _drop(identity(config), WITHIN_STUDY)
+
+
 def run_id(cfg: DictConfig) -> str:
     digest = hashlib.sha256(json.dumps(identity(cfg), sort_keys=True).encode()).hexdigest()[:10]
     m = cfg.model
@@ -54,23 +69,12 @@ def run_id(cfg: DictConfig) -> str:
     return f"{cfg.data.name}/{m.arch}{m.depth}{shortcut}/seed{cfg.seed}-{digest}"
 
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
-
-
 def register_configs() -> None:
-    """`${run_id:}` in conf/train.yaml (the run folder of the config it is resolved in), and the
-    `data` config group (data=cifar10|fashion_mnist) from conf/data.<name>.yaml. The group is
-    registered rather than kept in a conf/data/ folder so that no tracked folder is named like
-    the downloaded-data folder that .gitignore keeps out."""
+    """`${run_id:}` in conf/train.yaml: the run folder of the config it is resolved in."""
     if not OmegaConf.has_resolver("run_id"):
         OmegaConf.register_new_resolver(
             "run_id", lambda *, _root_: run_id(OmegaConf.masked_copy(_root_, [k for k in _root_ if k != "hydra"]))
         )
-    from hydra.core.config_store import ConfigStore
-
-    store = ConfigStore.instance()
-    for path in sorted(CONF.glob("data.*.yaml")):
-        store.store(group="data", name=path.name.removeprefix("data.").removesuffix(".yaml"), node=OmegaConf.load(path))
 
 
 @contextlib.contextmanager

@@ -28,7 +28,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from study import runs
 from study.checks import ConfigError, check_writable, validate
-from study.data import DataError, ImageDataModule
+from study.data import ImageDataModule
+from study.datasets import DataError, describe_source
 from study.models import build_cifar_net, count_parameters
 from study.module import CifarClassifier
 
@@ -218,8 +219,10 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
     L.seed_everything(cfg.seed, workers=False, verbose=False)
     d = cfg.data
     datamodule = ImageDataModule(d.name, d.root, d.download, d.val_split, d.train_subset, d.batch_size,
-                                 d.eval_batch_size, cfg.seed, d.pad)
+                                 d.eval_batch_size, cfg.seed, d.pad, d.get("verify_checksums", True), d.expected_counts)
     datamodule.setup()  # loads the data now, so a missing dataset stops the run before training
+    if first_process:
+        print(describe_source(datamodule.splits.source))
     if first_process:  # from here on the folder holds a run, which the report lists
         runs.atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved))
     net = build_cifar_net(cfg.model.depth, cfg.model.arch == "resnet", cfg.model.shortcut,
@@ -246,7 +249,8 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
         return round(earlier_time + time.time() - started, 2)
 
     summary = {"status": None, "arch": cfg.model.arch, "depth": cfg.model.depth, "shortcut": cfg.model.shortcut,
-               "dataset": d.name, "seed": cfg.seed, "params": count_parameters(net), "steps": None,
+               "dataset": d.name, "data": datamodule.splits.source, "seed": cfg.seed, "params": count_parameters(net),
+               "steps": None,
                "final_train_error": None, "final_val_error": None, "final_test_error": None}
     trainer = None
     try:

@@ -1,12 +1,15 @@
 import gzip
+import io
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from study.data import DataError, StepBatches, augment, load_splits, normalize, read_idx
-from study.data import ImageDataModule
+from study.data import ImageDataModule, StepBatches, augment, load_splits, normalize
+from study.datasets import DataError, load_dataset, read_idx
+from conftest import fixture_arrays, in_folder_order, write_binary, write_image_folders, write_pickles
 
 
 def test_augmentation_keeps_shapes_and_crops_within_the_padding():
@@ -57,8 +60,8 @@ def test_ranks_split_the_global_batch():
         assert torch.equal(torch.cat([p[key] for p in parts]), whole[key])
 
 
-def test_fixture_loads_through_torchvision_and_mean_is_subtracted(cifar_root, no_md5):
-    dm = ImageDataModule("cifar10", str(cifar_root), download=False)
+def test_fixture_loads_and_mean_is_subtracted(cifar_root):
+    dm = ImageDataModule("cifar10", str(cifar_root), download=False, verify_checksums=False)
     dm.setup()
     assert dm.splits.train_images.shape == (500, 3, 32, 32) and dm.splits.train_images.dtype == torch.uint8
     assert dm.splits.test_images.shape == (200, 3, 32, 32)
@@ -66,33 +69,40 @@ def test_fixture_loads_through_torchvision_and_mean_is_subtracted(cifar_root, no
     assert centred.mean(0).abs().max() < 1e-5  # per-pixel mean of the training images is zero
 
 
-def test_validation_split_and_training_subset(cifar_root, no_md5):
-    splits = load_splits("cifar10", str(cifar_root), False, val_split=100, train_subset=None)
+def test_validation_split_and_training_subset(cifar_root):
+    load = lambda **kw: load_splits("cifar10", str(cifar_root), False, verify_checksums=False, **kw)  # noqa: E731
+    splits = load(val_split=100, train_subset=None)
     assert len(splits.val_images) == 100 and len(splits.train_images) == 400
-    subset = load_splits("cifar10", str(cifar_root), False, val_split=100, train_subset=50)
+    subset = load(val_split=100, train_subset=50)
     assert len(subset.train_images) == 50 and torch.equal(subset.val_images, splits.val_images)
-    again = load_splits("cifar10", str(cifar_root), False, val_split=100, train_subset=50)
+    again = load(val_split=100, train_subset=50)
     assert torch.equal(again.train_images, subset.train_images)  # a fixed sample
 
 
-def test_training_batches_are_augmented_on_the_indices_device(cifar_root, no_md5):
-    dm = ImageDataModule("cifar10", str(cifar_root), download=False, batch_size=16)
+def test_training_batches_are_augmented_on_the_indices_device(cifar_root):
+    dm = ImageDataModule("cifar10", str(cifar_root), download=False, batch_size=16, verify_checksums=False)
     dm.setup()
     x, y = dm.training_batch(dm.train_stream(lambda: 0).batch_at(0, {}))
     assert x.shape == (16, 3, 32, 32) and x.dtype == torch.float32 and y.shape == (16,)
 
 
-def data_error(*load_args) -> str:
-    """The message of the DataError that load_splits(*load_args) raises."""
+def test_a_batch_larger_than_the_training_set_is_refused(cifar_root):
+    dm = ImageDataModule("cifar10", str(cifar_root), download=False, batch_size=1000, verify_checksums=False)
+    with pytest.raises(DataError, match="data.batch_size=1000 is larger than the 500 training images"):
+        dm.setup()
+
+
+def data_error(name: str, root, **kwargs) -> str:
+    """The message of the DataError that loading `name` from `root` raises."""
     with pytest.raises(DataError) as err:
-        load_splits(*load_args)
+        load_dataset(name, str(root), False, **kwargs)
     return str(err.value)
 
 
-def test_missing_cifar_names_the_folder_and_the_fix(tmp_path):
-    message = data_error("cifar10", str(tmp_path / "nowhere"), False, 0, None)
-    assert "nowhere" in message and "cifar-10-batches-py" in message
-    assert "data.root=" in message and "data.download=true" in message
+def test_missing_cifar_names_the_folder_the_layouts_and_the_fix(tmp_path):
+    message = data_error("cifar10", tmp_path / "nowhere")
+    assert "nowhere" in message and "cifar-10-batches-py" in message and "cifar-10-batches-bin" in message
+    assert "train/<class>/" in message and "data.root=" in message and "data.download=true" in message
 
 
 def test_failed_download_says_so_and_what_to_do(tmp_path, monkeypatch):
@@ -104,40 +114,207 @@ def test_failed_download_says_so_and_what_to_do(tmp_path, monkeypatch):
         raise urllib.error.URLError("no route to host")
 
     monkeypatch.setattr(cifar, "download_and_extract_archive", offline)
-    message = data_error("cifar10", str(tmp_path / "fresh"), True, 0, None)
-    assert "could not be downloaded" in message and "no route to host" in message
-    assert "data.root=" in message and "there is no folder" in message
+    with pytest.raises(DataError) as err:
+        load_dataset("cifar10", str(tmp_path / "fresh"), True)
+    assert "could not be downloaded" in str(err.value) and "no route to host" in str(err.value)
+    assert "data.root=" in str(err.value)
 
 
-def test_file_failing_its_checksum_is_named(cifar_root, monkeypatch):
+def test_file_failing_its_checksum_is_named_with_the_way_out(cifar_root, monkeypatch):
     import torchvision.datasets.cifar as cifar
 
     # The fixture's md5s are its own: only data_batch_3 is made to fail torchvision's check.
     monkeypatch.setattr(cifar, "check_integrity", lambda path, md5=None: not str(path).endswith("data_batch_3"))
-    with pytest.raises(DataError, match="data_batch_3 is corrupt or truncated"):
-        load_splits("cifar10", str(cifar_root), False, 0, None)
+    message = data_error("cifar10", cifar_root)
+    assert "data_batch_3 is corrupt or truncated" in message and "data.verify_checksums=false" in message
+    raw = load_dataset("cifar10", str(cifar_root), False, verify_checksums=False)
+    assert raw.source["checksums_verified"] is False  # the run records that it did
 
 
-def test_truncated_pickle_is_named_even_when_checksums_are_not_checked(cifar_root, tmp_path, no_md5):
+def copy_of(root: Path, tmp_path: Path) -> Path:
     import shutil
 
-    copy = tmp_path / "copy"
-    shutil.copytree(cifar_root, copy)
-    target = copy / "cifar-10-batches-py" / "test_batch"
+    return Path(shutil.copytree(root, tmp_path / "copy"))
+
+
+def test_truncated_pickle_is_named_even_when_checksums_are_not_checked(cifar_root, tmp_path):
+    target = copy_of(cifar_root, tmp_path) / "cifar-10-batches-py" / "test_batch"
     target.write_bytes(target.read_bytes()[:1000])
-    with pytest.raises(DataError, match="test_batch cannot be read"):
-        load_splits("cifar10", str(copy), False, 0, None)
+    assert "test_batch cannot be read" in data_error("cifar10", tmp_path / "copy", verify_checksums=False)
 
 
-def test_wrong_shapes_are_named(cifar_root, tmp_path, no_md5):
-    import shutil
+@pytest.mark.parametrize("entry,expected", [
+    ({"data": np.zeros((10, 1000), np.uint8), "labels": [0] * 10}, "data_batch_2 has the wrong shape"),
+    ({"data": np.zeros((10, 3072), np.uint8), "labels": [0] * 11}, "10 images but 11 labels"),
+    ({"data": np.zeros((10, 3072), np.uint8), "labels": [0] * 9}, "10 images but 9 labels"),
+    ({"data": np.zeros((10, 3072), np.float64), "labels": [0] * 10}, "pixels are float64"),
+    ({"data": np.zeros((10, 3072), np.uint8), "labels": [0] * 9 + [10]}, "label 10 of image 9 is outside 0-9"),
+    ({"data": np.zeros((10, 3072), np.uint8), "labels": [-1] + [0] * 9}, "label -1 of image 0 is outside 0-9"),
+])
+def test_a_damaged_batch_file_is_named(cifar_root, tmp_path, entry, expected):
+    with open(copy_of(cifar_root, tmp_path) / "cifar-10-batches-py" / "data_batch_2", "wb") as f:
+        pickle.dump(entry, f)
+    message = data_error("cifar10", tmp_path / "copy", verify_checksums=False)
+    assert expected in message and "data_batch_2" in message
 
-    copy = tmp_path / "copy"
-    shutil.copytree(cifar_root, copy)
-    with open(copy / "cifar-10-batches-py" / "data_batch_2", "wb") as f:
-        pickle.dump({"data": np.zeros((10, 1000), np.uint8), "labels": [0] * 10}, f)
-    with pytest.raises(DataError, match="data_batch_2 has the wrong shape"):
-        load_splits("cifar10", str(copy), False, 0, None)
+
+def test_a_pickle_that_would_run_code_is_refused_and_never_run(cifar_root, tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    with open(copy_of(cifar_root, tmp_path) / "cifar-10-batches-py" / "test_batch", "wb") as f:
+        pickle.dump({"data": Payload(), "labels": []}, f)
+    message = data_error("cifar10", tmp_path / "copy", verify_checksums=False)
+    assert "test_batch cannot be read" in message and "which a CIFAR-10 batch never holds" in message
+    assert not marker.exists()
+
+
+def test_an_empty_test_split_is_refused(cifar_root, tmp_path):
+    with open(copy_of(cifar_root, tmp_path) / "cifar-10-batches-py" / "test_batch", "wb") as f:
+        pickle.dump({"data": np.zeros((0, 3072), np.uint8), "labels": []}, f)
+    assert "holds no images" in data_error("cifar10", tmp_path / "copy", verify_checksums=False)
+
+
+def test_an_incomplete_copy_is_refused_with_the_count_found(cifar_root):
+    message = data_error("cifar10", cifar_root, verify_checksums=False, expected_counts=(50000, 10000))
+    assert "500 images found, expected 50,000" in message and "data.expected_counts=null" in message
+
+
+# ---------------------------------------------------------------------------------------------
+# Every layout, from the same arrays
+
+
+@pytest.fixture(scope="module")
+def arrays():
+    return fixture_arrays(n_train=60, n_test=30, seed=3)
+
+
+def layout_copy(kind: str, arrays, root: Path) -> Path:
+    writers = {"pickles": write_pickles, "binary": write_binary,
+               "png": lambda r, a: write_image_folders(r, a, ".png"),
+               "jpeg": lambda r, a: write_image_folders(r, a, ".jpg")}
+    return writers[kind](root, arrays)
+
+
+@pytest.mark.parametrize("kind,layout", [("pickles", "cifar-10-batches-py"), ("binary", "cifar-10-batches-bin"),
+                                         ("png", "image folders")])
+def test_each_lossless_layout_loads_to_the_same_arrays(kind, layout, arrays, tmp_path):
+    raw = load_dataset("cifar10", str(layout_copy(kind, arrays, tmp_path)), False, verify_checksums=False)
+    expected = in_folder_order(arrays) if kind == "png" else arrays
+    for split, (images, labels) in expected.items():
+        assert np.array_equal(getattr(raw, f"{split}_images"), images)
+        assert np.array_equal(getattr(raw, f"{split}_labels"), labels)
+    assert raw.source["layout"] == layout and raw.source["reencoded"] is False
+    pickled = load_dataset("cifar10", str(layout_copy("pickles", arrays, tmp_path / "p")), False, verify_checksums=False)
+    if kind != "png":  # same pixels in the same order: the same data copy, whatever the layout
+        assert raw.source["content"] == pickled.source["content"]
+
+
+def test_a_jpeg_copy_is_close_and_said_to_be_reencoded(arrays, tmp_path):
+    raw = load_dataset("cifar10", str(layout_copy("jpeg", arrays, tmp_path)), False)
+    images, labels = in_folder_order(arrays)["train"]
+    assert np.array_equal(raw.train_labels, labels)
+    assert not np.array_equal(raw.train_images, images)  # lossy: never equal ...
+    colour_shift = np.abs(raw.train_images.mean(axis=(1, 2)) - images.mean(axis=(1, 2))).mean()
+    assert colour_shift < 5  # ... but the same pictures (the fixture's noise is JPEG's worst case)
+    assert raw.source["reencoded"] is True and raw.source["image_format"] == "jpeg"
+    png = load_dataset("cifar10", str(layout_copy("png", arrays, tmp_path / "png")), False)
+    assert png.source["content"] != raw.source["content"]  # another copy, never pooled with it
+
+
+@pytest.mark.parametrize("kind", ["binary", "png"])
+def test_a_decoded_layout_is_cached_and_decoded_again_when_a_source_changes(kind, arrays, tmp_path):
+    root = layout_copy(kind, arrays, tmp_path)
+    first = load_dataset("cifar10", str(root), False)
+    assert first.source["cache_hit"] is False and Path(first.source["cache"]).parent == first_folder(root) / ".study-cache"
+    second = load_dataset("cifar10", str(root), False)
+    assert second.source["cache_hit"] is True and second.source["content"] == first.source["content"]
+    changed = sorted(first_folder(root).rglob("*.bin" if kind == "binary" else "*.png"))[0]
+    changed.write_bytes(layout_bytes_with_first_pixel_changed(changed, kind))
+    third = load_dataset("cifar10", str(root), False)
+    assert third.source["cache_hit"] is False and third.source["content"] != first.source["content"]
+
+
+def first_folder(root: Path) -> Path:
+    binary = root / "cifar-10-batches-bin"
+    return binary if binary.is_dir() else root
+
+
+def layout_bytes_with_first_pixel_changed(path: Path, kind: str) -> bytes:
+    if kind == "binary":
+        raw = bytearray(path.read_bytes())
+        raw[1] ^= 0xFF
+        return bytes(raw)
+    from PIL import Image
+
+    image = np.asarray(Image.open(path)).copy()
+    image[0, 0] ^= 0xFF
+    out = io.BytesIO()
+    Image.fromarray(image).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_a_cache_that_cannot_go_beside_the_data_goes_to_the_cache_home(arrays, tmp_path, monkeypatch):
+    root = layout_copy("png", arrays, tmp_path / "data")
+    (root / ".study-cache").write_text("a file where the cache folder would go")
+    raw = load_dataset("cifar10", str(root), False)
+    assert Path(raw.source["cache"]).is_relative_to(tmp_path / "cache-home")
+    assert load_dataset("cifar10", str(root), False).source["cache_hit"] is True
+
+
+def test_a_forged_cache_is_not_trusted(arrays, tmp_path):
+    root = layout_copy("png", arrays, tmp_path)
+    first = load_dataset("cifar10", str(root), False)
+    cache = Path(first.source["cache"])
+    cache.write_bytes(b"not an npz")
+    again = load_dataset("cifar10", str(root), False)
+    assert again.source["cache_hit"] is False and again.source["content"] == first.source["content"]
+
+
+def test_image_folders_are_checked_and_each_problem_named(arrays, tmp_path):
+    root = layout_copy("png", arrays, tmp_path)
+    from PIL import Image
+
+    extra = root / "train" / "unicorn"
+    extra.mkdir()
+    assert "'unicorn' is not one of CIFAR-10's classes" in data_error("cifar10", root)
+    extra.rmdir()
+
+    big = root / "test" / "airplane" / "big.png"
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(big)
+    assert f"image {big} is 40x40 RGB, not 32x32 RGB" in data_error("cifar10", root)
+    big.unlink()
+
+    corrupt = root / "test" / "Automobile" / "broken.png"
+    corrupt.write_bytes(b"\x89PNG not really")
+    assert f"image {corrupt} cannot be read" in data_error("cifar10", root)
+    corrupt.unlink()
+
+    missing = root / "train" / "Truck"
+    for f in missing.iterdir():
+        f.unlink()
+    missing.rmdir()
+    assert "no folder for the class(es) truck" in data_error("cifar10", root)
+
+
+def test_a_truncated_binary_file_is_named(arrays, tmp_path):
+    root = layout_copy("binary", arrays, tmp_path)
+    target = root / "cifar-10-batches-bin" / "data_batch_4.bin"
+    target.write_bytes(target.read_bytes()[:-5])
+    assert "data_batch_4.bin holds" in data_error("cifar10", root) and "not a whole number" in data_error("cifar10", root)
+
+
+def test_an_out_of_range_label_in_a_binary_file_is_named(arrays, tmp_path):
+    root = layout_copy("binary", arrays, tmp_path)
+    target = root / "cifar-10-batches-bin" / "test_batch.bin"
+    raw = bytearray(target.read_bytes())
+    raw[0] = 11
+    target.write_bytes(bytes(raw))
+    message = data_error("cifar10", root)
+    assert "test_batch.bin" in message and "label 11 of image 0 is outside 0-9" in message
 
 
 def _write_idx(path, array):

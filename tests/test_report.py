@@ -13,12 +13,16 @@ from study.paper import PARAMS
 
 
 def fake_run(root: Path, arch: str, depth: int, seed: int = 0, train: float = 5.0, test: float = 8.0,
-             status: str = "completed", steps: int = 600) -> Path:
-    run_dir = root / "cifar10" / f"{arch}{depth}" / f"seed{seed}-fake"
+             status: str = "completed", steps: int = 600, dataset: str = "cifar10", shortcut: str = "A",
+             copy: str = "c0ffee", folder: str = "fake", max_steps: int = 600) -> Path:
+    run_dir = root / dataset / f"{arch}{depth}" / f"seed{seed}-{folder}"
     run_dir.mkdir(parents=True)
-    summary = {"status": status, "arch": arch, "depth": depth, "shortcut": "A", "dataset": "cifar10", "seed": seed,
+    config = {"seed": seed, "model": {"arch": arch, "depth": depth, "shortcut": shortcut},
+              "data": {"name": dataset, "root": f"/somewhere/{folder}"}, "trainer": {"max_steps": max_steps}}
+    data = {"layout": "image folders", "image_format": "jpeg", "content": copy, "reencoded": True}
+    summary = {"status": status, "arch": arch, "depth": depth, "shortcut": shortcut, "dataset": dataset, "seed": seed,
                "params": PARAMS.get(depth, 1), "steps": steps, "final_train_error": train, "final_val_error": None,
-               "final_test_error": test, "wall_time_s": 12.5, "config": {}}
+               "final_test_error": test, "wall_time_s": 12.5, "config": config, "data": data}
     (run_dir / "summary.json").write_text(json.dumps(summary))
     lines = ["lr,step,test_error,train_error"]
     for step in range(100, steps + 1, 100):
@@ -51,7 +55,7 @@ def test_runs_csv_equals_the_summaries(tmp_path):
     assert list(table.columns) == report.RUN_COLUMNS and len(table) == 8
     for row in table.itertuples():
         summary = json.loads((Path(row.run_dir) / "summary.json").read_text())
-        for column in report.RUN_COLUMNS[:-1]:
+        for column in report.SUMMARY_COLUMNS:
             value = getattr(row, column)
             assert (pd.isna(value) and summary[column] is None) or value == summary[column]
     curves = pd.read_csv(tmp_path / "out" / "curves.csv")
@@ -109,7 +113,7 @@ def test_a_curve_above_the_axis_is_named_in_the_legend(tmp_path):
     import matplotlib.pyplot as plt
 
     fake_run(tmp_path, "plain", 110, train=62.0, test=65.0)
-    _, curves, _, _ = report.load_runs([tmp_path])
+    _, curves, _, _, _ = report.load_runs([tmp_path])
     fig, ax = plt.subplots()
     report.draw_curves(ax, curves, "plain", [110], {"train": "--", "test": "-"}, (0, 20))
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -136,6 +140,44 @@ def test_partial_and_damaged_sweeps_still_report_and_list_the_gaps(tmp_path):
     assert verdict_of(tmp_path / "out", "Degradation") == "reproduced"  # from the good runs
 
 
+def test_runs_that_differ_in_more_than_the_seed_are_never_pooled(tmp_path):
+    """ResNet-20 with shortcut A and C, on Fashion-MNIST, and on another copy of CIFAR-10: four
+    studies, one row each, where one pooled row `18.47 ± 10.84 (4)` came out before."""
+    root = tmp_path / "runs"
+    fake_run(root, "resnet", 20, test=8.0, folder="a")
+    fake_run(root, "resnet", 20, test=9.0, shortcut="C", folder="c")
+    fake_run(root, "resnet", 20, test=30.0, dataset="fashion_mnist", folder="f")
+    fake_run(root, "resnet", 20, test=12.0, copy="beef", folder="other-copy")
+    assert report.main([str(root), "--out", str(tmp_path / "out")]) == 0
+    index = (tmp_path / "out" / "report.md").read_text()
+    assert "belong to 4 studies" in index and "model.shortcut=C" in index and "data copy beef" in index
+    rows = []
+    for study_report in sorted((tmp_path / "out").glob("study-*/table6.csv")):
+        t6 = pd.read_csv(study_report).set_index(["arch", "depth"])
+        rows.append((t6.loc[("resnet", 20), "mean_test_error"], t6.loc[("resnet", 20), "n"]))
+    assert sorted(rows) == [(8.0, 1), (9.0, 1), (12.0, 1), (30.0, 1)]
+    study_text = next((tmp_path / "out").glob("study-*/report.md")).read_text()
+    assert "re-encoded" in study_text and "image folders" in study_text  # the copy is named
+
+
+def test_one_study_keeps_the_usual_file_names_and_names_its_data_copy(tmp_path):
+    study_runs(tmp_path / "runs")
+    report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")])
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "data copy c0ffee (image folders, JPEG, re-encoded" in text
+    assert not list((tmp_path / "out").glob("study-*"))
+    assert set(pd.read_csv(tmp_path / "out" / "runs.csv").data_copy) == {"c0ffee"}
+
+
+def test_the_axes_fit_the_curves_unless_told(tmp_path):
+    study_runs(tmp_path / "runs")
+    fake_run(tmp_path / "runs", "plain", 110, train=62.0, test=75.0)
+    _, curves, _, _, _ = report.load_runs([tmp_path / "runs"])
+    assert report.fitted_ylim(curves, None) == (0.0, 100.0)  # 75 + 30 at the first point: capped at 100
+    assert report.fitted_ylim(curves[curves.depth < 110], None) == (0.0, 40.0)
+    assert report.fitted_ylim(curves, 20.0) == (0.0, 20.0)
+
+
 def test_a_folder_without_runs_is_an_error(tmp_path, capsys):
     assert report.main([str(tmp_path), "--out", str(tmp_path / "out")]) == 1
     assert "no runs found" in capsys.readouterr().err
@@ -159,10 +201,10 @@ def test_notebook_runs_headless_on_fixture_results(tmp_path):
     assert "reproduced" in outputs
 
 
-def test_a_tiny_real_sweep_then_the_report(cifar_root, tmp_path, md5_patch_dir):
+def test_a_tiny_real_sweep_then_the_report(cifar_root, tmp_path):
     runs_root = tmp_path / "runs"
     result = run_cli("study.train", "-m", "experiment=fig6_plain", "model.depth=8,14",
-                     *tiny_run_args(cifar_root, runs_root), patch_dir=md5_patch_dir, check=True)
+                     *tiny_run_args(cifar_root, runs_root), check=True)
     assert "[sweep fig6_plain] 2/2 runs finished (2 completed)" in result.stdout
     run_cli("study.report", str(runs_root), "--out", str(tmp_path / "out"), check=True)
     table = pd.read_csv(tmp_path / "out" / "runs.csv")
@@ -170,11 +212,11 @@ def test_a_tiny_real_sweep_then_the_report(cifar_root, tmp_path, md5_patch_dir):
     assert verdict_of(tmp_path / "out", "Degradation") in ("reproduced", "not reproduced")
 
 
-def test_reproduce_runs_the_mini_study_in_parallel_then_the_report(cifar_root, tmp_path, md5_patch_dir):
+def test_reproduce_runs_the_mini_study_in_parallel_then_the_report(cifar_root, tmp_path):
     tiny = [a for a in tiny_run_args(cifar_root, tmp_path) if not a.startswith(("data.root=", "runs_root="))]
     result = run_cli("study.reproduce", "--scale", "mini", "--jobs", "2", "--data-dir", str(cifar_root),
                      "--runs", str(tmp_path / "runs"), "--results", str(tmp_path / "out"), "--", "model.depth=8", "data.train_subset=400", *tiny,
-                     patch_dir=md5_patch_dir, check=True)
+                     check=True)
     assert "[reproduce] sweep 1/1: mini" in result.stdout and "n_jobs=2" in result.stdout
     assert "[sweep mini] 2/2 runs finished (2 completed)" in result.stdout
     table = pd.read_csv(tmp_path / "out" / "runs.csv")

@@ -28,15 +28,20 @@ def test_every_experiment_composes_to_the_papers_runs():
         plain = compose("train", ["experiment=fig6_plain"], return_hydra_config=True)
         table6 = compose("train", ["experiment=table6", "table6_run=[110,3]"], return_hydra_config=True)
         mini = compose("train", ["experiment=mini"], return_hydra_config=True)
+        check = compose("train", ["experiment=recipe_check"], return_hydra_config=True)
     assert plain.model.arch == "plain" and plain.hydra.sweeper.params["model.depth"] == "20,32,44,56,110"
     assert (table6.model.arch, table6.model.depth, table6.seed) == ("resnet", 110, 3)
     assert table6.hydra.sweeper.params.table6_run.count("[110,") == 5
-    assert mini.optim.milestones == [300, 450] and mini.trainer.max_steps == 600  # the paper's 50% and 75%
+    # the paper's lr drops at 50% and 75% of the length, at 1,200 steps and at 8,000 (1/8)
+    assert mini.optim.milestones == [600, 900] and mini.trainer.max_steps == 1200
+    assert mini.optim.warmup is True and mini.data.train_subset is None  # warm-up for plain and ResNets alike
+    assert check.optim.milestones == [4000, 6000] and check.trainer.max_steps == 8000
+    assert check.hydra.sweeper.params.model == "resnet,plain" and check.optim.warmup is None
 
 
-def test_submitit_local_launcher_runs_a_sweep(cifar_root, tmp_path, md5_patch_dir):
+def test_submitit_local_launcher_runs_a_sweep(cifar_root, tmp_path):
     result = run_cli("study.train", "-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10",
-                     "model.depth=8", "seed=0,1", *tiny_run_args(cifar_root, tmp_path), patch_dir=md5_patch_dir,
+                     "model.depth=8", "seed=0,1", *tiny_run_args(cifar_root, tmp_path),
                      check=True)
     summaries = [json.loads(p.read_text()) for p in tmp_path.rglob("summary.json")]
     assert sorted(s["seed"] for s in summaries) == [0, 1], result.stdout + result.stderr
@@ -44,9 +49,9 @@ def test_submitit_local_launcher_runs_a_sweep(cifar_root, tmp_path, md5_patch_di
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs a POSIX system")
-def test_ddp_on_two_cpu_processes_keeps_the_global_batch_and_writes_once(cifar_root, tmp_path, md5_patch_dir):
+def test_ddp_on_two_cpu_processes_keeps_the_global_batch_and_writes_once(cifar_root, tmp_path):
     result = run_cli("study.train", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp",
-                     "model.depth=8", *tiny_run_args(cifar_root, tmp_path), patch_dir=md5_patch_dir, check=True,
+                     "model.depth=8", *tiny_run_args(cifar_root, tmp_path), check=True,
                      timeout=300)
     (summary_path,) = list(tmp_path.rglob("summary.json"))
     summary = json.loads(summary_path.read_text())

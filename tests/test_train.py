@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from conftest import REPO, cli_env, run_cli, tiny_run_args
 
-SUMMARY_FIELDS = {"status", "arch", "depth", "shortcut", "dataset", "seed", "params", "steps", "final_train_error",
-                  "final_val_error", "final_test_error", "wall_time_s", "config"}
+SUMMARY_FIELDS = {"status", "arch", "depth", "shortcut", "dataset", "data", "seed", "params", "steps",
+                  "final_train_error", "final_val_error", "final_test_error", "wall_time_s", "config"}
 
 
-def train(cifar_root, runs_root, md5_patch_dir, *extra, check=True):
-    return run_cli("study.train", *tiny_run_args(cifar_root, runs_root, *extra), patch_dir=md5_patch_dir, check=check)
+def train(cifar_root, runs_root, *extra, check=True):
+    return run_cli("study.train", *tiny_run_args(cifar_root, runs_root, *extra), check=check)
 
 
 def only_run_dir(runs_root: Path) -> Path:
@@ -29,14 +29,17 @@ def read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def test_a_run_writes_metrics_checkpoint_responses_and_a_complete_summary(cifar_root, tmp_path, md5_patch_dir):
-    train(cifar_root, tmp_path, md5_patch_dir, "model=plain", "model.depth=8", "data.val_split=100")
+def test_a_run_writes_metrics_checkpoint_responses_and_a_complete_summary(cifar_root, tmp_path):
+    train(cifar_root, tmp_path, "model=plain", "model.depth=8", "data.val_split=100")
     run_dir = only_run_dir(tmp_path)
     assert run_dir.relative_to(tmp_path).parts[:2] == ("cifar10", "plain8")
     summary = json.loads((run_dir / "summary.json").read_text())
     assert SUMMARY_FIELDS <= summary.keys()
     assert summary["status"] == "completed" and summary["arch"] == "plain" and summary["steps"] == 6
     assert summary["params"] == 75_290 and summary["config"]["model"]["depth"] == 8
+    data = summary["data"]  # which copy of the data made it
+    assert data["layout"] == "cifar-10-batches-py" and data["checksums_verified"] is False
+    assert len(data["content"]) == 16 and data["train_images"] == 500 and data["test_images"] == 200
     for split in ("train", "val", "test"):
         assert 0 <= summary[f"final_{split}_error"] <= 100
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
@@ -52,21 +55,21 @@ def test_a_run_writes_metrics_checkpoint_responses_and_a_complete_summary(cifar_
     assert len(responses) == 7 and all(float(r["std"]) > 0 for r in responses)
 
 
-def test_same_config_same_folder_and_a_rerun_skips_it(cifar_root, tmp_path, md5_patch_dir):
-    train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8")
+def test_same_config_same_folder_and_a_rerun_skips_it(cifar_root, tmp_path):
+    train(cifar_root, tmp_path, "model.depth=8")
     run_dir = only_run_dir(tmp_path)
     before = (run_dir / "summary.json").read_text()
-    again = train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8")
+    again = train(cifar_root, tmp_path, "model.depth=8")
     assert "skip:" in again.stdout and str(run_dir) in again.stdout
     assert (run_dir / "summary.json").read_text() == before
-    train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8", "seed=1")
-    train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8", "optim.lr=0.05")
+    train(cifar_root, tmp_path, "model.depth=8", "seed=1")
+    train(cifar_root, tmp_path, "model.depth=8", "optim.lr=0.05")
     assert len(list(tmp_path.rglob("summary.json"))) == 3
 
 
-def test_same_seed_gives_the_same_numbers(cifar_root, tmp_path, md5_patch_dir):
+def test_same_seed_gives_the_same_numbers(cifar_root, tmp_path):
     for name in ("a", "b"):
-        train(cifar_root, tmp_path / name, md5_patch_dir, "model.depth=8")
+        train(cifar_root, tmp_path / name, "model.depth=8")
     a, b = only_run_dir(tmp_path / "a"), only_run_dir(tmp_path / "b")
     assert (a / "metrics.csv").read_text() == (b / "metrics.csv").read_text()
     sa, sb = (json.loads((d / "summary.json").read_text()) for d in (a, b))
@@ -80,8 +83,8 @@ def lr_by_step(run_dir: Path) -> dict[int, float]:
 
 @pytest.mark.parametrize("threshold,expected_after", [(100.0, 0.1), (0.0, 0.01)])
 def test_warmup_holds_lr_at_001_until_the_training_error_falls_below_the_threshold(
-        cifar_root, tmp_path, md5_patch_dir, threshold, expected_after):
-    train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8", "trainer.max_steps=60", "log_every=10",
+        cifar_root, tmp_path, threshold, expected_after):
+    train(cifar_root, tmp_path, "model.depth=8", "trainer.max_steps=60", "log_every=10",
           "eval_every=60", "optim.milestones=[1000]", "optim.warmup=true",
           f"optim.warmup_until_train_error={threshold}")
     lrs = lr_by_step(only_run_dir(tmp_path))
@@ -107,8 +110,8 @@ def test_warmup_is_on_by_default_from_110_layers():
     ("trainer.max_steps=-5", "trainer.max_steps=-5 must be a positive"),
     ("data.name=imagenet", "cifar10, fashion_mnist"),
 ])
-def test_bad_settings_are_refused_before_any_data_is_loaded(tmp_path, md5_patch_dir, override, expected):
-    result = train(tmp_path / "no-data-here", tmp_path / "runs", md5_patch_dir, override, check=False)
+def test_bad_settings_are_refused_before_any_data_is_loaded(tmp_path, override, expected):
+    result = train(tmp_path / "no-data-here", tmp_path / "runs", override, check=False)
     assert result.returncode == 2
     assert expected in result.stderr and "Traceback" not in result.stderr
     assert "not found" not in result.stderr  # refused before looking at the data
@@ -117,39 +120,39 @@ def test_bad_settings_are_refused_before_any_data_is_loaded(tmp_path, md5_patch_
 
 @pytest.mark.parametrize("override,options", [("model=vgg", ("plain", "resnet")),
                                               ("data=imagenet", ("cifar10", "fashion_mnist"))])
-def test_unknown_model_or_dataset_is_refused_by_hydra_with_the_options(tmp_path, md5_patch_dir, override, options):
-    result = run_cli("study.train", override, f"runs_root={tmp_path}", patch_dir=md5_patch_dir)
+def test_unknown_model_or_dataset_is_refused_by_hydra_with_the_options(tmp_path, override, options):
+    result = run_cli("study.train", override, f"runs_root={tmp_path}")
     assert result.returncode != 0 and all(option in result.stderr for option in options)
 
 
-def test_missing_data_stops_before_training_with_a_short_message(tmp_path, md5_patch_dir):
-    result = train(tmp_path / "empty", tmp_path / "runs", md5_patch_dir, check=False)
+def test_missing_data_stops_before_training_with_a_short_message(tmp_path):
+    result = train(tmp_path / "empty", tmp_path / "runs", check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "there is no folder" in result.stderr and str(tmp_path / "empty") in result.stderr
+    assert "no CIFAR-10 in" in result.stderr and str(tmp_path / "empty") in result.stderr
     assert "data.download=true" in result.stderr
     assert not list((tmp_path / "runs").rglob("checkpoints"))
 
 
-def test_unwritable_output_folder_is_said_before_training(cifar_root, tmp_path, md5_patch_dir):
+def test_unwritable_output_folder_is_said_before_training(cifar_root, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    result = train(cifar_root, blocker / "runs", md5_patch_dir, check=False)
+    result = train(cifar_root, blocker / "runs", check=False)
     assert result.returncode == 2 and "cannot write to the output folder" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_a_nan_loss_stops_the_run_as_diverged(cifar_root, tmp_path, md5_patch_dir):
-    train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8", "optim.lr=1e12", "trainer.max_steps=200")
+def test_a_nan_loss_stops_the_run_as_diverged(cifar_root, tmp_path):
+    train(cifar_root, tmp_path, "model.depth=8", "optim.lr=1e12", "trainer.max_steps=200")
     summary = json.loads((only_run_dir(tmp_path) / "summary.json").read_text())
     assert summary["status"] == "diverged"
     assert summary["steps"] <= summary["diverged_at_step"] + 12
     assert summary["last_finite_loss"] > 0
-    rerun = train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8", "optim.lr=1e12", "trainer.max_steps=200")
+    rerun = train(cifar_root, tmp_path, "model.depth=8", "optim.lr=1e12", "trainer.max_steps=200")
     assert "skip:" in rerun.stdout  # a diverged run is a result, not retried
 
 
-def start_run(args: list[str], patch_dir: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "study.train", *args], cwd=REPO, env=cli_env(patch_dir),
+def start_run(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "study.train", *args], cwd=REPO, env=cli_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -166,15 +169,15 @@ def wait_for_step(runs_root: Path, step: int, proc: subprocess.Popen, timeout: f
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
-def test_a_stopped_run_resumes_to_the_same_numbers_as_an_uninterrupted_one(cifar_root, tmp_path, md5_patch_dir, signum):
+def test_a_stopped_run_resumes_to_the_same_numbers_as_an_uninterrupted_one(cifar_root, tmp_path, signum):
     """SIGTERM/SIGINT checkpoint the current step; SIGKILL loses what followed the last periodic
     checkpoint. Either way the rerun ends with the uninterrupted run's numbers and metrics.csv."""
     extra = ["model.depth=8", "trainer.max_steps=400", "log_every=10", "eval_every=50", "checkpoint_every=50",
              "optim.milestones=[200,300]", "optim.warmup=true", "optim.warmup_until_train_error=85"]
     args = lambda root: tiny_run_args(cifar_root, root, *extra)  # noqa: E731
-    run_cli("study.train", *args(tmp_path / "straight"), patch_dir=md5_patch_dir, check=True)
+    run_cli("study.train", *args(tmp_path / "straight"), check=True)
 
-    proc = start_run(args(tmp_path / "stopped"), md5_patch_dir)
+    proc = start_run(args(tmp_path / "stopped"))
     wait_for_step(tmp_path / "stopped", 120, proc)
     proc.send_signal(signum)
     out, _ = proc.communicate(timeout=120)
@@ -187,7 +190,7 @@ def test_a_stopped_run_resumes_to_the_same_numbers_as_an_uninterrupted_one(cifar
         assert stopped["status"] == "interrupted" and 120 <= stopped["steps"] < 400, out
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
 
-    resumed = run_cli("study.train", *args(tmp_path / "stopped"), patch_dir=md5_patch_dir, check=True)
+    resumed = run_cli("study.train", *args(tmp_path / "stopped"), check=True)
     assert "resume:" in resumed.stdout and "skip:" not in resumed.stdout
     if signum != signal.SIGKILL:
         assert f"at step {stopped['steps']}" in resumed.stdout
@@ -198,10 +201,10 @@ def test_a_stopped_run_resumes_to_the_same_numbers_as_an_uninterrupted_one(cifar
     assert (straight_dir / "metrics.csv").read_text() == (run_dir / "metrics.csv").read_text()
 
 
-def test_truncated_checkpoint_is_ignored_for_the_one_before(cifar_root, tmp_path, md5_patch_dir):
+def test_truncated_checkpoint_is_ignored_for_the_one_before(cifar_root, tmp_path):
     from study.runs import newest_checkpoint
 
-    train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8")
+    train(cifar_root, tmp_path, "model.depth=8")
     ckpts = only_run_dir(tmp_path) / "checkpoints"
     last = ckpts / "last.ckpt"
     last.write_bytes(last.read_bytes()[:2000])
@@ -209,8 +212,8 @@ def test_truncated_checkpoint_is_ignored_for_the_one_before(cifar_root, tmp_path
     assert path.name == "previous.ckpt" and step == 3
 
 
-def test_wandb_logger_works_offline_without_an_account(cifar_root, tmp_path, md5_patch_dir):
-    result = train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8", "logger=wandb", "experiment_name=demo")
+def test_wandb_logger_works_offline_without_an_account(cifar_root, tmp_path):
+    result = train(cifar_root, tmp_path, "model.depth=8", "logger=wandb", "experiment_name=demo")
     run_dir = only_run_dir(tmp_path)
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "completed", result.stderr
     (record,) = (run_dir / "wandb").glob("offline-run-*/run-*.wandb")
@@ -219,20 +222,20 @@ def test_wandb_logger_works_offline_without_an_account(cifar_root, tmp_path, md5
     assert all(key in raw for key in (b"arch", b"depth", b"seed"))  # carried as config
 
 
-def test_an_exception_leaves_a_failed_summary_and_a_rerun_retries_it(cifar_root, tmp_path, md5_patch_dir):
-    failed = train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8", "trainer.accelerator=gpu", check=False)
+def test_an_exception_leaves_a_failed_summary_and_a_rerun_retries_it(cifar_root, tmp_path):
+    failed = train(cifar_root, tmp_path, "model.depth=8", "trainer.accelerator=gpu", check=False)
     assert failed.returncode != 0
     run_dir = only_run_dir(tmp_path)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "failed" and "GPU" in summary["error"].upper()
-    retried = train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8", "trainer.accelerator=cpu")
+    retried = train(cifar_root, tmp_path, "model.depth=8", "trainer.accelerator=cpu")
     assert "skip:" not in retried.stdout
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "completed" and "error" not in summary
 
 
 @pytest.mark.slow
-def test_a_compiled_net_trains_and_checkpoints(cifar_root, tmp_path, md5_patch_dir):
-    train(cifar_root, tmp_path, md5_patch_dir, "model.depth=8", "model.compile=true")
+def test_a_compiled_net_trains_and_checkpoints(cifar_root, tmp_path):
+    train(cifar_root, tmp_path, "model.depth=8", "model.compile=true")
     run_dir = only_run_dir(tmp_path)
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "completed"
