@@ -19,6 +19,7 @@ import io
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -120,19 +121,40 @@ def read_summary(run_dir: Path) -> dict | None:
     return summary
 
 
-def checkpoint_step(path: Path) -> int | None:
-    """The global step stored in a checkpoint, or None if the file is missing or unreadable."""
+def checkpoint_step(path: Path) -> tuple[int | None, str | None]:
+    """(the global step stored in a checkpoint, None) or (None, why it cannot be used). Loaded with
+    weights_only=True: a checkpoint from someone else that holds anything but tensors and plain
+    values is refused, never run."""
     try:
-        return int(torch.load(path, map_location="cpu", weights_only=False)["global_step"])
-    except Exception:  # truncated or foreign files are skipped, not trusted
-        return None
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        return int(checkpoint["global_step"]), None
+    except Exception as err:  # truncated, foreign or unsafe files are reported, not trusted
+        reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+        return None, f"{type(err).__name__}{': ' + reason if reason else ''}"
 
 
-def newest_checkpoint(run_dir: Path) -> tuple[Path, int] | None:
-    """The valid checkpoint with the highest step: a truncated last.ckpt falls back to previous.ckpt."""
-    candidates = [(p, checkpoint_step(p)) for p in sorted((Path(run_dir) / CHECKPOINTS).glob("*.ckpt"))]
-    valid = [(p, s) for p, s in candidates if s is not None]
-    return max(valid, key=lambda ps: ps[1]) if valid else None
+def newest_checkpoint(run_dir: Path) -> tuple[tuple[Path, int] | None, list[str]]:
+    """(the valid checkpoint with the highest step, or None; why each other one was refused).
+    A truncated last.ckpt falls back to previous.ckpt."""
+    valid, refused = [], []
+    for path in sorted((Path(run_dir) / CHECKPOINTS).glob("*.ckpt")):
+        step, why = checkpoint_step(path)
+        if step is None:
+            refused.append(f"{path.name}: {why}")
+        else:
+            valid.append((path, step))
+    return (max(valid, key=lambda ps: ps[1]) if valid else None), refused
+
+
+def set_aside(run_dir: Path, reason: str) -> Path:
+    """Move a run's history (metrics.csv, checkpoints) into a folder whose name says why, so a
+    restarted run's files stay consistent and nothing of the old one is lost."""
+    aside = Path(run_dir) / f"set-aside-{time.strftime('%Y%m%d-%H%M%S')}-{reason}"
+    aside.mkdir(parents=True)
+    for name in ("metrics.csv", CHECKPOINTS):
+        if (Path(run_dir) / name).exists():
+            (Path(run_dir) / name).replace(aside / name)
+    return aside
 
 
 def trim_metrics(run_dir: Path, up_to_step: int) -> None:

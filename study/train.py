@@ -235,12 +235,17 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
                              warmup_lr=o.warmup_lr, warmup_until_train_error=o.warmup_until_train_error,
                              log_every=cfg.log_every, eval_every=cfg.eval_every, channels_last=cfg.model.channels_last)
 
-    resume = runs.newest_checkpoint(run_dir)
+    resume, refused = runs.newest_checkpoint(run_dir)
     if resume:
         path, step = resume
         if first_process:
-            print(f"resume: {run_dir} from {path.name} at step {step}")
+            print(f"resume: {run_dir} from {path.name} at step {step}"
+                  + (f" (refused: {'; '.join(refused)})" if refused else ""))
             runs.trim_metrics(run_dir, step)
+    elif refused and first_process:
+        aside = runs.set_aside(run_dir, "no-usable-checkpoint")
+        print(f"restart: {run_dir} has no usable checkpoint ({'; '.join(refused)}); training restarts from step 0, "
+              f"the old metrics.csv and checkpoints are kept in {aside.name}/")
     final = FinalMeasurements()
     earlier_time = (previous.get("wall_time_s") or 0.0) if previous else 0.0  # an interrupted run's time so far
     started = time.time()
@@ -262,7 +267,7 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
             enable_progress_bar=cfg.trainer.enable_progress_bar, limit_val_batches=0, num_sanity_val_steps=0,
             use_distributed_sampler=False, default_root_dir=str(run_dir),
         )
-        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume[0]) if resume else None)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume[0]) if resume else None, weights_only=True)
     except SIGTERMException:
         pass  # Lightning's own SIGTERM exit; the guard has checkpointed this step
     except Exception as err:

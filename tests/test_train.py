@@ -208,8 +208,36 @@ def test_truncated_checkpoint_is_ignored_for_the_one_before(cifar_root, tmp_path
     ckpts = only_run_dir(tmp_path) / "checkpoints"
     last = ckpts / "last.ckpt"
     last.write_bytes(last.read_bytes()[:2000])
-    path, step = newest_checkpoint(ckpts.parent)
+    (path, step), refused = newest_checkpoint(ckpts.parent)
     assert path.name == "previous.ckpt" and step == 3
+    assert len(refused) == 1 and refused[0].startswith("last.ckpt: ")
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_and_never_run(cifar_root, tmp_path):
+    import pickle
+
+    import torch
+
+    train(cifar_root, tmp_path, "model.depth=8", "trainer.max_steps=3", "checkpoint_every=3")
+    run_dir = only_run_dir(tmp_path)
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    torch.save({"global_step": Payload()}, run_dir / "checkpoints" / "last.ckpt", pickle_module=pickle)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary["status"] = "interrupted"  # so that the same command resumes it
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    rerun = train(cifar_root, tmp_path, "model.depth=8", "trainer.max_steps=3", "checkpoint_every=3")
+    assert not marker.exists()
+    assert "restart:" in rerun.stdout and "last.ckpt: UnpicklingError" in rerun.stdout
+    (aside,) = run_dir.glob("set-aside-*-no-usable-checkpoint")
+    assert (aside / "checkpoints" / "last.ckpt").is_file() and (aside / "metrics.csv").is_file()
+    rows = read_rows(run_dir / "metrics.csv")  # one history, the restarted run's
+    assert [int(r["step"]) for r in rows if r["train_error"]] == [2]
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "completed"
 
 
 def test_wandb_logger_works_offline_without_an_account(cifar_root, tmp_path):
