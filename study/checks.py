@@ -27,6 +27,10 @@ def validate(cfg: DictConfig) -> None:
         blocks_per_stage(m.depth)
     except ValueError as err:
         raise ConfigError(f"model.depth={m.depth}: {err}") from None
+    if m.depth > m.max_depth:
+        raise ConfigError(f"model.depth={m.depth} is deeper than model.max_depth={m.max_depth}: ResNet-1202, the "
+                          "paper's deepest, already needs about 12.5 GiB to train at batch 128, so deeper nets are "
+                          "refused rather than run out of memory; raise model.max_depth to try one")
     if m.shortcut not in SHORTCUTS:
         raise ConfigError(f"model.shortcut={m.shortcut!r} is unknown: choose one of {', '.join(SHORTCUTS)}")
     if d.name not in DATASETS:
@@ -37,6 +41,25 @@ def validate(cfg: DictConfig) -> None:
     for key, value in positive.items():
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigError(f"{key}={value!r} must be a positive whole number")
+    seed = cfg.seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigError(f"seed={seed!r} must be a whole number from 0 to 2**32-1")
+    o = cfg.optim
+    real = {"optim.lr": (o.lr, "a positive number, the paper's is 0.1"),
+            "optim.warmup_lr": (o.warmup_lr, "a positive number, the paper's is 0.01"),
+            "optim.momentum": (o.momentum, "in [0, 1), the paper's is 0.9"),
+            "optim.weight_decay": (o.weight_decay, "zero or positive, the paper's is 0.0001"),
+            "optim.gamma": (o.gamma, "in (0, 1], the paper's is 0.1")}
+    for key, (value, allowed) in real.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise ConfigError(f"{key}={value!r} must be {allowed}")
+    for key, ok in (("optim.lr", o.lr > 0), ("optim.warmup_lr", o.warmup_lr > 0), ("optim.momentum", 0 <= o.momentum < 1),
+                    ("optim.weight_decay", o.weight_decay >= 0), ("optim.gamma", 0 < o.gamma <= 1)):
+        if not ok:
+            raise ConfigError(f"{key}={real[key][0]!r} must be {real[key][1]}")
+    milestones = list(o.milestones)
+    if any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in milestones) or milestones != sorted(milestones):
+        raise ConfigError(f"optim.milestones={milestones} must be rising step numbers, e.g. [32000, 48000]")
     if d.train_subset is not None and (not isinstance(d.train_subset, int) or d.train_subset <= 0):
         raise ConfigError(f"data.train_subset={d.train_subset!r} must be a positive whole number or null (all images)")
     if not isinstance(d.val_split, int) or d.val_split < 0:
@@ -51,6 +74,16 @@ def validate(cfg: DictConfig) -> None:
                 "sweep in each process. Run multi-GPU runs one at a time, or sweep with hydra/launcher=slurm "
                 "(one task per GPU)."
             )
+
+
+def check_same_run(run_dir: Path, cfg: DictConfig) -> None:
+    """Refuse to skip or resume a run folder that holds a run of another config."""
+    from study.runs import identity_differences
+
+    differences = identity_differences(run_dir, cfg)
+    if differences:
+        raise ConfigError(f"{run_dir} holds another run ({'; '.join(differences)}); nothing was changed there. "
+                          "Choose another folder (hydra.run.dir=...), or leave it out and the run gets its own")
 
 
 def check_writable(folder: Path) -> None:

@@ -17,6 +17,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import os
 import tempfile
 import time
@@ -32,7 +33,7 @@ CHECKPOINTS = "checkpoints"
 #: differ only in these share one folder.
 NOT_IDENTITY = ("runs_root", "experiment_name", "table6_run", "data.root", "data.download", "data.eval_batch_size",
                 "data.verify_checksums", "data.expected_counts",
-                "logger", "checkpoint_every", "model.compile", "trainer.accelerator",
+                "logger", "checkpoint_every", "model.compile", "model.max_depth", "trainer.accelerator",
                 "trainer.enable_progress_bar")
 
 #: Keys of a run's identity that vary inside one study (its figures and tables span them).
@@ -52,8 +53,11 @@ def _drop(plain: dict, keys) -> dict:
 
 def identity(cfg: DictConfig | dict) -> dict:
     """What a run trains: its resolved config without the keys of NOT_IDENTITY."""
-    plain = json.loads(json.dumps(cfg)) if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True)
-    plain.pop("hydra", None)
+    if isinstance(cfg, dict):
+        plain = json.loads(json.dumps(cfg))
+        plain.pop("hydra", None)
+    else:  # Hydra's own section is not resolvable before a job runs, and names no training choice
+        plain = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
     return _drop(plain, NOT_IDENTITY)
 
 
@@ -61,6 +65,44 @@ def study_identity(config: dict) -> dict:
     """What a run's study shares: its identity without seed, arch and depth. Runs pool into one row
     of a table only when this, their arch and depth, and their data copy are equal."""
     return _drop(identity(config), WITHIN_STUDY)
+
+
+def flat_items(tree, prefix: str = "") -> dict:
+    if not isinstance(tree, dict):
+        return {prefix.rstrip("."): tree}
+    out = {}
+    for key, value in tree.items():
+        out.update(flat_items(value, f"{prefix}{key}."))
+    return out
+
+
+def stored_config(run_dir: Path) -> dict | None:
+    """The config a run folder was made with (summary.json's, else config.yaml), or None."""
+    try:
+        summary = read_summary(run_dir)
+    except ValueError:
+        summary = None
+    if summary and isinstance(summary.get("config"), dict):
+        return summary["config"]
+    path = Path(run_dir) / "config.yaml"
+    if path.is_file():
+        try:
+            loaded = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+            return loaded if isinstance(loaded, dict) else None
+        except Exception:
+            return None
+    return None
+
+
+def identity_differences(run_dir: Path, cfg: DictConfig | dict) -> list[str]:
+    """'key: folder has X, this config Y' for each key of a run's identity on which the run stored
+    in `run_dir` differs from `cfg` (none when the folder holds no run)."""
+    stored = stored_config(run_dir)
+    if stored is None:
+        return []
+    before, now = flat_items(identity(stored)), flat_items(identity(cfg))
+    return [f"{key}: the folder has {before.get(key, '(unset)')!r}, this config {now.get(key, '(unset)')!r}"
+            for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key)]
 
 
 def run_id(cfg: DictConfig) -> str:
@@ -74,7 +116,7 @@ def register_configs() -> None:
     """`${run_id:}` in conf/train.yaml: the run folder of the config it is resolved in."""
     if not OmegaConf.has_resolver("run_id"):
         OmegaConf.register_new_resolver(
-            "run_id", lambda *, _root_: run_id(OmegaConf.masked_copy(_root_, [k for k in _root_ if k != "hydra"]))
+            "run_id", lambda *, _root_: run_id(_root_)
         )
 
 
@@ -103,8 +145,19 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.fsync(f.fileno())
 
 
+def finite(value):
+    """`value` with every non-finite float replaced by None: strict JSON has no NaN or Infinity."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
 def write_summary(run_dir: Path, summary: dict) -> None:
-    atomic_write_text(Path(run_dir) / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(Path(run_dir) / SUMMARY, json.dumps(finite(summary), indent=2, allow_nan=False) + "\n")
 
 
 def read_summary(run_dir: Path) -> dict | None:

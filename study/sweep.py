@@ -16,7 +16,7 @@ from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from study.checks import ConfigError, check_writable, validate
+from study.checks import ConfigError, check_same_run, check_writable, validate
 
 
 def sweep_size(config: DictConfig) -> int:
@@ -46,6 +46,7 @@ class SweepProgress(Callback):
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         try:
             validate(config)
+            check_same_run(Path(str(config.hydra.run.dir)), config)
             check_writable(Path(str(config.hydra.run.dir)))
         except ConfigError as err:
             refuse(err)

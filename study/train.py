@@ -9,6 +9,7 @@ newest valid checkpoint, and keeps metrics.csv's history.
 """
 
 import csv
+import math
 import os
 import signal
 import sys
@@ -27,7 +28,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from study import runs
-from study.checks import ConfigError, check_writable, validate
+from study.checks import ConfigError, check_same_run, check_writable, validate
 from study.data import ImageDataModule
 from study.datasets import DataError, describe_source
 from study.models import build_cifar_net, count_parameters
@@ -195,7 +196,7 @@ class FinalMeasurements(L.Callback):
 
 
 def rounded(error: float | None) -> float | None:
-    return None if error is None else round(error, 4)
+    return None if error is None or not math.isfinite(error) else round(error, 4)
 
 
 def write_responses(run_dir: Path, responses: list[dict]) -> None:
@@ -205,6 +206,7 @@ def write_responses(run_dir: Path, responses: list[dict]) -> None:
 
 def train(cfg: DictConfig, run_dir: Path) -> str:
     validate(cfg)
+    check_same_run(run_dir, cfg)
     previous = runs.read_summary(run_dir) if (run_dir / runs.SUMMARY).is_file() else None
     if previous and previous["status"] in DONE:
         print(f"skip: {run_dir} is already {previous['status']} (test error {previous.get('final_test_error')}%)")
@@ -288,6 +290,10 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
     else:
         status = "completed"
         write_responses(run_dir, final.responses)
+    nonfinite = [split for split, error in final.errors.items() if not math.isfinite(error)]
+    if nonfinite and status == "completed":
+        status = "failed"  # a result no table can use; never written as NaN
+        summary["error"] = f"the final {', '.join(nonfinite)} is not a finite number"
     summary.update(status=status, steps=trainer.global_step,
                    **{f"final_{split}_error": rounded(final.errors.get(f"{split}_error")) for split in ("train", "val", "test")},
                    wall_time_s=wall_time(), config=resolved)

@@ -67,6 +67,27 @@ def test_same_config_same_folder_and_a_rerun_skips_it(cifar_root, tmp_path):
     assert len(list(tmp_path.rglob("summary.json"))) == 3
 
 
+def folder_state(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("status", ["completed", "interrupted"])
+def test_a_reused_folder_of_another_config_is_refused_and_left_alone(cifar_root, tmp_path, status):
+    train(cifar_root, tmp_path, "model=plain", "model.depth=8")
+    run_dir = only_run_dir(tmp_path)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary["status"] = status
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    before = folder_state(run_dir)
+    result = train(cifar_root, tmp_path, "model=plain", "model.depth=14", "optim.lr=0.05", f"hydra.run.dir={run_dir}",
+                   check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "holds another run" in result.stderr
+    assert "model.depth: the folder has 8, this config 14" in result.stderr
+    assert "optim.lr: the folder has 0.1, this config 0.05" in result.stderr
+    assert folder_state(run_dir) == before
+
+
 def test_same_seed_gives_the_same_numbers(cifar_root, tmp_path):
     for name in ("a", "b"):
         train(cifar_root, tmp_path / name, "model.depth=8")
@@ -109,6 +130,14 @@ def test_warmup_is_on_by_default_from_110_layers():
     ("data.batch_size=0", "data.batch_size=0 must be a positive"),
     ("trainer.max_steps=-5", "trainer.max_steps=-5 must be a positive"),
     ("data.name=imagenet", "cifar10, fashion_mnist"),
+    ("optim.lr=0", "optim.lr=0 must be a positive number"),
+    ("optim.lr=-0.1", "optim.lr=-0.1 must be a positive number"),
+    ("optim.weight_decay=-1e-4", "optim.weight_decay=-0.0001 must be zero or positive"),
+    ("optim.momentum=1.5", "optim.momentum=1.5 must be in [0, 1)"),
+    ("optim.milestones=[48000,32000]", "must be rising step numbers"),
+    ("seed=-1", "seed=-1 must be a whole number"),
+    ("seed=x", "seed='x' must be a whole number"),
+    ("model.depth=20000", "model.depth=20000 is deeper than model.max_depth=1202"),
 ])
 def test_bad_settings_are_refused_before_any_data_is_loaded(tmp_path, override, expected):
     result = train(tmp_path / "no-data-here", tmp_path / "runs", override, check=False)
