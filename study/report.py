@@ -14,7 +14,10 @@ import argparse
 import hashlib
 import json
 import math
+import re
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -34,17 +37,48 @@ PAPER_GRID = {"plain": (20, 32, 44, 56, 110), "resnet": paper.DEPTHS}  # Figure 
 
 
 def find_run_dirs(roots: list[Path]) -> list[Path]:
-    found = set()
+    """Each run folder under the roots once, however it was reached (symlinks, relative paths), in
+    the order of the roots."""
+    found: dict[Path, None] = {}
     for root in roots:
-        for marker in ("summary.json", "config.yaml"):
-            found.update(p.parent for p in Path(root).rglob(marker) if ".hydra" not in p.parts)
-    return sorted(found)
+        here = {p.parent.resolve() for marker in ("summary.json", "config.yaml") for p in Path(root).rglob(marker)
+                if ".hydra" not in p.parts}
+        found.update(dict.fromkeys(sorted(here)))
+    return list(found)
+
+
+def read_curves(run_dir: Path, summary: dict) -> list[pd.DataFrame]:
+    """The run's error curves from metrics.csv; a ValueError says what is wrong with the file."""
+    table = pd.read_csv(run_dir / "metrics.csv")
+    if "step" not in table.columns:
+        raise ValueError("no 'step' column")
+    curves = []
+    for split in ("train", "val", "test"):
+        if f"{split}_error" in table.columns:
+            part = table[["step", f"{split}_error"]].dropna().astype(float)
+            if not part.map(math.isfinite).all().all():
+                raise ValueError(f"a {split}_error or step that is not a finite number")
+            curves.append(pd.DataFrame({"run": str(run_dir), "arch": summary["arch"], "depth": summary["depth"],
+                                        "seed": summary["seed"], "step": part["step"].astype(int), "split": split,
+                                        "error": part[f"{split}_error"]}))
+    return curves
+
+
+def read_responses(path: Path) -> pd.DataFrame:
+    table = pd.read_csv(path)
+    if not {"layer", "std"} <= set(table.columns):
+        raise ValueError("it needs the columns layer and std")
+    values = table[["layer", "std"]].astype(float)
+    if not values.map(math.isfinite).all().all():
+        raise ValueError("a layer or std that is not a finite number")
+    return values
 
 
 def load_runs(roots: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict, list[str], dict]:
     """(runs, curves, layer responses by run_dir, problems, studies): damaged runs become problems;
-    `studies` maps each study's id to what its runs share (see `study_of`)."""
-    rows, curves, responses, problems, studies = [], [], {}, [], {}
+    `studies` maps each study's id to what its runs share (see `study_of`). Nothing from a run
+    folder is used before its type and value are checked (study.runs.summary_problems)."""
+    rows, curves, responses, problems, studies, seen = [], [], {}, [], {}, {}
     for run_dir in find_run_dirs(roots):
         try:
             summary = runs.read_summary(run_dir)
@@ -54,34 +88,36 @@ def load_runs(roots: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict, list
         if summary is None:
             problems.append(f"{run_dir}: no summary.json yet (running, or stopped before it wrote one)")
             continue
-        data = summary.get("data") if isinstance(summary.get("data"), dict) else {}
+        damage = runs.summary_problems(summary)
+        if damage:
+            problems.append(f"{run_dir}: not used, its summary.json is damaged ({'; '.join(damage)})")
+            continue
+        data = summary.get("data") or {}
         study_id, shared = study_of(summary, data)
+        twin_key = (study_id, summary["arch"], summary["depth"], summary["seed"])
+        if twin_key in seen:  # a copy of a run already read: counted once
+            twin = seen[twin_key]
+            numbers = [c for c in SUMMARY_COLUMNS if c.startswith("final_") or c in ("status", "steps")]
+            if any(twin[c] != summary.get(c) for c in numbers):
+                problems.append(f"{run_dir}: a copy of {twin['run_dir']} (the same run) with other numbers; "
+                                "only the first is used")
+            continue
         studies[study_id] = shared
-        rows.append({**{c: summary.get(c) for c in SUMMARY_COLUMNS}, "data_layout": data.get("layout"),
-                     "data_copy": data.get("content"), "data_reencoded": data.get("reencoded"), "study": study_id,
-                     "run_dir": str(run_dir)})
-        metrics = Path(run_dir) / "metrics.csv"
-        if metrics.is_file():
+        row = {**{c: summary.get(c) for c in SUMMARY_COLUMNS}, "data_layout": data.get("layout"),
+               "data_copy": data.get("content"), "data_reencoded": data.get("reencoded"), "study": study_id,
+               "run_dir": str(run_dir)}
+        seen[twin_key] = row
+        rows.append(row)
+        if (run_dir / "metrics.csv").is_file():
             try:
-                table = pd.read_csv(metrics)
-                if "step" not in table.columns:
-                    raise ValueError("no 'step' column")
-                for split in ("train", "val", "test"):
-                    if f"{split}_error" in table.columns:
-                        part = table[["step", f"{split}_error"]].dropna()
-                        part = part.astype(float)
-                        curves.append(pd.DataFrame({"run": str(run_dir), "arch": summary.get("arch"),
-                                                    "depth": summary.get("depth"), "seed": summary.get("seed"),
-                                                    "step": part["step"].astype(int), "split": split,
-                                                    "error": part[f"{split}_error"]}))
-            except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
+                curves += read_curves(run_dir, summary)
+            except (ValueError, TypeError, pd.errors.ParserError, UnicodeDecodeError) as err:
                 problems.append(f"{run_dir}: damaged metrics.csv ({err}); its curves are left out")
-        layer_file = Path(run_dir) / "layer_responses.csv"
-        if layer_file.is_file():
+        if (run_dir / "layer_responses.csv").is_file():
             try:
-                responses[str(run_dir)] = pd.read_csv(layer_file)
-            except (ValueError, pd.errors.ParserError) as err:
-                problems.append(f"{run_dir}: damaged layer_responses.csv ({err})")
+                responses[str(run_dir)] = read_responses(run_dir / "layer_responses.csv")
+            except (ValueError, TypeError, pd.errors.ParserError, UnicodeDecodeError) as err:
+                problems.append(f"{run_dir}: damaged layer_responses.csv ({err}); left out of Figure 7")
     table = pd.DataFrame(rows, columns=RUN_COLUMNS)
     curve_table = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(
         columns=["run", "arch", "depth", "seed", "step", "split", "error"])
@@ -217,6 +253,27 @@ def table6(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# Text from run folders (paths, messages, config values) is escaped wherever it is written.
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!])")
+LATEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+                 "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\~{}"}
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def md(text) -> str:
+    """One line of Markdown that shows `text` as it is: no heading, list, link, emphasis or HTML."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def tex(text) -> str:
+    return "".join(LATEX_SPECIAL.get(c, c) for c in " ".join(str(text).split()))
+
+
+def csv_safe(value):
+    """A cell a spreadsheet shows as text, never runs as a formula."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(CSV_FORMULA_START) else value
+
+
 def fmt(value, digits: int = 2) -> str:
     return "—" if value is None or pd.isna(value) else f"{value:.{digits}f}"
 
@@ -234,7 +291,7 @@ def table6_markdown(t6: pd.DataFrame) -> str:
 
 def table6_latex(t6: pd.DataFrame) -> str:
     body = "\n".join(
-        f"{r.arch}-{r.depth} & {r.paper_test_error} & {fmt(r.best_test_error)} & "
+        f"{tex(r.arch)}-{r.depth} & {tex(r.paper_test_error)} & {fmt(r.best_test_error)} & "
         f"{fmt(r.mean_test_error)} $\\pm$ {fmt(r.std_test_error)} ({r.n}) & {fmt(r.best_minus_paper)} \\\\"
         for r in t6.itertuples()
     )
@@ -255,7 +312,7 @@ def save_figure(fig, out: Path, name: str) -> None:
 
 def write_csv(table: pd.DataFrame, path: Path) -> None:
     with runs.atomic_output(path) as tmp:
-        table.to_csv(tmp, index=False)
+        table.map(csv_safe).to_csv(tmp, index=False)
 
 
 def legend(ax) -> None:
@@ -354,18 +411,18 @@ def write_study(out: Path, title: str, shared: dict, table: pd.DataFrame, curves
     runs.atomic_write_text(out / "table6.md", table6_markdown(t6))
     runs.atomic_write_text(out / "table6.tex", table6_latex(t6))
 
-    lines = [f"# Degradation study: {title}", "", f"{len(table)} runs from {', '.join(map(str, roots))}.", "",
-             f"Data: {describe_copy(shared['data'])}.", ""]
+    lines = [f"# Degradation study: {md(title)}", "", f"{len(table)} runs from {md(', '.join(map(str, roots)))}.", "",
+             f"Data: {md(describe_copy(shared['data']))}.", ""]
     for claim, verdict, details in verdicts(table):
         lines += [f"## {claim}: **{verdict}**", ""] + [f"- {d}" for d in details] + [""]
-    lines += [f"## Table 6 (test error, %; ours on {shared['dataset']}, the paper's on CIFAR-10)", "",
+    lines += [f"## Table 6 (test error, %; ours on {md(shared['dataset'])}, the paper's on CIFAR-10)", "",
               table6_markdown(t6), "## Figures", "", "![Figure 1](fig1.png)", "", "![Figure 6](fig6.png)", "",
               "![Figure 7](fig7.png)", ""]
     not_done = table[~table.status.isin(USABLE)]
     if len(not_done) or problems:
         lines += ["## Runs not used", ""]
-        lines += [f"- {r.run_dir}: {r.status} at step {r.steps}" for r in not_done.itertuples()]
-        lines += [f"- {p}" for p in problems] + [""]
+        lines += [f"- {md(r.run_dir)}: {r.status} at step {r.steps}" for r in not_done.itertuples()]
+        lines += [f"- {md(p)}" for p in problems] + [""]
     missing = [f"{arch}-{depth}" for arch, depths in PAPER_GRID.items() for depth in depths
                if not ((table.arch == arch) & (table.depth == depth) & table.status.isin(USABLE)).any()]
     if missing:
@@ -373,8 +430,42 @@ def write_study(out: Path, title: str, shared: dict, table: pd.DataFrame, curves
     diverged = table[table.status == "diverged"]
     if len(diverged):
         lines += ["## Diverged runs (used: a diverged net is a result)", ""]
-        lines += [f"- {r.arch}-{r.depth} seed {r.seed}: {r.run_dir}" for r in diverged.itertuples()] + [""]
+        lines += [f"- {r.arch}-{r.depth} seed {r.seed}: {md(r.run_dir)}" for r in diverged.itertuples()] + [""]
     runs.atomic_write_text(out / "report.md", "\n".join(lines))
+
+
+def write_index(out: Path, table, curves, responses, problems, studies, titles, roots, ymax) -> None:
+    index = ["# Degradation study: results", "",
+             f"{len(table)} runs from {md(', '.join(map(str, roots)))} belong to {len(studies)} studies: runs that "
+             "differ in more than the seed, the net or the data copy are never pooled. Each has its own report.", ""]
+    for sid in sorted(studies, key=titles.get):
+        members = table[table.study == sid]
+        write_study(out / f"study-{sid}", titles[sid], studies[sid], members, curves[curves.run.isin(members.run_dir)],
+                    responses, [], roots, ymax)
+        index.append(f"- [{md(titles[sid])}](study-{sid}/report.md): {len(members)} runs, "
+                     f"{md(describe_copy(studies[sid]['data']))}")
+    if problems:
+        index += ["", "## Runs not used", ""] + [f"- {md(p)}" for p in problems]
+    write_csv(table, out / "runs.csv")
+    runs.atomic_write_text(out / "report.md", "\n".join(index) + "\n")
+
+
+#: What a report writes into --out; only these are replaced, anything else there is left alone.
+REPORT_FILES = ["runs.csv", "curves.csv", "report.md", "table6.md", "table6.csv", "table6.tex"] + [
+    f"fig{n}.{ext}" for n in (1, 6, 7) for ext in ("png", "pdf")]
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Replace the report files in `out` by the set in `staging`: stale ones of an earlier report
+    (a study folder that is gone, a file this one does not write) go, other files stay."""
+    out.mkdir(parents=True, exist_ok=True)
+    for old in [out / name for name in REPORT_FILES] + list(out.glob("study-*")):
+        if old.is_dir():
+            shutil.rmtree(old)
+        elif old.exists():
+            old.unlink()
+    for new in staging.iterdir():
+        new.replace(out / new.name)
 
 
 def write_report(roots: list[Path], out: Path, ymax: float | None = None) -> int:
@@ -386,25 +477,17 @@ def write_report(roots: list[Path], out: Path, ymax: float | None = None) -> int
             print(f"  {p}", file=sys.stderr)
         return 1
     titles = study_titles(studies)
-    if len(studies) == 1:
-        (sid,) = studies
-        write_study(out, titles[sid], studies[sid], table, curves, responses, problems, roots, ymax)
-    else:  # one folder per study, never a pooled table; report.md links them
-        index = ["# Degradation study: results", "",
-                 f"{len(table)} runs from {', '.join(map(str, roots))} belong to {len(studies)} studies: runs that "
-                 "differ in more than the seed, the net or the data copy are never pooled. Each has its own report.",
-                 ""]
-        for sid in sorted(studies, key=titles.get):
-            members = table[table.study == sid]
-            write_study(out / f"study-{sid}", titles[sid], studies[sid], members,
-                        curves[curves.run.isin(members.run_dir)], responses, [], roots, ymax)
-            index.append(f"- [{titles[sid]}](study-{sid}/report.md): {len(members)} runs, "
-                         f"{describe_copy(studies[sid]['data'])}")
-        if problems:
-            index += ["", "## Runs not used", ""] + [f"- {p}" for p in problems]
-        out.mkdir(parents=True, exist_ok=True)
-        write_csv(table, out / "runs.csv")
-        runs.atomic_write_text(out / "report.md", "\n".join(index) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:  # the whole set is written aside first: a failure leaves the previous set as it was
+        if len(studies) == 1:
+            (sid,) = studies
+            write_study(staging, titles[sid], studies[sid], table, curves, responses, problems, roots, ymax)
+        else:  # one folder per study, never a pooled table; report.md links them
+            write_index(staging, table, curves, responses, problems, studies, titles, roots, ymax)
+        publish(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     print(f"report: {len(table)} runs ({(table.status == 'completed').sum()} completed) in {len(studies)} "
           f"{'study' if len(studies) == 1 else 'studies'}, {len(problems)} damaged or unfinished; "
           f"written to {out}/report.md")

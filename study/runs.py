@@ -174,6 +174,45 @@ def read_summary(run_dir: Path) -> dict | None:
     return summary
 
 
+STATUSES = ("completed", "interrupted", "diverged", "failed")
+
+
+def summary_problems(summary: dict) -> list[str]:
+    """What makes a summary unusable by a report: each field checked by type and allowed values,
+    since a run folder may come from anyone. Empty when every field is sound."""
+    from study.checks import ARCHS
+    from study.datasets import DATASETS
+    from study.models import SHORTCUTS, blocks_per_stage
+
+    def whole(value, low=0):
+        return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+    def number(value, low=0.0, high=math.inf):
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+            and low <= value <= high
+
+    problems = []
+    checks = {"status": summary.get("status") in STATUSES, "arch": summary.get("arch") in ARCHS,
+              "shortcut": summary.get("shortcut") in SHORTCUTS, "dataset": summary.get("dataset") in DATASETS,
+              "seed": whole(summary.get("seed")), "steps": summary.get("steps") is None or whole(summary.get("steps")),
+              "params": summary.get("params") is None or whole(summary.get("params"), 1),
+              "wall_time_s": summary.get("wall_time_s") is None or number(summary.get("wall_time_s"))}
+    try:
+        checks["depth"] = whole(summary.get("depth"), 8) and blocks_per_stage(summary["depth"]) > 0
+    except ValueError:
+        checks["depth"] = False
+    for split in ("train", "val", "test"):
+        value = summary.get(f"final_{split}_error")
+        checks[f"final_{split}_error"] = value is None or number(value, 0.0, 100.0)
+    for key in ("config", "data"):
+        checks[key] = summary.get(key) is None or isinstance(summary.get(key), dict)
+    for key, ok in checks.items():
+        if not ok:
+            value = repr(summary.get(key))
+            problems.append(f"{key} is {value[:60] + '...' if len(value) > 60 else value}")
+    return problems
+
+
 def checkpoint_step(path: Path) -> tuple[int | None, str | None]:
     """(the global step stored in a checkpoint, None) or (None, why it cannot be used). Loaded with
     weights_only=True: a checkpoint from someone else that holds anything but tensors and plain

@@ -135,8 +135,8 @@ def test_partial_and_damaged_sweeps_still_report_and_list_the_gaps(tmp_path):
     assert report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 0
     text = (tmp_path / "out" / "report.md").read_text()
     assert "failed at step 1200" in text and "interrupted at step 800" in text
-    assert f"{running}: no summary.json yet" in text
-    assert f"{truncated}: damaged summary" in text and f"{garbage}: damaged metrics.csv" in text
+    assert report.md(f"{running}: no summary.json yet") in text
+    assert report.md(f"{truncated}: damaged summary") in text and report.md(f"{garbage}: damaged metrics.csv") in text
     assert verdict_of(tmp_path / "out", "Degradation") == "reproduced"  # from the good runs
 
 
@@ -222,3 +222,96 @@ def test_reproduce_runs_the_mini_study_in_parallel_then_the_report(cifar_root, t
     table = pd.read_csv(tmp_path / "out" / "runs.csv")
     assert sorted(table.arch) == ["plain", "resnet"] and set(table.depth) == {8}
     assert (tmp_path / "out" / "report.md").is_file()
+
+
+# ---------------------------------------------------------------------------------------------
+# Run folders from someone else: validated before use, escaped where written
+
+
+def edit_summary(run_dir: Path, **fields) -> None:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary.update(fields)
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+
+
+@pytest.mark.parametrize("field,value", [
+    ("status", "completed\n## Every claim: **reproduced**"),
+    ("arch", "\\input{/etc/passwd}"),
+    ("dataset", "=HYPERLINK(\"http://x\")"),
+    ("depth", "56"),
+    ("final_test_error", "7.5"),
+    ("final_test_error", float("inf")),
+    ("final_train_error", float("nan")),
+    ("seed", -3),
+])
+def test_a_malformed_summary_field_makes_the_run_damaged_not_used(tmp_path, field, value):
+    study_runs(tmp_path / "runs")
+    bad = fake_run(tmp_path / "runs", "plain", 110, folder="bad")
+    edit_summary(bad, **{field: value})
+    assert report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 0
+    out = tmp_path / "out"
+    table = pd.read_csv(out / "runs.csv")
+    assert len(table) == 8 and str(bad) not in set(table.run_dir)
+    text = (out / "report.md").read_text()
+    assert report.md(f"its summary.json is damaged ({field} is") in text
+    assert not any(line.startswith("## Every claim") for line in text.splitlines())
+    assert "\\input" not in (out / "table6.tex").read_text()
+    assert "inf" not in (out / "table6.md").read_text()
+
+
+def test_text_from_run_folders_is_escaped_in_every_output(tmp_path):
+    root = tmp_path / "runs"
+    study_runs(root)
+    sneaky = fake_run(root, "resnet", 110, status="interrupted", folder="x [link](http://evil) **bold** <b>")
+    summary = json.loads((sneaky / "summary.json").read_text())
+    summary["data"]["layout"] = "=HYPERLINK(\"http://evil\")"
+    (sneaky / "summary.json").write_text(json.dumps(summary))
+    report.main([str(root), "--out", str(tmp_path / "out")])
+    text = "".join(p.read_text() for p in (tmp_path / "out").rglob("report.md"))
+    assert "[link](http" not in text and "**bold**" not in text and "<b>" not in text
+    assert "\\[link\\]" in text and "\\*\\*bold\\*\\*" in text
+    runs_csv = "".join(p.read_text() for p in (tmp_path / "out").rglob("runs.csv"))
+    assert ",=HYPERLINK" not in runs_csv and "'=HYPERLINK" in runs_csv
+
+
+def test_a_damaged_curve_or_response_file_is_listed_not_a_crash(tmp_path):
+    study_runs(tmp_path / "runs")
+    no_std = fake_run(tmp_path / "runs", "resnet", 110, folder="nostd")
+    (no_std / "layer_responses.csv").write_text("layer,name,spread\n1,a,0.5\n")
+    words = fake_run(tmp_path / "runs", "plain", 110, folder="words")
+    (words / "metrics.csv").write_text("step,train_error\n100,lots\n")
+    assert report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 0
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert report.md(f"{no_std}: damaged layer_responses.csv") in text
+    assert report.md(f"{words}: damaged metrics.csv") in text
+
+
+def test_a_run_reached_twice_is_counted_once_and_a_disagreeing_copy_is_named(tmp_path):
+    root = tmp_path / "runs"
+    study_runs(root)
+    (tmp_path / "link").symlink_to(root)
+    report.main([str(root), str(tmp_path / "link"), "runs/../" + str(root), "--out", str(tmp_path / "out")])
+    assert len(pd.read_csv(tmp_path / "out" / "runs.csv")) == 8
+    copy = fake_run(tmp_path / "copy", "plain", 20, train=99.0, test=99.0)  # same run identity, other numbers
+    report.main([str(root), str(tmp_path / "copy"), "--out", str(tmp_path / "out2")])
+    table = pd.read_csv(tmp_path / "out2" / "runs.csv")
+    assert len(table) == 8 and 99.0 not in set(table.final_train_error) | set(table.final_test_error)
+    assert report.md(f"{copy}: a copy of") in (tmp_path / "out2" / "report.md").read_text()
+
+
+def test_a_report_that_fails_midway_leaves_the_previous_set_untouched(tmp_path, monkeypatch):
+    study_runs(tmp_path / "runs")
+    out = tmp_path / "out"
+    report.main([str(tmp_path / "runs"), "--out", str(out)])
+    (out / "my-notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    fake_run(tmp_path / "runs", "plain", 110, train=40.0, test=45.0)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(report, "figure7", broken)
+    with pytest.raises(RuntimeError):
+        report.main([str(tmp_path / "runs"), "--out", str(out)])
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # no staging left behind
