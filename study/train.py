@@ -110,6 +110,7 @@ class RunGuard(L.Callback):
 
     def __init__(self, ckpt_dir: Path, every: int):
         self.ckpt_dir, self.every = ckpt_dir, every
+        self.started, self.elapsed_before = time.time(), 0.0  # the latter: the run's time before this process
         self.stop_signal: int | None = None
         self._saved_step = -1
         self._handlers: dict = {}
@@ -123,6 +124,18 @@ class RunGuard(L.Callback):
         except ValueError:  # not the main thread: leave signals to the host
             self._previous_handlers = {}
         self._handlers = dict(self._previous_handlers)
+
+    def elapsed_s(self) -> float:
+        """The run's wall time: this process's, plus what its checkpoint says went before."""
+        return self.elapsed_before + time.time() - self.started
+
+    def state_dict(self) -> dict:
+        return {"elapsed_s": self.elapsed_s()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        elapsed = state_dict.get("elapsed_s")
+        if isinstance(elapsed, (int, float)) and math.isfinite(elapsed) and elapsed >= 0:
+            self.elapsed_before = float(elapsed)
 
     def on_train_start(self, trainer, pl_module) -> None:
         # Lightning wrapped our SIGTERM handler in one that raises out of fit() before the last
@@ -249,11 +262,9 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
         print(f"restart: {run_dir} has no usable checkpoint ({'; '.join(refused)}); training restarts from step 0, "
               f"the old metrics.csv and checkpoints are kept in {aside.name}/")
     final = FinalMeasurements()
-    earlier_time = (previous.get("wall_time_s") or 0.0) if previous else 0.0  # an interrupted run's time so far
-    started = time.time()
 
     def wall_time() -> float:
-        return round(earlier_time + time.time() - started, 2)
+        return round(guard.elapsed_s(), 2)
 
     summary = {"status": None, "arch": cfg.model.arch, "depth": cfg.model.depth, "shortcut": cfg.model.shortcut,
                "dataset": d.name, "data": datamodule.splits.source, "seed": cfg.seed, "params": count_parameters(net),

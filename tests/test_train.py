@@ -218,6 +218,10 @@ def test_a_stopped_run_resumes_to_the_same_numbers_as_an_uninterrupted_one(cifar
         stopped = json.loads((run_dir / "summary.json").read_text())
         assert stopped["status"] == "interrupted" and 120 <= stopped["steps"] < 400, out
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    import torch
+
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    (time_before,) = [state["elapsed_s"] for state in checkpoint["callbacks"].values() if "elapsed_s" in state]
 
     resumed = run_cli("study.train", *args(tmp_path / "stopped"), check=True)
     assert "resume:" in resumed.stdout and "skip:" not in resumed.stdout
@@ -225,7 +229,7 @@ def test_a_stopped_run_resumes_to_the_same_numbers_as_an_uninterrupted_one(cifar
         assert f"at step {stopped['steps']}" in resumed.stdout
     straight_dir = only_run_dir(tmp_path / "straight")
     a, b = (json.loads((d / "summary.json").read_text()) for d in (straight_dir, run_dir))
-    assert b["status"] == "completed"
+    assert b["status"] == "completed" and b["wall_time_s"] > time_before > 0  # the time before a kill counts
     assert (a["final_train_error"], a["final_test_error"]) == (b["final_train_error"], b["final_test_error"])
     assert (straight_dir / "metrics.csv").read_text() == (run_dir / "metrics.csv").read_text()
 
