@@ -64,6 +64,11 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"data.train_subset={d.train_subset!r} must be a positive whole number or null (all images)")
     if not isinstance(d.val_split, int) or d.val_split < 0:
         raise ConfigError(f"data.val_split={d.val_split!r} must be 0 (no validation split) or a positive number of images")
+    expected = d.get("expected_counts")
+    available = d.train_subset or (expected[0] - d.val_split if expected else None)
+    if available is not None and d.batch_size > available:
+        raise ConfigError(f"data.batch_size={d.batch_size} is larger than the {available:,} training images in use; "
+                          "choose a smaller batch or a larger data.train_subset")
     devices = cfg.trainer.devices
     if isinstance(devices, int) and devices > 1:
         if d.batch_size % devices:

@@ -315,3 +315,22 @@ def test_a_report_that_fails_midway_leaves_the_previous_set_untouched(tmp_path, 
         report.main([str(tmp_path / "runs"), "--out", str(out)])
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # no staging left behind
+
+
+def test_make_plots_takes_paths_with_spaces(tmp_path):
+    import subprocess
+
+    study_runs(tmp_path / "my runs")
+    result = subprocess.run(["make", "-s", "plots", f"RUNS={tmp_path / 'my runs'}", f"RESULTS={tmp_path / 'my results'}"],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "my results" / "report.md").is_file()
+
+
+def test_a_summary_never_holds_a_bare_nan(tmp_path):
+    from study.runs import read_summary, write_summary
+
+    write_summary(tmp_path, {"status": "diverged", "last_finite_loss": float("nan"), "final": [1.0, float("inf")]})
+    text = (tmp_path / "summary.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert read_summary(tmp_path)["last_finite_loss"] is None

@@ -138,6 +138,7 @@ def test_warmup_is_on_by_default_from_110_layers():
     ("seed=-1", "seed=-1 must be a whole number"),
     ("seed=x", "seed='x' must be a whole number"),
     ("model.depth=20000", "model.depth=20000 is deeper than model.max_depth=1202"),
+    ("data.train_subset=16", "data.batch_size=32 is larger than the 16 training images"),
 ])
 def test_bad_settings_are_refused_before_any_data_is_loaded(tmp_path, override, expected):
     result = train(tmp_path / "no-data-here", tmp_path / "runs", override, check=False)
