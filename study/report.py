@@ -31,7 +31,8 @@ from study import paper, runs  # noqa: E402
 SUMMARY_COLUMNS = ["dataset", "arch", "depth", "shortcut", "seed", "status", "steps", "params", "final_train_error",
                    "final_val_error", "final_test_error", "wall_time_s"]
 #: Columns from the run's data record and its study (see `study_of`).
-RUN_COLUMNS = SUMMARY_COLUMNS + ["data_layout", "data_copy", "data_reencoded", "study", "run_dir"]
+RUN_COLUMNS = SUMMARY_COLUMNS + ["data_layout", "data_copy", "data_reencoded", "code_version", "device", "precision",
+                                 "study", "run_dir"]
 USABLE = ("completed", "diverged")  # runs with final numbers
 PAPER_GRID = {"plain": (20, 32, 44, 56, 110), "resnet": paper.DEPTHS}  # Figure 6 and Table 6
 
@@ -103,9 +104,11 @@ def load_runs(roots: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict, list
                                 "only the first is used")
             continue
         studies[study_id] = shared
+        made_by = summary.get("provenance") or {}
         row = {**{c: summary.get(c) for c in SUMMARY_COLUMNS}, "data_layout": data.get("layout"),
-               "data_copy": data.get("content"), "data_reencoded": data.get("reencoded"), "study": study_id,
-               "run_dir": str(run_dir)}
+               "data_copy": data.get("content"), "data_reencoded": data.get("reencoded"),
+               "code_version": describe_code(made_by.get("code")), "device": made_by.get("device"),
+               "precision": made_by.get("precision"), "study": study_id, "run_dir": str(run_dir)}
         seen[twin_key] = row
         rows.append(row)
         if (run_dir / "metrics.csv").is_file():
@@ -129,7 +132,8 @@ def study_of(summary: dict, data: dict) -> tuple[str, dict]:
     depth (study.runs.study_identity, the same keys that name its folder), and the copy of the
     data it was trained on. Runs of different studies are never pooled."""
     config = summary.get("config") if isinstance(summary.get("config"), dict) else {}
-    shared = {"dataset": summary.get("dataset"), "config": runs.study_identity(config),
+    precision = (summary.get("provenance") or {}).get("precision")  # the effective one: null in a config means auto
+    shared = {"dataset": summary.get("dataset"), "config": {**runs.study_identity(config), "precision": precision},
               "data": {k: data.get(k) for k in ("layout", "image_format", "content", "reencoded", "checksums_verified",
                                                 "folder")}}
     key = json.dumps([shared["dataset"], shared["config"], shared["data"]["content"]], sort_keys=True, default=str)
@@ -158,6 +162,28 @@ def describe_copy(data: dict) -> str:
     if data.get("checksums_verified") is False:
         notes.append("checksums not verified")
     return f"data copy {data['content']} ({', '.join(notes)})"
+
+
+def describe_code(code) -> str | None:
+    if not isinstance(code, dict):
+        return None
+    if code.get("commit"):
+        return f"{str(code['commit'])[:10]}{' with changes' if code.get('changed') else ''}"
+    return f"package {code.get('package')}"
+
+
+def provenance_lines(table: pd.DataFrame) -> list[str]:
+    """What made the study's runs, and a warning, naming the runs, where they differ."""
+    lines = []
+    for column, what in (("code_version", "code version"), ("device", "device"), ("precision", "precision")):
+        values = table[column].fillna("not recorded")
+        kinds = sorted(set(values))
+        if len(kinds) == 1:
+            lines.append(f"- {what}: {md(kinds[0])}")
+        else:
+            lines.append(f"- **warning: this study mixes {what}s**: " + "; ".join(
+                f"{md(kind)} ({', '.join(md(Path(d).name) for d in table.run_dir[values == kind])})" for kind in kinds))
+    return lines
 
 
 def study_titles(studies: dict) -> dict[str, str]:
@@ -412,7 +438,7 @@ def write_study(out: Path, title: str, shared: dict, table: pd.DataFrame, curves
     runs.atomic_write_text(out / "table6.tex", table6_latex(t6))
 
     lines = [f"# Degradation study: {md(title)}", "", f"{len(table)} runs from {md(', '.join(map(str, roots)))}.", "",
-             f"Data: {md(describe_copy(shared['data']))}.", ""]
+             f"Data: {md(describe_copy(shared['data']))}.", "", "Made with:", "", *provenance_lines(table), ""]
     for claim, verdict, details in verdicts(table):
         lines += [f"## {claim}: **{verdict}**", ""] + [f"- {d}" for d in details] + [""]
     lines += [f"## Table 6 (test error, %; ours on {md(shared['dataset'])}, the paper's on CIFAR-10)", "",

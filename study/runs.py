@@ -174,6 +174,51 @@ def read_summary(run_dir: Path) -> dict | None:
     return summary
 
 
+def code_version() -> dict:
+    """The git commit of this checkout and whether its tracked files had changes; outside git, the
+    installed package's version."""
+    import subprocess
+    from importlib.metadata import PackageNotFoundError, version
+
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10)
+        if commit.returncode == 0:
+            status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+                                    capture_output=True, text=True, timeout=10)
+            return {"commit": commit.stdout.strip(), "changed": bool(status.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        return {"package": version("study")}
+    except PackageNotFoundError:
+        return {"package": None}
+
+
+def provenance(device: "torch.device", precision: str) -> dict:
+    """What made a run, beside its config and data: code, libraries, hardware, precision."""
+    import platform
+
+    import lightning
+    import torchvision
+
+    if device.type == "cuda":
+        hardware = f"{torch.cuda.get_device_name(device)} (GPU)"
+    else:
+        model = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")), None)
+        hardware = f"{model or platform.processor() or platform.machine()}, {os.cpu_count()} cores (CPU)"
+    return {"code": code_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "lightning": lightning.__version__, "python": platform.python_version(), "device": hardware,
+            "precision": precision}
+
+
+def _cpuinfo() -> list[str]:
+    try:
+        return Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return []
+
+
 STATUSES = ("completed", "interrupted", "diverged", "failed")
 
 
@@ -204,7 +249,7 @@ def summary_problems(summary: dict) -> list[str]:
     for split in ("train", "val", "test"):
         value = summary.get(f"final_{split}_error")
         checks[f"final_{split}_error"] = value is None or number(value, 0.0, 100.0)
-    for key in ("config", "data"):
+    for key in ("config", "data", "provenance"):
         checks[key] = summary.get(key) is None or isinstance(summary.get(key), dict)
     for key, ok in checks.items():
         if not ok:

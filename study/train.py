@@ -268,7 +268,7 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
 
     summary = {"status": None, "arch": cfg.model.arch, "depth": cfg.model.depth, "shortcut": cfg.model.shortcut,
                "dataset": d.name, "data": datamodule.splits.source, "seed": cfg.seed, "params": count_parameters(net),
-               "steps": None,
+               "steps": None, "provenance": None,
                "final_train_error": None, "final_val_error": None, "final_test_error": None}
     trainer = None
     try:
@@ -280,6 +280,7 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
             enable_progress_bar=cfg.trainer.enable_progress_bar, limit_val_batches=0, num_sanity_val_steps=0,
             use_distributed_sampler=False, default_root_dir=str(run_dir),
         )
+        summary["provenance"] = runs.provenance(trainer.strategy.root_device, str(trainer.precision))
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume[0]) if resume else None, weights_only=True)
     except SIGTERMException:
         pass  # Lightning's own SIGTERM exit; the guard has checkpointed this step

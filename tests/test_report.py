@@ -20,9 +20,12 @@ def fake_run(root: Path, arch: str, depth: int, seed: int = 0, train: float = 5.
     config = {"seed": seed, "model": {"arch": arch, "depth": depth, "shortcut": shortcut},
               "data": {"name": dataset, "root": f"/somewhere/{folder}"}, "trainer": {"max_steps": max_steps}}
     data = {"layout": "image folders", "image_format": "jpeg", "content": copy, "reencoded": True}
+    provenance = {"code": {"commit": "0123456789abcdef" * 2 + "01234567", "changed": False},
+                  "device": "AMD EPYC, 2 cores (CPU)", "precision": "32-true"}
     summary = {"status": status, "arch": arch, "depth": depth, "shortcut": shortcut, "dataset": dataset, "seed": seed,
                "params": PARAMS.get(depth, 1), "steps": steps, "final_train_error": train, "final_val_error": None,
-               "final_test_error": test, "wall_time_s": 12.5, "config": config, "data": data}
+               "final_test_error": test, "wall_time_s": 12.5, "config": config, "data": data,
+               "provenance": provenance}
     (run_dir / "summary.json").write_text(json.dumps(summary))
     lines = ["lr,step,test_error,train_error"]
     for step in range(100, steps + 1, 100):
@@ -140,22 +143,39 @@ def test_partial_and_damaged_sweeps_still_report_and_list_the_gaps(tmp_path):
     assert verdict_of(tmp_path / "out", "Degradation") == "reproduced"  # from the good runs
 
 
+def test_a_study_says_what_made_it_and_warns_of_mixed_code_and_devices(tmp_path):
+    root = tmp_path / "runs"
+    study_runs(root)
+    text = (lambda: (report.main([str(root), "--out", str(tmp_path / "out")]), (tmp_path / "out" / "report.md").read_text()))()[1]
+    assert "code version: 0123456789" in text and "warning" not in text
+    odd = fake_run(root, "plain", 110, folder="elsewhere")
+    edit_summary(odd, provenance={"code": {"commit": "f" * 40, "changed": True}, "device": "NVIDIA H100 (GPU)",
+                                  "precision": "32-true"})
+    report.main([str(root), "--out", str(tmp_path / "out")])
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "warning: this study mixes code versions" in text and "ffffffffff with changes (seed0" in text
+    assert "warning: this study mixes devices" in text and "NVIDIA H100 (GPU)" in text
+
+
 def test_runs_that_differ_in_more_than_the_seed_are_never_pooled(tmp_path):
-    """ResNet-20 with shortcut A and C, on Fashion-MNIST, and on another copy of CIFAR-10: four
-    studies, one row each, where one pooled row `18.47 ± 10.84 (4)` came out before."""
+    """ResNet-20 with shortcut A and C, on Fashion-MNIST, on another copy of CIFAR-10 and in bf16:
+    five studies, one row each, where one pooled row came out before."""
     root = tmp_path / "runs"
     fake_run(root, "resnet", 20, test=8.0, folder="a")
     fake_run(root, "resnet", 20, test=9.0, shortcut="C", folder="c")
     fake_run(root, "resnet", 20, test=30.0, dataset="fashion_mnist", folder="f")
     fake_run(root, "resnet", 20, test=12.0, copy="beef", folder="other-copy")
+    edit_summary(fake_run(root, "resnet", 20, test=7.0, folder="bf16"),
+                 provenance={"code": {"commit": "0" * 40, "changed": False}, "device": "GPU", "precision": "bf16-mixed"})
     assert report.main([str(root), "--out", str(tmp_path / "out")]) == 0
     index = (tmp_path / "out" / "report.md").read_text()
-    assert "belong to 4 studies" in index and "model.shortcut=C" in index and "data copy beef" in index
+    assert "belong to 5 studies" in index and "model.shortcut=C" in index and "data copy beef" in index
+    assert "precision=bf16-mixed" in index
     rows = []
     for study_report in sorted((tmp_path / "out").glob("study-*/table6.csv")):
         t6 = pd.read_csv(study_report).set_index(["arch", "depth"])
         rows.append((t6.loc[("resnet", 20), "mean_test_error"], t6.loc[("resnet", 20), "n"]))
-    assert sorted(rows) == [(8.0, 1), (9.0, 1), (12.0, 1), (30.0, 1)]
+    assert sorted(rows) == [(7.0, 1), (8.0, 1), (9.0, 1), (12.0, 1), (30.0, 1)]
     study_text = next((tmp_path / "out").glob("study-*/report.md")).read_text()
     assert "re-encoded" in study_text and "image folders" in study_text  # the copy is named
 

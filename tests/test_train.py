@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, cli_env, run_cli, tiny_run_args
 
-SUMMARY_FIELDS = {"status", "arch", "depth", "shortcut", "dataset", "data", "seed", "params", "steps",
+SUMMARY_FIELDS = {"status", "arch", "depth", "shortcut", "dataset", "data", "provenance", "seed", "params", "steps",
                   "final_train_error", "final_val_error", "final_test_error", "wall_time_s", "config"}
 
 
@@ -40,6 +40,10 @@ def test_a_run_writes_metrics_checkpoint_responses_and_a_complete_summary(cifar_
     data = summary["data"]  # which copy of the data made it
     assert data["layout"] == "cifar-10-batches-py" and data["checksums_verified"] is False
     assert len(data["content"]) == 16 and data["train_images"] == 500 and data["test_images"] == 200
+    made_by = summary["provenance"]  # code, libraries, hardware, precision
+    assert len(made_by["code"]["commit"]) == 40 and isinstance(made_by["code"]["changed"], bool)
+    assert made_by["device"].endswith("(CPU)") and made_by["precision"] == "32-true"
+    assert made_by["torch"] and made_by["torchvision"] and made_by["lightning"]
     for split in ("train", "val", "test"):
         assert 0 <= summary[f"final_{split}_error"] <= 100
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
