@@ -7,7 +7,7 @@ damaged are listed, and the rest are used.
     runs.csv, curves.csv          one row a run; one row a (run, step, split) error
     fig1, fig6, fig7 (.png, .pdf) Figures 1, 6 and 7 of the paper
     table6.md / .csv / .tex       test errors beside the paper's
-    report.md                     all of it, with the three verdicts
+    report.md                     all of it, with a seed-aware verdict on each claim of section 4.2
 """
 
 import argparse
@@ -27,13 +27,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from study import paper, runs  # noqa: E402
+from study.verdicts import METHOD, USABLE, claims  # noqa: E402
 
 SUMMARY_COLUMNS = ["dataset", "arch", "depth", "shortcut", "seed", "status", "steps", "params", "final_train_error",
                    "final_val_error", "final_test_error", "wall_time_s"]
 #: Columns from the run's data record and its study (see `study_of`).
 RUN_COLUMNS = SUMMARY_COLUMNS + ["data_layout", "data_copy", "data_reencoded", "code_version", "device", "precision",
                                  "study", "run_dir"]
-USABLE = ("completed", "diverged")  # runs with final numbers
 PAPER_GRID = {"plain": (20, 32, 44, 56, 110), "resnet": paper.DEPTHS}  # Figure 6 and Table 6
 
 
@@ -202,54 +202,6 @@ def study_titles(studies: dict) -> dict[str, str]:
             parts.append(f"data copy {shared['data']['content']}")
         titles[sid] = ", ".join(parts)
     return titles
-
-
-# ---------------------------------------------------------------------------------------------
-# Verdicts
-
-
-def final_by_depth(table: pd.DataFrame, arch: str, column: str) -> pd.DataFrame:
-    done = table[(table.arch == arch) & table.status.isin(USABLE) & table[column].notna()]
-    return done.groupby("depth")[column].agg(["mean", "std", "count"]).sort_index()
-
-
-def ordered_verdict(stats: pd.DataFrame, deeper_is_higher: bool) -> tuple[str, list[str]]:
-    """Whether each deeper net's mean is higher (or lower) than the next shallower one's."""
-    if len(stats) < 2:
-        return "not enough runs", [f"only {len(stats)} depth(s) with finished runs"]
-    lines, holds = [], []
-    depths = list(stats.index)
-    for a, b in zip(depths, depths[1:]):
-        ea, eb = stats.loc[a, "mean"], stats.loc[b, "mean"]
-        ok = eb > ea if deeper_is_higher else eb < ea
-        holds.append(ok)
-        lines.append(f"{a} -> {b} layers: {ea:.2f}% -> {eb:.2f}% (n={int(stats.loc[a, 'count'])}/{int(stats.loc[b, 'count'])}) "
-                     f"{'as the paper' if ok else 'against the paper'}")
-    return ("reproduced" if all(holds) else "not reproduced"), lines
-
-
-def twin_verdict(table: pd.DataFrame) -> tuple[str, list[str]]:
-    plain, resnet = final_by_depth(table, "plain", "final_test_error"), final_by_depth(table, "resnet", "final_test_error")
-    depths = sorted(set(plain.index) & set(resnet.index))
-    if not depths:
-        return "not enough runs", ["no depth has both a finished plain and a finished ResNet run"]
-    lines, holds = [], []
-    for d in depths:
-        p, r = plain.loc[d, "mean"], resnet.loc[d, "mean"]
-        holds.append(r < p)
-        lines.append(f"{d} layers: ResNet {r:.2f}% vs plain {p:.2f}% test error ({'ResNet better' if r < p else 'plain better'})")
-    return ("reproduced" if all(holds) else "not reproduced"), lines
-
-
-def verdicts(table: pd.DataFrame) -> list[tuple[str, str, list[str]]]:
-    plain = final_by_depth(table, "plain", "final_train_error")
-    resnet = final_by_depth(table, "resnet", "final_test_error")
-    resnet = resnet[resnet.index <= 110]  # the paper's claim; 1202 overfits (Figure 6, right)
-    return [
-        ("Degradation: among plain nets, each deeper net ends with a higher training error", *ordered_verdict(plain, True)),
-        ("Among ResNets up to 110 layers, depth lowers the test error", *ordered_verdict(resnet, False)),
-        ("At each depth the ResNet beats its plain twin (test error)", *twin_verdict(table)),
-    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -439,8 +391,11 @@ def write_study(out: Path, title: str, shared: dict, table: pd.DataFrame, curves
 
     lines = [f"# Degradation study: {md(title)}", "", f"{len(table)} runs from {md(', '.join(map(str, roots)))}.", "",
              f"Data: {md(describe_copy(shared['data']))}.", "", "Made with:", "", *provenance_lines(table), ""]
-    for claim, verdict, details in verdicts(table):
-        lines += [f"## {claim}: **{verdict}**", ""] + [f"- {d}" for d in details] + [""]
+    response_means = pd.DataFrame([{"run_dir": run_dir, "response_std": frame["std"].mean()}
+                                   for run_dir, frame in responses.items()], columns=["run_dir", "response_std"])
+    lines += ["## Verdicts", "", METHOD + " To firm up a verdict, add seeds: `make reproduce-cifar SEEDS=0,1,2`.", ""]
+    for claim, verdict, details in claims(table, response_means):
+        lines += [f"### {claim}: **{verdict}**", ""] + [f"- {d}" for d in details] + [""]
     lines += [f"## Table 6 (test error, %; ours on {md(shared['dataset'])}, the paper's on CIFAR-10)", "",
               table6_markdown(t6), "## Figures", "", "![Figure 1](fig1.png)", "", "![Figure 6](fig6.png)", "",
               "![Figure 7](fig7.png)", ""]

@@ -38,16 +38,21 @@ def fake_run(root: Path, arch: str, depth: int, seed: int = 0, train: float = 5.
     return run_dir
 
 
-def study_runs(root: Path, plain_train=(3.0, 5.0, 7.0, 9.0), resnet_test=(8.5, 7.4, 7.0, 6.8)) -> None:
+def study_runs(root: Path, plain_train=(3.0, 5.0, 7.0, 9.0), resnet_test=(8.5, 7.4, 7.0, 6.8), seeds=(0,),
+               spread: float = 0.2) -> None:
+    """Plain and ResNet 20-56; each seed's errors differ from the given ones by up to `spread`."""
     for depth, p_train, r_test in zip((20, 32, 44, 56), plain_train, resnet_test):
-        fake_run(root, "plain", depth, train=p_train, test=p_train + 6)
-        fake_run(root, "resnet", depth, train=p_train / 3, test=r_test)
+        for seed in seeds:
+            jitter = spread * ((seed % 3) - 1)
+            fake_run(root, "plain", depth, seed=seed, train=p_train + jitter, test=p_train + 6 + jitter)
+            fake_run(root, "resnet", depth, seed=seed, train=r_test - 5 + jitter, test=r_test + jitter)
 
 
-def verdict_of(out: Path, claim_start: str) -> str:
+def verdict_of(out: Path, claim_number: int) -> str:
     for line in (out / "report.md").read_text().splitlines():
-        if line.startswith(f"## {claim_start}"):
-            return line.split("**")[1]
+        if line.startswith(f"### {claim_number}. "):
+            return line.split("**")[-2]
+    raise AssertionError(f"no verdict for claim {claim_number}")
     raise AssertionError(f"no verdict line starting {claim_start!r}")
 
 
@@ -65,22 +70,48 @@ def test_runs_csv_equals_the_summaries(tmp_path):
     assert set(curves.split) == {"train", "test"} and list(curves.columns) == ["run", "arch", "depth", "seed", "step", "split", "error"]
 
 
-def test_verdicts_follow_the_numbers(tmp_path):
-    study_runs(tmp_path / "good")
-    report.main([str(tmp_path / "good"), "--out", str(tmp_path / "good_out")])
-    assert verdict_of(tmp_path / "good_out", "Degradation") == "reproduced"
-    assert verdict_of(tmp_path / "good_out", "Among ResNets") == "reproduced"
-    assert verdict_of(tmp_path / "good_out", "At each depth") == "reproduced"
+@pytest.mark.parametrize("plain_train,seeds,spread,expected", [
+    ((3.0, 5.0, 7.0, 9.0), (0, 1, 2), 0.2, "reproduced"),
+    ((9.0, 7.0, 5.0, 3.0), (0, 1, 2), 0.2, "contradicted"),
+    ((3.0, 3.1, 3.2, 3.3), (0, 1, 2), 2.0, "inconclusive (within seed noise)"),
+    ((3.0, 5.0, 7.0, 9.0), (0,), 0.0, "indicative (one seed)"),
+])
+def test_each_verdict_word_follows_the_seeds(tmp_path, plain_train, seeds, spread, expected):
+    study_runs(tmp_path / "runs", plain_train=plain_train, seeds=seeds, spread=spread)
+    report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")])
+    assert verdict_of(tmp_path / "out", 1) == expected
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "Welch" in text and "SEEDS=0,1,2" in text  # the method, and how to firm a verdict up
 
-    study_runs(tmp_path / "flipped", plain_train=(9.0, 7.0, 5.0, 3.0), resnet_test=(6.8, 7.0, 7.4, 8.5))
-    report.main([str(tmp_path / "flipped"), "--out", str(tmp_path / "flipped_out")])
-    assert verdict_of(tmp_path / "flipped_out", "Degradation") == "not reproduced"
-    assert verdict_of(tmp_path / "flipped_out", "Among ResNets") == "not reproduced"
 
-    fake_run(tmp_path / "one", "plain", 20)
-    report.main([str(tmp_path / "one"), "--out", str(tmp_path / "one_out")])
-    assert verdict_of(tmp_path / "one_out", "Degradation") == "not enough runs"
-    assert verdict_of(tmp_path / "one_out", "At each depth") == "not enough runs"
+def test_every_claim_of_section_4_2_gets_its_verdict(tmp_path):
+    root = tmp_path / "runs"
+    study_runs(root, seeds=(0, 1, 2), spread=0.05)
+    for seed, error in enumerate((6.5, 6.6, 6.7, 6.6, 6.5)):
+        fake_run(root, "resnet", 110, seed=seed, train=0.5, test=error)
+    for seed, error in enumerate((7.9, 8.0, 8.1)):
+        fake_run(root, "resnet", 1202, seed=seed, train=0.4, test=error)
+    report.main([str(root), "--out", str(tmp_path / "out")])
+    out = tmp_path / "out"
+    assert [verdict_of(out, n) for n in (1, 2, 3, 4, 6)] == ["reproduced"] * 5
+    text = (out / "report.md").read_text()
+    assert "ours 6.58 ± 0.08 (5) against the paper's 6.61 ± 0.16 (5)" in text
+    assert verdict_of(out, 5) in ("reproduced", "inconclusive (within seed noise)", "contradicted")
+
+    worse = tmp_path / "worse"
+    for seed, error in enumerate((8.0, 8.1, 8.2)):
+        fake_run(worse, "resnet", 110, seed=seed, test=error)
+    report.main([str(worse), "--out", str(tmp_path / "worse_out")])
+    assert verdict_of(tmp_path / "worse_out", 6) == "contradicted"
+    assert verdict_of(tmp_path / "worse_out", 1) == "not enough runs"
+    assert verdict_of(tmp_path / "worse_out", 3) == "not enough runs"
+
+
+def test_layer_response_verdict_compares_twins(tmp_path):
+    root = tmp_path / "runs"
+    study_runs(root, seeds=(0, 1))
+    report.main([str(root), "--out", str(tmp_path / "out")])
+    assert verdict_of(tmp_path / "out", 5) == "reproduced"  # the fixture's ResNet responses are half the plain ones
 
 
 def test_table6_puts_our_numbers_beside_the_papers(tmp_path):
@@ -140,7 +171,7 @@ def test_partial_and_damaged_sweeps_still_report_and_list_the_gaps(tmp_path):
     assert "failed at step 1200" in text and "interrupted at step 800" in text
     assert report.md(f"{running}: no summary.json yet") in text
     assert report.md(f"{truncated}: damaged summary") in text and report.md(f"{garbage}: damaged metrics.csv") in text
-    assert verdict_of(tmp_path / "out", "Degradation") == "reproduced"  # from the good runs
+    assert verdict_of(tmp_path / "out", 1) == "indicative (one seed)"  # from the good runs
 
 
 def test_a_study_says_what_made_it_and_warns_of_mixed_code_and_devices(tmp_path):
@@ -207,7 +238,7 @@ def test_notebook_runs_headless_on_fixture_results(tmp_path):
     import nbformat
     from nbclient import NotebookClient
 
-    study_runs(tmp_path / "runs")
+    study_runs(tmp_path / "runs", seeds=(0, 1, 2))
     report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")])
     nb = nbformat.read(REPO / "notebooks" / "degradation.ipynb", as_version=4)
     import os
@@ -229,7 +260,7 @@ def test_a_tiny_real_sweep_then_the_report(cifar_root, tmp_path):
     run_cli("study.report", str(runs_root), "--out", str(tmp_path / "out"), check=True)
     table = pd.read_csv(tmp_path / "out" / "runs.csv")
     assert sorted(table.depth) == [8, 14] and set(table.status) == {"completed"}
-    assert verdict_of(tmp_path / "out", "Degradation") in ("reproduced", "not reproduced")
+    assert verdict_of(tmp_path / "out", 1) in ("indicative (one seed)", "not enough runs")
 
 
 def test_reproduce_runs_the_mini_study_in_parallel_then_the_report(cifar_root, tmp_path):
