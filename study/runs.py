@@ -113,11 +113,15 @@ def run_id(cfg: DictConfig) -> str:
 
 
 def register_configs() -> None:
-    """`${run_id:}` in conf/train.yaml: the run folder of the config it is resolved in."""
-    if not OmegaConf.has_resolver("run_id"):
-        OmegaConf.register_new_resolver(
-            "run_id", lambda *, _root_: run_id(_root_)
-        )
+    """`${run_id:}` in conf/train.yaml: the run folder of the config it is resolved in; and, for
+    conf/hydra/launcher/slurm.yaml, `${gpus_or_null:N}` (no GPU request on a CPU-only partition)
+    and `${at_least_one:N}` (one task per GPU, one task without GPUs)."""
+    resolvers = {"run_id": lambda *, _root_: run_id(_root_),
+                 "gpus_or_null": lambda n: int(n) or None,
+                 "at_least_one": lambda n: max(1, int(n))}
+    for name, resolver in resolvers.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)
 
 
 @contextlib.contextmanager

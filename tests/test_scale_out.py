@@ -21,6 +21,15 @@ def test_slurm_launcher_config_takes_site_settings_from_the_environment(monkeypa
     assert launcher.max_num_timeout > 0 and launcher.timeout_min > 0 and launcher.mem_gb > 0
 
 
+def test_a_cpu_only_partition_asks_for_one_task_and_no_gpu(monkeypatch):
+    from hydra import compose, initialize_config_dir
+
+    monkeypatch.setenv("STUDY_SLURM_GPUS", "0")
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        launcher = compose("train", ["hydra/launcher=slurm"], return_hydra_config=True).hydra.launcher
+    assert launcher.gpus_per_node is None and launcher.tasks_per_node == 1
+
+
 def test_every_experiment_composes_to_the_papers_runs():
     from hydra import compose, initialize_config_dir
 
