@@ -28,6 +28,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from study import runs
+from study.callbacks import ProgressLines, quiet_library_chatter
 from study.checks import ConfigError, check_same_run, check_writable, validate
 from study.data import ImageDataModule
 from study.datasets import DataError, describe_source
@@ -37,6 +38,7 @@ from study.module import CifarClassifier
 DONE = ("completed", "diverged")  # statuses a rerun leaves alone: both are results
 
 runs.register_configs()
+quiet_library_chatter()
 
 
 def share_cpu_cores() -> None:
@@ -271,13 +273,15 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
                "steps": None, "provenance": None,
                "final_train_error": None, "final_val_error": None, "final_test_error": None}
     trainer = None
+    bar = cfg.trainer.enable_progress_bar and sys.stdout.isatty()  # a file gets one line an interval instead
     try:
         trainer = L.Trainer(
             max_steps=cfg.trainer.max_steps, accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices,
             strategy=cfg.trainer.strategy, precision=default_precision(cfg), deterministic=cfg.trainer.deterministic,
-            benchmark=torch.cuda.is_available(), logger=build_loggers(cfg, run_dir), callbacks=[guard, final],
+            benchmark=torch.cuda.is_available(), logger=build_loggers(cfg, run_dir),
+            callbacks=[guard, final] + ([] if bar else [ProgressLines(cfg.log_every)]),
             log_every_n_steps=cfg.log_every, enable_checkpointing=False, enable_model_summary=False,
-            enable_progress_bar=cfg.trainer.enable_progress_bar, limit_val_batches=0, num_sanity_val_steps=0,
+            enable_progress_bar=bar, limit_val_batches=0, num_sanity_val_steps=0,
             use_distributed_sampler=False, default_root_dir=str(run_dir),
         )
         summary["provenance"] = runs.provenance(trainer.strategy.root_device, str(trainer.precision))

@@ -305,3 +305,12 @@ def test_a_compiled_net_trains_and_checkpoints(cifar_root, tmp_path):
     train(cifar_root, tmp_path, "model.depth=8", "model.compile=true")
     run_dir = only_run_dir(tmp_path)
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "completed"
+
+
+def test_output_to_a_file_is_one_line_an_interval_without_chatter(cifar_root, tmp_path):
+    result = train(cifar_root, tmp_path, "model.depth=8", "trainer.enable_progress_bar=true")
+    lines = [line for line in result.stdout.splitlines() if line.startswith("step ")]
+    assert [line.split(":")[0] for line in lines] == ["step 2/6", "step 4/6", "step 6/6"]
+    assert "training error" in lines[-1] and "images/s" in lines[-1] and "left" in lines[-1]
+    output = result.stdout + result.stderr
+    assert "\r" not in output and "Tip:" not in output and "LeafSpec" not in output
