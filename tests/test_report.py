@@ -198,15 +198,16 @@ def test_runs_that_differ_in_more_than_the_seed_are_never_pooled(tmp_path):
     fake_run(root, "resnet", 20, test=12.0, copy="beef", folder="other-copy")
     edit_summary(fake_run(root, "resnet", 20, test=7.0, folder="bf16"),
                  provenance={"code": {"commit": "0" * 40, "changed": False}, "device": "GPU", "precision": "bf16-mixed"})
+    fake_run(root, "resnet", 20, test=6.0, folder="longer", max_steps=64000, steps=64000)
     assert report.main([str(root), "--out", str(tmp_path / "out")]) == 0
     index = (tmp_path / "out" / "report.md").read_text()
-    assert "belong to 5 studies" in index and "model.shortcut=C" in index and "data copy beef" in index
-    assert "precision=bf16-mixed" in index
+    assert "belong to 6 studies" in index and "model.shortcut=C" in index and "data copy beef" in index
+    assert "precision=bf16-mixed" in index and "64,000 steps" in index
     rows = []
     for study_report in sorted((tmp_path / "out").glob("study-*/table6.csv")):
         t6 = pd.read_csv(study_report).set_index(["arch", "depth"])
         rows.append((t6.loc[("resnet", 20), "mean_test_error"], t6.loc[("resnet", 20), "n"]))
-    assert sorted(rows) == [(7.0, 1), (8.0, 1), (9.0, 1), (12.0, 1), (30.0, 1)]
+    assert sorted(rows) == [(6.0, 1), (7.0, 1), (8.0, 1), (9.0, 1), (12.0, 1), (30.0, 1)]
     study_text = next((tmp_path / "out").glob("study-*/report.md")).read_text()
     assert "re-encoded" in study_text and "image folders" in study_text  # the copy is named
 
