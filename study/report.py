@@ -389,7 +389,8 @@ def write_study(out: Path, title: str, shared: dict, table: pd.DataFrame, curves
     runs.atomic_write_text(out / "table6.md", table6_markdown(t6))
     runs.atomic_write_text(out / "table6.tex", table6_latex(t6))
 
-    lines = [f"# Degradation study: {md(title)}", "", f"{len(table)} runs from {md(', '.join(map(str, roots)))}.", "",
+    lines = [f"# Degradation study: {md(title)}", "",
+             f"{len(table)} run{'s' if len(table) != 1 else ''} from {md(', '.join(map(str, roots)))}.", "",
              f"Data: {md(describe_copy(shared['data']))}.", "", "Made with:", "", *provenance_lines(table), ""]
     response_means = pd.DataFrame([{"run_dir": run_dir, "response_std": frame["std"].mean()}
                                    for run_dir, frame in responses.items()], columns=["run_dir", "response_std"])

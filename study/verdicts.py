@@ -128,7 +128,7 @@ def claims(table: pd.DataFrame, responses: pd.DataFrame | None = None) -> list[t
     word_train, lines_train = ordered_claim(train, "resnet", resnet_depths, -1, "training error")
     word_test, lines_test = ordered_claim(test, "resnet", resnet_depths, -1, "test error")
     out.append(("2. ResNets up to 110 layers: depth lowers the training and the test error (Fig. 6 middle, Table 6)",
-                weakest([word_train, word_test]), lines_train + lines_test))
+                weakest([word_train, word_test]), list(dict.fromkeys(lines_train + lines_test))))
 
     twins = [d for d in plain_depths if ("plain", d) in test and ("resnet", d) in test]
     words, lines = [], []
