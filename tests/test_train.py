@@ -314,3 +314,14 @@ def test_output_to_a_file_is_one_line_an_interval_without_chatter(cifar_root, tm
     assert "training error" in lines[-1] and "images/s" in lines[-1] and "left" in lines[-1]
     output = result.stdout + result.stderr
     assert "\r" not in output and "Tip:" not in output and "LeafSpec" not in output
+
+
+def test_the_dataloader_second_opinion_trains_and_reports(cifar_root, tmp_path):
+    run_cli("study.dataloader_check", str(cifar_root), "--out", str(tmp_path / "check"), "--depth", "8", "--steps", "4",
+            "--eval-every", "2", "--milestones", "2,3", check=True, timeout=300)
+    summary = json.loads((tmp_path / "check" / "summary.json").read_text())
+    assert summary["steps"] == 4 and 0 <= summary["final_test_error"] <= 100
+    assert summary["data"]["layout"] == "cifar-10-batches-py"
+    rows = read_rows(tmp_path / "check" / "metrics.csv")
+    assert [int(r["step"]) for r in rows] == [2, 4]
+    assert [float(r["lr"]) for r in rows] == pytest.approx([0.1, 0.001])  # the lr of the last update of each interval
