@@ -325,3 +325,22 @@ def test_the_dataloader_second_opinion_trains_and_reports(cifar_root, tmp_path):
     rows = read_rows(tmp_path / "check" / "metrics.csv")
     assert [int(r["step"]) for r in rows] == [2, 4]
     assert [float(r["lr"]) for r in rows] == pytest.approx([0.1, 0.001])  # the lr of the last update of each interval
+
+
+def test_evaluate_gives_the_runs_test_error_and_exports_a_plain_state_dict(cifar_root, tmp_path):
+    import torch
+
+    from study.models import build_cifar_net
+
+    train(cifar_root, tmp_path / "runs", "model.depth=8")
+    run_dir = only_run_dir(tmp_path / "runs")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    result = run_cli("study.evaluate", str(run_dir), "--export", str(tmp_path / "model.pt"), check=True)
+    test_line = next(line for line in result.stdout.splitlines() if line.startswith("test error:"))
+    assert float(test_line.split()[-1].rstrip("%")) == pytest.approx(summary["final_test_error"], abs=1e-4)
+    assert "airplane" in result.stdout and "truck" in result.stdout  # per class
+    net = build_cifar_net(8, True, "A")
+    net.load_state_dict(torch.load(tmp_path / "model.pt", weights_only=True))  # no Lightning, no Hydra
+
+    moved = run_cli("study.evaluate", str(run_dir / "checkpoints" / "last.ckpt"), f"data.root={tmp_path / 'gone'}")
+    assert moved.returncode == 2 and "no CIFAR-10 in" in moved.stderr and "Traceback" not in moved.stderr
