@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from study.datasets import DataError, load_dataset
 
+
 @dataclass
 class ImageSplits:
     train_images: torch.Tensor  # uint8 [N, C, H, W]

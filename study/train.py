@@ -238,9 +238,8 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
     datamodule = ImageDataModule(d.name, d.root, d.download, d.val_split, d.train_subset, d.batch_size,
                                  d.eval_batch_size, cfg.seed, d.pad, d.get("verify_checksums", True), d.expected_counts)
     datamodule.setup()  # loads the data now, so a missing dataset stops the run before training
-    if first_process:
-        print(describe_source(datamodule.splits.source))
     if first_process:  # from here on the folder holds a run, which the report lists
+        print(describe_source(datamodule.splits.source))
         runs.atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved))
     net = build_cifar_net(cfg.model.depth, cfg.model.arch == "resnet", cfg.model.shortcut,
                           num_classes=10, in_channels=datamodule.in_channels)
