@@ -53,7 +53,6 @@ def verdict_of(out: Path, claim_number: int) -> str:
         if line.startswith(f"### {claim_number}. "):
             return line.split("**")[-2]
     raise AssertionError(f"no verdict for claim {claim_number}")
-    raise AssertionError(f"no verdict line starting {claim_start!r}")
 
 
 def test_runs_csv_equals_the_summaries(tmp_path):
