@@ -103,7 +103,8 @@ def depth_pairs(stats: dict, arch: str, depths) -> list[tuple[int, int]]:
     return list(zip(present, present[1:]))
 
 
-def ordered_claim(stats: dict, arch: str, depths, paper_sign: int, what: str) -> tuple[str, list[str]]:
+def ordered_claim(stats: dict, arch: str, depths, paper_sign: int, what: str,
+                  unit: str = " points") -> tuple[str, list[str]]:
     """Each deeper net of `arch` has a higher (+1) or lower (-1) `what` than the next shallower one."""
     pairs = depth_pairs(stats, arch, depths)
     if not pairs:
@@ -112,7 +113,7 @@ def ordered_claim(stats: dict, arch: str, depths, paper_sign: int, what: str) ->
                          "two are needed"]
     words, lines = [], []
     for a, b in pairs:
-        word, numbers = compare([(1, stats[(arch, b)]), (-1, stats[(arch, a)])], paper_sign)
+        word, numbers = compare([(1, stats[(arch, b)]), (-1, stats[(arch, a)])], paper_sign, unit)
         words.append(word)
         lines.append(f"{arch}-{a} -> {arch}-{b} {what}: {stats[(arch, a)]} -> {stats[(arch, b)]}; {numbers}: {word}")
     return weakest(words), lines
@@ -174,7 +175,7 @@ def response_claim(table: pd.DataFrame, responses: pd.DataFrame | None) -> tuple
         lines.append(f"{d} layers, mean response std: ResNet {stats[('resnet', d)]} vs plain {stats[('plain', d)]}; "
                      f"{numbers}: {word}")
     if len([d for arch, d in stats if arch == "resnet" and d in (20, 56, 110)]) >= 2:
-        word, more = ordered_claim(stats, "resnet", (20, 56, 110), -1, "mean response std")
+        word, more = ordered_claim(stats, "resnet", (20, 56, 110), -1, "mean response std", unit="")
         words.append(word)
         lines += more
     return (weakest(words) if words else MISSING), lines or ["no depth has layer responses of both a plain net and "
