@@ -385,3 +385,71 @@ def test_a_summary_never_holds_a_bare_nan(tmp_path):
     text = (tmp_path / "summary.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert read_summary(tmp_path)["last_finite_loss"] is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Each claim, each verdict word, from known per-seed numbers
+
+
+def claim_table(errors: dict) -> pd.DataFrame:
+    """{(arch, depth): [(train, test) per seed]} as the report's run table."""
+    rows = [{"arch": arch, "depth": depth, "seed": seed, "status": "completed", "final_train_error": train,
+             "final_test_error": test, "run_dir": f"/r/{arch}{depth}/{seed}"}
+            for (arch, depth), seeds in errors.items() for seed, (train, test) in enumerate(seeds)]
+    return pd.DataFrame(rows)
+
+
+def seeds(train: float, test: float, n: int = 3, spread: float = 0.1) -> list[tuple[float, float]]:
+    return [(train + spread * (i - 1), test + spread * (i - 1)) for i in range(n)]
+
+
+CLAIM_CASES = {  # claim: {word: the (arch, depth) errors that give it}
+    1: {"reproduced": {("plain", 20): seeds(5, 9), ("plain", 56): seeds(9, 12)},
+        "contradicted": {("plain", 20): seeds(9, 12), ("plain", 56): seeds(5, 9)},
+        "inconclusive (within seed noise)": {("plain", 20): seeds(5, 9, spread=2), ("plain", 56): seeds(5.2, 9, spread=2)},
+        "indicative (one seed)": {("plain", 20): seeds(5, 9, n=1), ("plain", 56): seeds(9, 12)},
+        "not enough runs": {("plain", 20): seeds(5, 9)}},
+    2: {"reproduced": {("resnet", 20): seeds(5, 9), ("resnet", 56): seeds(3, 7)},
+        "contradicted": {("resnet", 20): seeds(3, 7), ("resnet", 56): seeds(5, 9)},
+        "inconclusive (within seed noise)": {("resnet", 20): seeds(5, 9, spread=2), ("resnet", 56): seeds(4.9, 8.9, spread=2)},
+        "indicative (one seed)": {("resnet", 20): seeds(5, 9, n=1), ("resnet", 56): seeds(3, 7)},
+        "not enough runs": {("resnet", 56): seeds(3, 7)}},
+    3: {"reproduced": {("plain", 20): seeds(5, 10), ("resnet", 20): seeds(4, 9), ("plain", 56): seeds(9, 14),
+                       ("resnet", 56): seeds(3, 7)},
+        "contradicted": {("plain", 20): seeds(5, 8), ("resnet", 20): seeds(4, 9)},
+        "inconclusive (within seed noise)": {("plain", 20): seeds(5, 9, spread=2), ("resnet", 20): seeds(5, 8.9, spread=2)},
+        "indicative (one seed)": {("plain", 20): seeds(5, 10, n=1), ("resnet", 20): seeds(4, 9)},
+        "not enough runs": {("resnet", 20): seeds(4, 9)}},
+    4: {"reproduced": {("resnet", 110): seeds(1, 6.6), ("resnet", 1202): seeds(1, 7.9)},
+        "contradicted": {("resnet", 110): seeds(1, 7.9), ("resnet", 1202): seeds(1, 6.6)},
+        "inconclusive (within seed noise)": {("resnet", 110): seeds(1, 7, spread=2), ("resnet", 1202): seeds(1, 7.1, spread=2)},
+        "indicative (one seed)": {("resnet", 110): seeds(1, 6.6, n=1), ("resnet", 1202): seeds(1, 7.9)},
+        "not enough runs": {("resnet", 110): seeds(1, 6.6)}},
+    6: {"reproduced": {("resnet", 110): seeds(0.5, 6.6, n=5)},
+        "contradicted": {("resnet", 110): seeds(0.5, 8.0, n=5)},
+        "indicative (one seed)": {("resnet", 110): seeds(0.5, 6.6, n=1)},
+        "not enough runs": {("resnet", 20): seeds(1, 9)}},
+}
+
+
+@pytest.mark.parametrize("claim,word", [(c, w) for c, cases in CLAIM_CASES.items() for w in cases])
+def test_each_claim_yields_each_verdict_word(claim, word):
+    from study.verdicts import claims
+
+    verdicts = claims(claim_table(CLAIM_CASES[claim][word]))
+    title, verdict, details = verdicts[claim - 1]
+    assert title.startswith(f"{claim}. ") and verdict == word, details
+
+
+@pytest.mark.parametrize("plain,resnet,word", [((1.2, 1.3, 1.25), (1.0, 1.05, 0.95), "reproduced"),
+                                               ((1.0, 1.05, 0.95), (1.2, 1.3, 1.25), "contradicted"),
+                                               ((1.0, 1.5, 0.5), (1.0, 1.4, 0.7), "inconclusive (within seed noise)"),
+                                               ((1.2,), (1.0, 1.05, 0.95), "indicative (one seed)")])
+def test_the_layer_response_claim_yields_each_word(plain, resnet, word):
+    from study.verdicts import claims
+
+    table = claim_table({("plain", 20): seeds(5, 9, n=len(plain)), ("resnet", 20): seeds(4, 8, n=len(resnet))})
+    responses = pd.DataFrame([{"run_dir": f"/r/{arch}20/{i}", "response_std": v}
+                              for arch, values in (("plain", plain), ("resnet", resnet)) for i, v in enumerate(values)])
+    assert claims(table, responses)[4][1] == word
+    assert claims(table, None)[4][1] == "not enough runs"
