@@ -43,7 +43,8 @@ def test_every_experiment_composes_to_the_papers_runs():
     assert table6.hydra.sweeper.params.table6_run.count("[110,") == 5
     # the paper's lr drops at 50% and 75% of the length, at 1,200 steps and at 8,000 (1/8)
     assert mini.optim.milestones == [600, 900] and mini.trainer.max_steps == 1200
-    assert mini.optim.warmup is True and mini.data.train_subset is None  # warm-up for plain and ResNets alike
+    assert mini.optim.lr == 0.02 and mini.optim.warmup is False  # the same for plain nets and ResNets
+    assert mini.data.train_subset is None and mini.hydra.sweeper.params["model.depth"] == "20,56,32"
     assert check.optim.milestones == [4000, 6000] and check.trainer.max_steps == 8000
     assert check.hydra.sweeper.params.model == "resnet,plain" and check.optim.warmup is None
 
