@@ -44,11 +44,12 @@ def load_net(run_dir: Path, checkpoint: Path, overrides: list[str]):
     if config is None:
         raise EvaluateError(f"{run_dir} holds no summary.json or config.yaml saying how its net was built")
     cfg = OmegaConf.merge(OmegaConf.create(config), OmegaConf.from_dotlist(overrides))
-    step, why = runs.checkpoint_step(checkpoint)
-    if step is None:
+    loaded, why = runs.load_checkpoint(checkpoint)
+    if loaded is None:
         raise EvaluateError(f"checkpoint {checkpoint} is refused: {why}")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
-    return cfg, {key.removeprefix("net."): value for key, value in state.items() if key.startswith("net.")}, step
+    state = loaded.get("state_dict") or {}
+    net_state = {key.removeprefix("net."): value for key, value in state.items() if key.startswith("net.")}
+    return cfg, net_state, int(loaded["global_step"])
 
 
 @torch.no_grad()

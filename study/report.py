@@ -140,16 +140,6 @@ def study_of(summary: dict, data: dict) -> tuple[str, dict]:
     return hashlib.sha256(key.encode()).hexdigest()[:8], shared
 
 
-def flatten(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def describe_copy(data: dict) -> str:
     if not data.get("content"):
         return "data copy not recorded"
@@ -188,7 +178,7 @@ def provenance_lines(table: pd.DataFrame) -> list[str]:
 
 def study_titles(studies: dict) -> dict[str, str]:
     """A title per study: dataset and length, then whatever sets it apart from the others."""
-    flat = {sid: flatten(shared["config"]) for sid, shared in studies.items()}
+    flat = {sid: runs.flat_items(shared["config"]) for sid, shared in studies.items()}
     keys = sorted({k for f in flat.values() for k in f})
     differing = [k for k in keys if len({json.dumps(f.get(k), default=str) for f in flat.values()}) > 1]
     titles = {}

@@ -262,16 +262,23 @@ def summary_problems(summary: dict) -> list[str]:
     return problems
 
 
-def checkpoint_step(path: Path) -> tuple[int | None, str | None]:
-    """(the global step stored in a checkpoint, None) or (None, why it cannot be used). Loaded with
-    weights_only=True: a checkpoint from someone else that holds anything but tensors and plain
-    values is refused, never run."""
+def load_checkpoint(path: Path) -> tuple[dict | None, str | None]:
+    """(the checkpoint, None) or (None, why it cannot be used). Loaded with weights_only=True: a
+    checkpoint from someone else that holds anything but tensors and plain values is refused,
+    never run."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        return int(checkpoint["global_step"]), None
+        int(checkpoint["global_step"])
+        return checkpoint, None
     except Exception as err:  # truncated, foreign or unsafe files are reported, not trusted
         reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
         return None, f"{type(err).__name__}{': ' + reason if reason else ''}"
+
+
+def checkpoint_step(path: Path) -> tuple[int | None, str | None]:
+    """(the global step stored in a checkpoint, None) or (None, why it cannot be used)."""
+    checkpoint, why = load_checkpoint(path)
+    return (None, why) if checkpoint is None else (int(checkpoint["global_step"]), None)
 
 
 def newest_checkpoint(run_dir: Path) -> tuple[tuple[Path, int] | None, list[str]]:
