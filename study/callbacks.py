@@ -1,20 +1,162 @@
-"""Output that reads well wherever it goes: one progress line per interval when standard output is
-not a terminal (SLURM logs, `make ... > log`), in place of a progress bar's redraws; and none of
-the library chatter (tips, deprecation warnings) that says nothing about the run."""
+"""The Lightning callbacks of a run, one job each:
+
+    StopOnSignal        SIGTERM, SIGINT or SLURM's SIGUSR2 stop the run after the current step
+    RunCheckpoints      a checkpoint every N steps and at the end, written atomically
+    RunClock            the run's wall time across resumes (kept in its checkpoints)
+    KeepLock            keeps the run's lock fresh while it trains (study.runs.RunLock)
+    FinalMeasurements   errors on every split and Figure 7's responses at the end
+    ProgressLines       one progress line an interval when output is not a terminal
+
+and `quiet_library_chatter`, which silences the library messages that say nothing about the run.
+"""
 
 import logging
-import sys
+import math
+import signal
 import time
 import warnings
+from pathlib import Path
 
 import lightning as L
+
+log = logging.getLogger("study")
+
+
+class StopOnSignal(L.Callback):
+    """Catches SIGTERM, SIGINT and SIGUSR2 (SLURM's warning before a time limit) and stops the run
+    at the next step boundary, where RunCheckpoints saves it; afterwards the signal goes on to
+    whoever handled it before (submitit requeues the job on SIGUSR2)."""
+
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGUSR2") if hasattr(signal, name))
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._handlers: dict = {}
+        self._previous_handlers: dict = {}
+
+    def install(self) -> None:
+        """Catch the signals from now on (data loading included)."""
+        try:
+            self._previous_handlers = {s: signal.signal(s, self._request_stop) for s in self.SIGNALS}
+        except ValueError:  # not the main thread: leave signals to the host
+            self._previous_handlers = {}
+        self._handlers = dict(self._previous_handlers)
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        # Lightning wrapped our SIGTERM handler in one that raises out of fit() before the last
+        # checkpoint can be taken; during training ours alone decides.
+        for s in self._handlers:
+            signal.signal(s, self._request_stop)
+
+    def _request_stop(self, signum, frame) -> None:
+        self.signum = signum
+        self.restore_handlers()  # a second signal acts as usual
+
+    def restore_handlers(self) -> None:
+        for s, handler in self._handlers.items():
+            signal.signal(s, handler)
+        self._handlers = {}
+
+    def pass_on(self) -> None:
+        handler = self._previous_handlers.get(self.signum)
+        if callable(handler):
+            handler(self.signum, None)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        stop = self.signum is not None
+        if trainer.world_size > 1:
+            stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
+        if stop:
+            self.signum = self.signum or signal.SIGTERM
+            trainer.should_stop = True  # on_train_end checkpoints this step
+            log.info(f"stop requested: checkpointing at step {trainer.global_step}")
+
+
+class RunCheckpoints(L.Callback):
+    """`last.ckpt` every `every` steps and at the end of training (not of a diverged run: its
+    weights are not finite); the one before is kept as `previous.ckpt`."""
+
+    def __init__(self, ckpt_dir: Path, every: int):
+        self.ckpt_dir, self.every = ckpt_dir, every
+        self._saved_step = -1
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        # Saving here rather than at the end of the previous step catches the state after all of
+        # that step's hooks (the module's logging ones run after the callbacks').
+        if trainer.global_step and trainer.global_step % self.every == 0:
+            self.save(trainer)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if pl_module.divergence is None:
+            self.save(trainer)
+
+    def save(self, trainer) -> None:
+        if self._saved_step == trainer.global_step:
+            return
+        self._saved_step = trainer.global_step
+        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        last, tmp = self.ckpt_dir / "last.ckpt", self.ckpt_dir / "last.ckpt.tmp"
+        trainer.save_checkpoint(tmp, weights_only=False)
+        if trainer.is_global_zero:
+            if last.exists():
+                last.replace(self.ckpt_dir / "previous.ckpt")
+            tmp.replace(last)
+
+
+class RunClock(L.Callback):
+    """The run's wall time: this process's, plus what its checkpoint says went before."""
+
+    def __init__(self):
+        self.started, self.elapsed_before = time.time(), 0.0
+
+    @property
+    def state_key(self) -> str:
+        return "RunGuard"  # the name checkpoints written before this callback was split off use
+
+    def elapsed_s(self) -> float:
+        return round(self.elapsed_before + time.time() - self.started, 2)
+
+    def state_dict(self) -> dict:
+        return {"elapsed_s": self.elapsed_s()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        elapsed = state_dict.get("elapsed_s")
+        if isinstance(elapsed, (int, float)) and math.isfinite(elapsed) and elapsed >= 0:
+            self.elapsed_before = float(elapsed)
+
+
+class KeepLock(L.Callback):
+    """Touches the run's lock as training goes, so other hosts see that its holder is alive."""
+
+    def __init__(self, lock):
+        self.lock = lock
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.lock.refresh()
+
+
+class FinalMeasurements(L.Callback):
+    """At the end of a run that reached max_steps (or diverged): the errors on every split without
+    augmentation, and Figure 7's layer responses on the test set. on_fit_end also runs when a run
+    is resumed from its final checkpoint."""
+
+    def __init__(self):
+        self.errors: dict[str, float] = {}
+        self.responses: list[dict] = []
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        if pl_module.divergence is None and trainer.global_step < trainer.max_steps:
+            return
+        self.errors = pl_module.evaluate(("train", "val", "test"))
+        if trainer.is_global_zero and pl_module.divergence is None:
+            self.responses = pl_module.layer_responses()
 
 
 class ProgressLines(L.Callback):
     """`step 400/1200: lr 0.02, training error 47.50%, 512 images/s, 4 min left` every `every` steps."""
 
-    def __init__(self, every: int, stream=None):
-        self.every, self.stream = every, stream or sys.stdout
+    def __init__(self, every: int):
+        self.every = every
 
     def on_train_start(self, trainer, pl_module) -> None:
         self.started, self.first_step = time.time(), trainer.global_step
@@ -30,18 +172,16 @@ class ProgressLines(L.Callback):
 
     def report(self, trainer) -> None:
         step, total = trainer.global_step, trainer.max_steps
-        elapsed = time.time() - self.started
-        per_step = elapsed / (step - self.first_step)
+        per_step = (time.time() - self.started) / (step - self.first_step)
         batch = trainer.datamodule.batch_size if trainer.datamodule is not None else 0
         error = trainer.callback_metrics.get("train_error")
-        lr = trainer.optimizers[0].param_groups[0]["lr"]
-        parts = [f"lr {lr:g}"]
+        parts = [f"lr {trainer.optimizers[0].param_groups[0]['lr']:g}"]
         if error is not None:
             parts.append(f"training error {float(error):.2f}%")
         if batch:
             parts.append(f"{batch / per_step:.0f} images/s")
         parts.append(f"{duration(per_step * (total - step))} left")
-        print(f"step {step}/{total}: {', '.join(parts)}", file=self.stream, flush=True)
+        log.info(f"step {step}/{total}: {', '.join(parts)}")
 
 
 def duration(seconds: float) -> str:
@@ -59,6 +199,7 @@ class _DropTips(logging.Filter):
 
 def quiet_library_chatter() -> None:
     """Lightning's advertisement for its cloud logger, and the deprecation warning its own pytree
-    helper triggers in torch >= 2.10 (nothing this project can act on)."""
+    helper triggers in torch >= 2.10 (nothing this project can act on). Called in each run's
+    process: a joblib worker runs the job without importing study.train as a module."""
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropTips())
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")

@@ -69,6 +69,11 @@ def validate(cfg: DictConfig) -> None:
     if available is not None and d.batch_size > available:
         raise ConfigError(f"data.batch_size={d.batch_size} is larger than the {available:,} training images in use; "
                           "choose a smaller batch or a larger data.train_subset")
+    check_trainer(cfg.trainer)
+    from study import loggers
+
+    for problem in loggers.check(cfg):
+        raise ConfigError(problem)
     devices = cfg.trainer.devices
     if isinstance(devices, int) and devices > 1:
         if d.batch_size % devices:
@@ -79,6 +84,25 @@ def validate(cfg: DictConfig) -> None:
                 "sweep in each process. Run multi-GPU runs one at a time, or sweep with hydra/launcher=slurm "
                 "(one task per GPU)."
             )
+
+
+def check_trainer(trainer: DictConfig) -> None:
+    """Every trainer.X must be an argument of lightning.Trainer that the harness leaves to the user."""
+    from study.runs import TRAINER_SET_BY_HARNESS, trainer_defaults
+
+    known = trainer_defaults()
+    for key in trainer:
+        if key == "_target_":
+            continue
+        if key in TRAINER_SET_BY_HARNESS:
+            raise ConfigError(f"trainer.{key} is set by the harness: {TRAINER_SET_BY_HARNESS[key]}")
+        if key not in known:
+            raise ConfigError(f"trainer.{key}: Trainer.__init__() got an unexpected keyword argument {key!r}. "
+                              "Any argument of lightning.Trainer can be set (+trainer.NAME=VALUE); see "
+                              "https://lightning.ai/docs/pytorch/stable/common/trainer.html#trainer-flags")
+    if trainer.get("benchmark") not in (None, True, False):
+        raise ConfigError(f"trainer.benchmark={trainer.benchmark!r} must be true, false or null (on with a GPU "
+                          "unless trainer.deterministic=true)")
 
 
 def check_same_run(run_dir: Path, cfg: DictConfig) -> None:

@@ -117,12 +117,14 @@ class ImageDataModule(L.LightningDataModule):
 
     def __init__(self, name: str, root: str, download: bool, val_split: int = 0, train_subset: int | None = None,
                  batch_size: int = 128, eval_batch_size: int = 1000, seed: int = 0, pad: int = 4,
-                 verify_checksums: bool = True, expected_counts=None, splits: ImageSplits | None = None):
+                 verify_checksums: bool = True, expected_counts=None, eval_subset: int | None = None,
+                 splits: ImageSplits | None = None):
         super().__init__()
         self.name, self.root, self.download = name, root, download
         self.verify_checksums, self.expected_counts = verify_checksums, expected_counts
         self.val_split, self.train_subset = val_split, train_subset
         self.batch_size, self.eval_batch_size, self.seed, self.pad = batch_size, eval_batch_size, seed, pad
+        self.eval_subset = eval_subset  # N: evaluate on each split's first N images only (smoke runs)
         self.splits = splits  # given images (the benchmark's), or None to load from root
         self._device_cache: dict[str, torch.Tensor] = {}
 
@@ -169,7 +171,7 @@ class ImageDataModule(L.LightningDataModule):
         batches; in DDP each rank takes every world-th image."""
         images, labels = self.on_device(f"{split}_images", device), self.on_device(f"{split}_labels", device)
         mean = self.on_device("mean", device)
-        mine = torch.arange(rank, len(images), world, device=device)
+        mine = torch.arange(rank, min(len(images), self.eval_subset or len(images)), world, device=device)
         for chunk in mine.split(self.eval_batch_size):
             yield normalize(images[chunk], mean), labels[chunk]
 

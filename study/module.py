@@ -80,6 +80,7 @@ class CifarClassifier(L.LightningModule):
         # step never waits for the host; saved in checkpoints, so a resumed run logs the same averages.
         self.register_buffer("train_counts", torch.zeros(2, dtype=torch.float64))
         self.register_buffer("warmup_counts", torch.zeros(2, dtype=torch.float64))
+        self.register_buffer("train_loss_sum", torch.zeros((), dtype=torch.float64))  # over the train_counts steps
         self.register_buffer("device_step", torch.zeros((), dtype=torch.int64), persistent=False)
         self.register_buffer("first_nonfinite_step", torch.tensor(-1), persistent=False)
         self.register_buffer("last_finite_loss", torch.tensor(float("nan")), persistent=False)
@@ -106,7 +107,7 @@ class CifarClassifier(L.LightningModule):
             return learning_rate(step, hp.lr, hp.milestones, hp.gamma, self.warming_up, hp.warmup_lr) / hp.lr
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": "lr"}}
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def on_fit_start(self) -> None:
         if self.hparams.channels_last:
@@ -123,6 +124,7 @@ class CifarClassifier(L.LightningModule):
         for counts in (self.train_counts, self.warmup_counts) if self.warming_up else (self.train_counts,):
             counts[0] += wrong
             counts[1] += len(labels)
+        self.train_loss_sum += loss.detach().double() * len(labels)
         self._watch_loss(loss.detach())
         self._lr_this_step = self.trainer.optimizers[0].param_groups[0]["lr"]
         if self.warming_up and (self.global_step + 1) % WARMUP_WINDOW == 0:
@@ -136,13 +138,19 @@ class CifarClassifier(L.LightningModule):
         self.first_nonfinite_step = torch.where(first_bad, self.device_step, self.first_nonfinite_step)
         self.device_step += 1
 
-    def _error_since_last(self, counts: torch.Tensor) -> float:
-        """Percent wrong over the accumulated steps (all ranks), then start a new window."""
-        total = counts.clone()
+    def _since_last(self, *sums: torch.Tensor) -> torch.Tensor:
+        """The sums accumulated since the last call (over all ranks), on the host; then zeroed."""
+        total = torch.cat([s.reshape(-1) for s in sums])
         if self.trainer.world_size > 1:
             total = self.trainer.strategy.reduce(total, reduce_op="sum")
-        counts.zero_()
-        return 100.0 * (total[0] / total[1]).item()
+        for s in sums:
+            s.zero_()
+        return total.cpu()
+
+    def _error_since_last(self, counts: torch.Tensor) -> float:
+        """Percent wrong over the accumulated steps (all ranks), then start a new window."""
+        wrong, seen = self._since_last(counts)
+        return 100.0 * (wrong / seen).item()
 
     def _warmup_test(self) -> None:
         window_error = self._error_since_last(self.warmup_counts)
@@ -159,7 +167,8 @@ class CifarClassifier(L.LightningModule):
             return
         metrics = {}
         if step % hp.log_every == 0:
-            metrics["train_error"] = self._error_since_last(self.train_counts)
+            wrong, seen, loss_sum = self._since_last(self.train_counts, self.train_loss_sum)
+            metrics["train_error"], metrics["train_loss"] = 100.0 * (wrong / seen).item(), (loss_sum / seen).item()
             metrics["lr"] = self._lr_this_step
             self.log("train_error", metrics["train_error"], prog_bar=True, logger=False)
         if step % hp.eval_every == 0:
@@ -200,3 +209,6 @@ class CifarClassifier(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.warming_up = checkpoint["warming_up"]
+        # Checkpoints from before the training loss was logged: its first interval starts afresh.
+        if "state_dict" in checkpoint:
+            checkpoint["state_dict"].setdefault("train_loss_sum", torch.zeros((), dtype=torch.float64))

@@ -11,7 +11,6 @@ damaged are listed, and the rest are used.
 """
 
 import argparse
-import hashlib
 import json
 import math
 import re
@@ -31,7 +30,7 @@ from study.verdicts import METHOD, USABLE, claims  # noqa: E402
 
 SUMMARY_COLUMNS = ["dataset", "arch", "depth", "shortcut", "seed", "status", "steps", "params", "final_train_error",
                    "final_val_error", "final_test_error", "wall_time_s"]
-#: Columns from the run's data record and its study (see `study_of`).
+#: Columns from the run's data record and its study (see `runs.study_of`).
 RUN_COLUMNS = SUMMARY_COLUMNS + ["data_layout", "data_copy", "data_reencoded", "code_version", "device", "precision",
                                  "study", "run_dir"]
 PAPER_GRID = {"plain": (20, 32, 44, 56, 110), "resnet": paper.DEPTHS}  # Figure 6 and Table 6
@@ -77,10 +76,14 @@ def read_responses(path: Path) -> pd.DataFrame:
 
 def load_runs(roots: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict, list[str], dict]:
     """(runs, curves, layer responses by run_dir, problems, studies): damaged runs become problems;
-    `studies` maps each study's id to what its runs share (see `study_of`). Nothing from a run
+    `studies` maps each study's id to what its runs share (see `runs.study_of`). Nothing from a run
     folder is used before its type and value are checked (study.runs.summary_problems)."""
     rows, curves, responses, problems, studies, seen = [], [], {}, [], {}, {}
     for run_dir in find_run_dirs(roots):
+        holder = runs.lock_holder(run_dir)
+        if holder:
+            problems.append(f"{run_dir}: running on {runs.describe_holder(holder)}; used once it has finished")
+            continue
         try:
             summary = runs.read_summary(run_dir)
         except ValueError as err:
@@ -94,7 +97,7 @@ def load_runs(roots: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict, list
             problems.append(f"{run_dir}: not used, its summary.json is damaged ({'; '.join(damage)})")
             continue
         data = summary.get("data") or {}
-        study_id, shared = study_of(summary, data)
+        study_id, shared = runs.study_of(summary, data)
         twin_key = (study_id, summary["arch"], summary["depth"], summary["seed"])
         if twin_key in seen:  # a copy of a run already read: counted once
             twin = seen[twin_key]
@@ -125,19 +128,6 @@ def load_runs(roots: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict, list
     curve_table = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(
         columns=["run", "arch", "depth", "seed", "step", "split", "error"])
     return table, curve_table, responses, problems, studies
-
-
-def study_of(summary: dict, data: dict) -> tuple[str, dict]:
-    """(id, what is shared) of the study a run belongs to: its run identity without seed, arch and
-    depth (study.runs.study_identity, the same keys that name its folder), and the copy of the
-    data it was trained on. Runs of different studies are never pooled."""
-    config = summary.get("config") if isinstance(summary.get("config"), dict) else {}
-    precision = (summary.get("provenance") or {}).get("precision")  # the effective one: null in a config means auto
-    shared = {"dataset": summary.get("dataset"), "config": {**runs.study_identity(config), "precision": precision},
-              "data": {k: data.get(k) for k in ("layout", "image_format", "content", "reencoded", "checksums_verified",
-                                                "folder")}}
-    key = json.dumps([shared["dataset"], shared["config"], shared["data"]["content"]], sort_keys=True, default=str)
-    return hashlib.sha256(key.encode()).hexdigest()[:8], shared
 
 
 def describe_copy(data: dict) -> str:
@@ -440,7 +430,19 @@ def publish(staging: Path, out: Path) -> None:
         new.replace(out / new.name)
 
 
-def write_report(roots: list[Path], out: Path, ymax: float | None = None) -> int:
+def upload_to_wandb(out: Path, studies: dict, titles: dict, project: str, entity: str | None, mode: str) -> None:
+    """Each study's figures and Table 6 into its wandb group (study-<id>, where its runs are)."""
+    from study.loggers import upload_report
+
+    folders = {sid: out if len(studies) == 1 else out / f"study-{sid}" for sid in studies}
+    uploads = {sid: {"title": titles[sid], "folder": folder, "wandb_dir": out,
+                     "table6": pd.read_csv(folder / "table6.csv", keep_default_na=False)}
+               for sid, folder in folders.items()}
+    for place in upload_report(uploads, project, entity, mode):
+        print(f"wandb: {place}")
+
+
+def write_report(roots: list[Path], out: Path, ymax: float | None = None, wandb: dict | None = None) -> int:
     table, curves, responses, problems, studies = load_runs(roots)
     if table.empty:
         print(f"error: no runs found under {', '.join(map(str, roots))} (a run folder holds summary.json); "
@@ -465,6 +467,8 @@ def write_report(roots: list[Path], out: Path, ymax: float | None = None) -> int
           f"written to {out}/report.md")
     for p in problems:
         print(f"  skipped {p}")
+    if wandb is not None:
+        upload_to_wandb(out, studies, titles, **wandb)
     return 0
 
 
@@ -474,8 +478,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("results"), help="where to write (default results/)")
     parser.add_argument("--ymax", type=float, help="upper limit of the error axes, percent (default: the paper's "
                         "20, or what fits the curves when they lie higher)")
+    parser.add_argument("--wandb", action="store_true", help="also upload each study's figures and Table 6 to "
+                        "wandb, into the group of its runs")
+    parser.add_argument("--wandb-project", default="resnet-degradation")
+    parser.add_argument("--wandb-entity")
+    parser.add_argument("--wandb-mode", choices=["online", "offline"], default="offline",
+                        help="offline (default) writes wandb's files under --out for `wandb sync`")
     args = parser.parse_args(argv)
-    return write_report(args.roots, args.out, args.ymax)
+    upload = {"project": args.wandb_project, "entity": args.wandb_entity, "mode": args.wandb_mode} if args.wandb else None
+    return write_report(args.roots, args.out, args.ymax, upload)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,44 @@ CHECKPOINTS = "checkpoints"
 NOT_IDENTITY = ("runs_root", "experiment_name", "table6_run", "data.root", "data.download", "data.eval_batch_size",
                 "data.verify_checksums", "data.expected_counts",
                 "logger", "checkpoint_every", "model.compile", "model.max_depth", "trainer.accelerator",
-                "trainer.enable_progress_bar")
+                "trainer.enable_progress_bar", "trainer._target_", "trainer.benchmark", "trainer.log_every_n_steps",
+                "trainer.enable_model_summary", "trainer.profiler")
+
+#: Keys that came after runs were made, with their defaults: at its default such a key is left out
+#: of a run's identity, so the folders of runs made before it existed keep their names.
+ADDED_KEYS = {"data.eval_subset": None}
+
+#: Trainer keys the harness gives its own meaning (precision null: bf16 on a GPU, else 32-true;
+#: benchmark null: on with a GPU unless deterministic). Every other `trainer.X` goes to
+#: `lightning.Trainer` as given, and counts in a run's identity only where it differs from
+#: Lightning's default: spelling out a default changes nothing that is trained.
+TRAINER_HARNESS_KEYS = ("max_steps", "accelerator", "devices", "strategy", "precision", "deterministic",
+                        "enable_progress_bar", "benchmark")
+
+#: Trainer arguments the harness sets itself; a config that sets them is refused (with the key
+#: that does the job instead).
+TRAINER_SET_BY_HARNESS = {
+    "logger": "choose loggers with logger=csv|tensorboard|wandb or logger=[tensorboard,wandb]",
+    "callbacks": "the run's callbacks are fixed (study/callbacks.py)",
+    "enable_checkpointing": "checkpoints are taken every checkpoint_every steps",
+    "default_root_dir": "the run folder is set by runs_root or hydra.run.dir",
+    "max_epochs": "a run's length is trainer.max_steps", "min_epochs": "a run's length is trainer.max_steps",
+    "min_steps": "a run's length is trainer.max_steps",
+    "limit_val_batches": "validation and test errors are measured every eval_every steps",
+    "val_check_interval": "validation and test errors are measured every eval_every steps",
+    "check_val_every_n_epoch": "validation and test errors are measured every eval_every steps",
+    "num_sanity_val_steps": "there is no sanity validation", "use_distributed_sampler": "the data stream shards itself",
+}
+
+
+def trainer_defaults() -> dict:
+    """lightning.Trainer's arguments and their defaults."""
+    import inspect
+
+    import lightning
+
+    return {name: p.default for name, p in inspect.signature(lightning.Trainer.__init__).parameters.items()
+            if name != "self"}
 
 #: Keys of a run's identity that vary inside one study (its figures and tables span them).
 WITHIN_STUDY = ("seed", "model.arch", "model.depth")
@@ -58,6 +95,16 @@ def identity(cfg: DictConfig | dict) -> dict:
         plain.pop("hydra", None)
     else:  # Hydra's own section is not resolvable before a job runs, and names no training choice
         plain = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
+    for key, default in ADDED_KEYS.items():
+        section, leaf = key.split(".")
+        if isinstance(plain.get(section), dict) and plain[section].get(leaf, default) == default:
+            plain[section].pop(leaf, None)
+    trainer = plain.get("trainer")
+    if isinstance(trainer, dict):
+        defaults = trainer_defaults()
+        for key in [k for k in trainer if k not in TRAINER_HARNESS_KEYS and k in defaults]:
+            if trainer[key] == defaults[key]:
+                del trainer[key]
     return _drop(plain, NOT_IDENTITY)
 
 
@@ -65,6 +112,19 @@ def study_identity(config: dict) -> dict:
     """What a run's study shares: its identity without seed, arch and depth. Runs pool into one row
     of a table only when this, their arch and depth, and their data copy are equal."""
     return _drop(identity(config), WITHIN_STUDY)
+
+
+def study_of(summary: dict, data: dict) -> tuple[str, dict]:
+    """(id, what is shared) of the study a run belongs to: its run identity without seed, arch and
+    depth (study_identity, the same keys that name its folder), and the copy of the
+    data it was trained on. Runs of different studies are never pooled."""
+    config = summary.get("config") if isinstance(summary.get("config"), dict) else {}
+    precision = (summary.get("provenance") or {}).get("precision")  # the effective one: null in a config means auto
+    shared = {"dataset": summary.get("dataset"), "config": {**study_identity(config), "precision": precision},
+              "data": {k: data.get(k) for k in ("layout", "image_format", "content", "reencoded", "checksums_verified",
+                                                "folder")}}
+    key = json.dumps([shared["dataset"], shared["config"], shared["data"]["content"]], sort_keys=True, default=str)
+    return hashlib.sha256(key.encode()).hexdigest()[:8], shared
 
 
 def flat_items(tree, prefix: str = "") -> dict:
@@ -213,7 +273,7 @@ def provenance(device: "torch.device", precision: str) -> dict:
         hardware = f"{model or platform.processor() or platform.machine()}, {os.cpu_count()} cores (CPU)"
     return {"code": code_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
             "lightning": lightning.__version__, "python": platform.python_version(), "device": hardware,
-            "precision": precision}
+            "threads": torch.get_num_threads(), "precision": precision}
 
 
 def _cpuinfo() -> list[str]:
@@ -318,3 +378,114 @@ def trim_metrics(run_dir: Path, up_to_step: int) -> None:
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_text(path, out.getvalue())
+
+
+LOCK = "run.lock"
+LOCK_REFRESH_S = 60  # how often the training process touches its lock
+LOCK_STALE_AFTER_S = 900  # a lock untouched this long, held on another host, is taken over
+
+
+def _this_process() -> dict:
+    import socket
+
+    return {"host": socket.gethostname(), "pid": os.getpid(), "job": os.environ.get("SLURM_JOB_ID"),
+            "since": round(time.time(), 3)}
+
+
+def _read_lock(path: Path) -> dict | None:
+    try:
+        holder = json.loads(path.read_text())
+        return holder if isinstance(holder, dict) else {}
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, UnicodeDecodeError):
+        return {}  # unreadable: judged by its age alone
+
+
+def lock_is_live(path: Path, holder: dict) -> bool:
+    """Whether the process named in a lock may still be training: on this host, its pid is alive;
+    elsewhere (shared storage spans hosts), the lock was touched within LOCK_STALE_AFTER_S. A
+    requeued SLURM job takes over the lock of its own earlier incarnation."""
+    me = _this_process()
+    if me["job"] and holder.get("job") == me["job"] and holder.get("pid") != me["pid"]:
+        return False
+    if holder.get("host") == me["host"] and isinstance(holder.get("pid"), int):
+        try:
+            os.kill(holder["pid"], 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    try:
+        return time.time() - path.stat().st_mtime < LOCK_STALE_AFTER_S
+    except FileNotFoundError:
+        return False
+
+
+def describe_holder(holder: dict) -> str:
+    job = f" (job {holder['job']})" if holder.get("job") else ""
+    return f"{holder.get('host', '?')} pid {holder.get('pid', '?')}{job}"
+
+
+def lock_holder(run_dir: Path) -> dict | None:
+    """The live holder of a run's lock (someone is training it now), or None."""
+    path = Path(run_dir) / LOCK
+    holder = _read_lock(path)
+    return holder if holder is not None and lock_is_live(path, holder) else None
+
+
+class RunLock:
+    """An exclusive claim on a run folder while a process trains it: `run.lock`, created
+    atomically (O_EXCL) with this host, pid and SLURM job id, touched every LOCK_REFRESH_S, removed
+    on release, and taken over when its holder is gone (see lock_is_live)."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / LOCK
+        self.mine = _this_process()
+        self.touched = 0.0
+
+    def acquire(self) -> dict | None:
+        """None when the lock is now ours; else the live holder's record."""
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = _read_lock(self.path)
+                if holder is None:
+                    continue  # released meanwhile
+                if lock_is_live(self.path, holder):
+                    return holder
+                self._take_over(holder)
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump(self.mine, f)
+            self.touched = time.time()
+            return None
+        holder = _read_lock(self.path)
+        return holder or {"host": "?", "pid": "?"}
+
+    def _take_over(self, stale: dict) -> None:
+        # Move the stale lock aside under a name of our own: of two processes taking over at once
+        # only one rename succeeds. If what we moved is not the lock we judged (another process
+        # took over first and wrote its own), it goes back.
+        aside = self.path.with_name(f"{LOCK}.stale-{self.mine['host']}-{self.mine['pid']}")
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:
+            return
+        if _read_lock(aside) != stale and not self.path.exists():
+            os.rename(aside, self.path)
+        else:
+            aside.unlink(missing_ok=True)
+
+    def refresh(self) -> None:
+        """Touch the lock (at most every LOCK_REFRESH_S), so other hosts see its holder alive."""
+        if time.time() - self.touched >= LOCK_REFRESH_S:
+            self.touched = time.time()
+            with contextlib.suppress(OSError):
+                os.utime(self.path)
+
+    def release(self) -> None:
+        if _read_lock(self.path) == self.mine:
+            self.path.unlink(missing_ok=True)

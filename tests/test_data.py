@@ -9,7 +9,7 @@ import torch
 
 from study.data import ImageDataModule, StepBatches, augment, load_splits, normalize
 from study.datasets import DataError, load_dataset, read_idx
-from conftest import fixture_arrays, in_folder_order, write_binary, write_image_folders, write_pickles
+from helpers import fixture_arrays, in_folder_order, write_binary, write_image_folders, write_pickles
 
 
 def test_augmentation_keeps_shapes_and_crops_within_the_padding():

@@ -6,7 +6,7 @@ from pathlib import Path
 import matplotlib.image
 import pandas as pd
 import pytest
-from conftest import REPO, run_cli, tiny_run_args
+from helpers import REPO, run_cli, tiny_run_args
 
 from study import report
 from study.paper import PARAMS

@@ -4,7 +4,7 @@ import json
 import os
 
 import pytest
-from conftest import REPO, run_cli, tiny_run_args
+from helpers import REPO, run_cli, tiny_run_args
 
 
 def test_slurm_launcher_config_takes_site_settings_from_the_environment(monkeypatch):

@@ -54,4 +54,13 @@ def test_warmup_state_travels_in_checkpoints():
     fresh = make_module(warmup=True)
     fresh.on_load_checkpoint(checkpoint)
     assert fresh.warming_up is False
-    assert "train_counts" in module.state_dict()  # the log accumulators are checkpointed too
+    assert {"train_counts", "train_loss_sum"} <= set(module.state_dict())  # the log accumulators are checkpointed too
+
+
+def test_a_checkpoint_from_before_the_training_loss_was_logged_still_loads():
+    old = {k: v for k, v in make_module(warmup=False).state_dict().items() if k != "train_loss_sum"}
+    checkpoint = {"warming_up": False, "state_dict": old}
+    fresh = make_module(warmup=False)
+    fresh.on_load_checkpoint(checkpoint)
+    fresh.load_state_dict(checkpoint["state_dict"])  # strict, as Lightning loads it
+    assert fresh.train_loss_sum.item() == 0

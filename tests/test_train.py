@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, cli_env, run_cli, tiny_run_args
+from helpers import REPO, cli_env, run_cli, tiny_run_args
 
 SUMMARY_FIELDS = {"status", "arch", "depth", "shortcut", "dataset", "data", "provenance", "seed", "params", "steps",
                   "final_train_error", "final_val_error", "final_test_error", "wall_time_s", "config"}

@@ -1,0 +1,125 @@
+"""Test helpers: tiny CIFAR-10 copies in each on-disk layout the loader accepts (torchvision's
+pickles, the binary version, PNG and JPEG image folders), written from the same arrays, and a way
+to run the real CLI on them. The fixtures' md5s cannot match the real files', so runs on them set
+data.verify_checksums=false, as a user with a re-pickled copy would."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from study.bench_data import write_binary, write_pickles  # noqa: F401 (the tests' layout writers)
+from study.bench_data import write_image_folders as write_image_folders_as_named
+REPO = Path(__file__).resolve().parents[1]
+
+
+def class_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """32x32 RGB images (N, H, W, C) whose class shows as a colour and a stripe, plus noise:
+    learnable in a few steps."""
+    n = len(labels)
+    images = rng.integers(0, 200, size=(n, 3, 32, 32), dtype=np.int64)
+    for i, label in enumerate(labels):
+        images[i, label % 3] += 30
+        images[i, :, 3 * label : 3 * label + 3, :] += 25
+    return np.clip(images, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+
+
+def fixture_arrays(n_train: int = 500, n_test: int = 200, seed: int = 0) -> dict:
+    """{split: (images NHWC uint8, labels int64)}; every class appears in both splits."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        labels = np.concatenate([np.arange(10), rng.integers(0, 10, size=n - 10)]).astype(np.int64)
+        arrays[split] = (class_images(labels, rng), labels)
+    return arrays
+
+
+def write_image_folders(root: Path, arrays: dict, suffix: str = ".png") -> Path:
+    """Image folders with class folders in mixed case, as exporters vary."""
+    return write_image_folders_as_named(root, arrays, suffix, lambda name, label: name.capitalize() if label % 2 else name)
+
+
+def in_folder_order(arrays: dict) -> dict:
+    """The arrays as image folders list them: by class, then by original index."""
+    out = {}
+    for split, (images, labels) in arrays.items():
+        order = np.argsort(labels, kind="stable")
+        out[split] = (images[order], labels[order])
+    return out
+
+
+def make_fake_cifar10(root: Path, n_train: int = 500, n_test: int = 200, seed: int = 0) -> Path:
+    return write_pickles(root, fixture_arrays(n_train, n_test, seed))
+
+
+def cli_env(extra: dict | None = None) -> dict:
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    # One thread a process: the tiny nets gain nothing from more, and parallel test runs stay fast.
+    return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "offline",
+            "WANDB_SILENT": "true", "OMP_NUM_THREADS": "1", **(extra or {})}
+
+
+def run_cli(module: str, *args: str, cwd: Path | None = None, timeout: int = 600, check: bool = False,
+            env: dict | None = None) -> subprocess.CompletedProcess:
+    """`python -m module args` in a subprocess."""
+    result = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd or REPO, env=cli_env(env),
+                            capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{module} {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def tiny_run_args(cifar_root: Path, runs_root: Path, *extra: str) -> list[str]:
+    """A run of a few steps on the fixture, small enough for the CPU in seconds."""
+    return [f"data.root={cifar_root}", "data.download=false", "data.verify_checksums=false",
+            "data.expected_counts=null", f"runs_root={runs_root}", "data.batch_size=32", "trainer.max_steps=6",
+            "log_every=2", "eval_every=3", "checkpoint_every=3", "optim.milestones=[4,5]",
+            "trainer.enable_progress_bar=false", *extra]
+
+
+def wandb_records(path: Path) -> list:
+    """The records of a wandb run file (`run-*.wandb`, offline mode): wandb's protobuf messages in
+    a leveldb-style log (7-byte file header, 32 KiB blocks, each record: crc, length, type)."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    raw, header, block = Path(path).read_bytes(), 7, 32768
+    assert raw[:4] == b":W&B", f"{path} is not a wandb run file"
+    records, pos, parts = [], header, b""
+    while pos + 7 <= len(raw):
+        if block - pos % block < 7:  # too little room left in the block for a record header: padding
+            pos += block - pos % block
+            continue
+        length, kind = int.from_bytes(raw[pos + 4:pos + 6], "little"), raw[pos + 6]
+        if kind == 0:
+            break
+        parts += raw[pos + 7:pos + 7 + length]
+        pos += 7 + length
+        if kind in (1, 4):  # a full record, or the last part of one
+            record = pb.Record()
+            record.ParseFromString(parts)
+            records.append(record)
+            parts = b""
+    return records
+
+
+def compose_config(*overrides: str):
+    """The app's config for these overrides, composed as `python -m study.train` would."""
+    from hydra import compose, initialize_config_dir
+
+    from study.runs import register_configs
+
+    register_configs()
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        return compose("train", list(overrides))
+
+
+def train_in_process(cifar_root: Path, runs_root: Path, *extra: str) -> tuple[str, Path]:
+    """(status, run folder) of a tiny run trained in this process by `study.train.train`."""
+    from study.runs import run_id
+    from study.train import train
+
+    cfg = compose_config(*tiny_run_args(cifar_root, runs_root, *extra))
+    run_dir = Path(runs_root) / run_id(cfg)
+    return train(cfg, run_dir), run_dir
