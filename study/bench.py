@@ -178,6 +178,28 @@ def concurrent_throughput(jobs: int, data_dir, depth, total_steps, warmup, steps
     return total
 
 
+def diagnostics_share(splits, depth: int, device: torch.device, harness_rate: float, every: int) -> tuple[float, float]:
+    """(seconds per diagnostics measurement, its share of training time at one every `every` steps)
+    for a ResNet of `depth`: the measurement (study/diagnostics.py) timed on its own, median of 3
+    after one warm-up, against the harness's step time."""
+    from study.diagnostics import measure
+
+    net = build_cifar_net(depth, True).to(device, memory_format=torch.channels_last)
+    dm = ImageDataModule("cifar10", "", False, splits=splits)
+    dm.setup()
+    images, labels = dm.fixed_training_batch(BATCH, device)
+    images = images.contiguous(memory_format=torch.channels_last)
+    times = []
+    for _ in range(4):
+        start = time.perf_counter()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            measure(net, images, labels)
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    seconds = statistics.median(times[1:])
+    return seconds, seconds / (every * BATCH / harness_rate)
+
+
 def projected_study_hours(throughput: dict[int, float]) -> float:
     """The paper's CIFAR study (plain 20-110, ResNet 20-56, ResNet-110 x5, ResNet-1202) at 64k steps,
     with seconds per image fitted linearly in depth from the measured ResNets (proportional to
@@ -229,6 +251,11 @@ def main(argv: list[str] | None = None) -> None:
             if residual:
                 resnet_rate[depth] = a
                 ratios[depth] = (a / b, a / c)
+    every = 1000  # conf/train.yaml's diag_every
+    for depth, rate in resnet_rate.items():
+        seconds, share = diagnostics_share(splits, depth, device, rate, every)
+        print(f"diagnostics, ResNet-{depth}: {seconds * 1000:.0f} ms a measurement ({seconds * rate / BATCH:.1f} steps); "
+              f"at diag_every={every}: +{100 * share:.2f}% of training time", flush=True)
     concurrency = args.concurrency or ("1,2,4,8" if gpu else "")
     for jobs in [int(n) for n in concurrency.split(",") if n]:
         rate = concurrent_throughput(jobs, args.data_dir, 20, total, warmup, steps, args.repeats)

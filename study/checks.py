@@ -41,6 +41,9 @@ def validate(cfg: DictConfig) -> None:
     for key, value in positive.items():
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigError(f"{key}={value!r} must be a positive whole number")
+    diag_every = cfg.get("diag_every", 0)
+    if isinstance(diag_every, bool) or not isinstance(diag_every, int) or diag_every < 0:
+        raise ConfigError(f"diag_every={diag_every!r} must be 0 (no diagnostics) or a positive number of steps")
     seed = cfg.seed
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise ConfigError(f"seed={seed!r} must be a whole number from 0 to 2**32-1")

@@ -175,5 +175,11 @@ class ImageDataModule(L.LightningDataModule):
         for chunk in mine.split(self.eval_batch_size):
             yield normalize(images[chunk], mean), labels[chunk]
 
+    def fixed_training_batch(self, size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first `size` training images, normalized, without augmentation: the same batch
+        every time (the diagnostics' probe)."""
+        images = self.on_device("train_images", device)[:size]
+        return normalize(images, self.on_device("mean", device)), self.on_device("train_labels", device)[:size]
+
     def has_split(self, split: str) -> bool:
         return getattr(self.splits, f"{split}_images") is not None

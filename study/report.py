@@ -25,7 +25,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from study import paper, runs  # noqa: E402
+from study import paper, runs, shortcuts, signals  # noqa: E402
 from study.verdicts import METHOD, USABLE, claims  # noqa: E402
 
 SUMMARY_COLUMNS = ["dataset", "arch", "depth", "shortcut", "seed", "status", "steps", "params", "final_train_error",
@@ -74,11 +74,12 @@ def read_responses(path: Path) -> pd.DataFrame:
     return values
 
 
-def load_runs(roots: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict, list[str], dict]:
-    """(runs, curves, layer responses by run_dir, problems, studies): damaged runs become problems;
+def load_runs(roots: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict, list[str], dict, dict]:
+    """(runs, curves, layer responses by run_dir, problems, studies, diagnostics by run_dir):
+    damaged runs and files become problems;
     `studies` maps each study's id to what its runs share (see `runs.study_of`). Nothing from a run
     folder is used before its type and value are checked (study.runs.summary_problems)."""
-    rows, curves, responses, problems, studies, seen = [], [], {}, [], {}, {}
+    rows, curves, responses, problems, studies, seen, diagnostics = [], [], {}, [], {}, {}, {}
     for run_dir in find_run_dirs(roots):
         holder = runs.lock_holder(run_dir)
         if holder:
@@ -124,10 +125,18 @@ def load_runs(roots: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict, list
                 responses[str(run_dir)] = read_responses(run_dir / "layer_responses.csv")
             except (ValueError, TypeError, pd.errors.ParserError, UnicodeDecodeError) as err:
                 problems.append(f"{run_dir}: damaged layer_responses.csv ({err}); left out of Figure 7")
+        if (run_dir / "diagnostics.csv").is_file():
+            optim = (summary.get("config") or {}).get("optim")
+            milestones = optim.get("milestones") if isinstance(optim, dict) else None
+            try:
+                diagnostics[str(run_dir)] = signals.read_diagnostics(
+                    run_dir / "diagnostics.csv", milestones if isinstance(milestones, list) else [])
+            except (ValueError, TypeError, KeyError, pd.errors.ParserError, UnicodeDecodeError) as err:
+                problems.append(f"{run_dir}: damaged diagnostics.csv ({err}); left out of the signal figures")
     table = pd.DataFrame(rows, columns=RUN_COLUMNS)
     curve_table = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(
         columns=["run", "arch", "depth", "seed", "step", "split", "error"])
-    return table, curve_table, responses, problems, studies
+    return table, curve_table, responses, problems, studies, diagnostics
 
 
 def describe_copy(data: dict) -> str:
@@ -355,7 +364,7 @@ def fitted_ylim(curves: pd.DataFrame, ymax: float | None) -> tuple[float, float]
 
 
 def write_study(out: Path, title: str, shared: dict, table: pd.DataFrame, curves: pd.DataFrame, responses: dict,
-                problems: list[str], roots: list[Path], ymax: float | None) -> None:
+                problems: list[str], roots: list[Path], ymax: float | None, diagnostics: dict) -> None:
     """One study's files: runs.csv, curves.csv, the figures, Table 6 and report.md."""
     out.mkdir(parents=True, exist_ok=True)
     ylim = fitted_ylim(curves, ymax)
@@ -364,6 +373,7 @@ def write_study(out: Path, title: str, shared: dict, table: pd.DataFrame, curves
     figure1(curves, out, ylim)
     figure6(curves, out, ylim)
     figure7(table, responses, out)
+    drew_signals = signals.figure(table, {d: f for d, f in diagnostics.items() if d in set(table.run_dir)}, out)
     t6 = table6(table)
     write_csv(t6, out / "table6.csv")
     runs.atomic_write_text(out / "table6.md", table6_markdown(t6))
@@ -375,11 +385,15 @@ def write_study(out: Path, title: str, shared: dict, table: pd.DataFrame, curves
     response_means = pd.DataFrame([{"run_dir": run_dir, "response_std": frame["std"].mean()}
                                    for run_dir, frame in responses.items()], columns=["run_dir", "response_std"])
     lines += ["## Verdicts", "", METHOD + " To firm up a verdict, add seeds: `make reproduce-cifar SEEDS=0,1,2`.", ""]
-    for claim, verdict, details in claims(table, response_means):
+    for claim, verdict, details in claims(table, response_means) + signals.claims(table, diagnostics):
         lines += [f"### {claim}: **{verdict}**", ""] + [f"- {d}" for d in details] + [""]
     lines += [f"## Table 6 (test error, %; ours on {md(shared['dataset'])}, the paper's on CIFAR-10)", "",
               table6_markdown(t6), "## Figures", "", "![Figure 1](fig1.png)", "", "![Figure 6](fig6.png)", "",
               "![Figure 7](fig7.png)", ""]
+    if drew_signals:
+        lines += ["Signals through training (section 4.1): gradient norm and response std per 3x3 layer on one fixed "
+                  "training batch, at the start, before each lr drop and at the end (`diagnostics.csv`).", "",
+                  "![Signals through training](fig_signals.png)", ""]
     not_done = table[~table.status.isin(USABLE)]
     if len(not_done) or problems:
         lines += ["## Runs not used", ""]
@@ -396,14 +410,14 @@ def write_study(out: Path, title: str, shared: dict, table: pd.DataFrame, curves
     runs.atomic_write_text(out / "report.md", "\n".join(lines))
 
 
-def write_index(out: Path, table, curves, responses, problems, studies, titles, roots, ymax) -> None:
+def write_index(out: Path, table, curves, responses, problems, studies, titles, roots, ymax, diagnostics) -> None:
     index = ["# Degradation study: results", "",
              f"{len(table)} runs from {md(', '.join(map(str, roots)))} belong to {len(studies)} studies: runs that "
              "differ in more than the seed, the net or the data copy are never pooled. Each has its own report.", ""]
     for sid in sorted(studies, key=titles.get):
         members = table[table.study == sid]
         write_study(out / f"study-{sid}", titles[sid], studies[sid], members, curves[curves.run.isin(members.run_dir)],
-                    responses, [], roots, ymax)
+                    responses, [], roots, ymax, diagnostics)
         index.append(f"- [{md(titles[sid])}](study-{sid}/report.md): {len(members)} runs, "
                      f"{md(describe_copy(studies[sid]['data']))}")
     if problems:
@@ -413,8 +427,9 @@ def write_index(out: Path, table, curves, responses, problems, studies, titles, 
 
 
 #: What a report writes into --out; only these are replaced, anything else there is left alone.
-REPORT_FILES = ["runs.csv", "curves.csv", "report.md", "table6.md", "table6.csv", "table6.tex"] + [
-    f"fig{n}.{ext}" for n in (1, 6, 7) for ext in ("png", "pdf")]
+REPORT_FILES = ["runs.csv", "curves.csv", "report.md", "table6.md", "table6.csv", "table6.tex", "shortcuts.md",
+                "shortcuts.csv"] + [
+    f"fig{n}.{ext}" for n in ("1", "6", "7", "_signals") for ext in ("png", "pdf")]
 
 
 def publish(staging: Path, out: Path) -> None:
@@ -442,8 +457,28 @@ def upload_to_wandb(out: Path, studies: dict, titles: dict, project: str, entity
         print(f"wandb: {place}")
 
 
+def write_shortcuts(out: Path, table: pd.DataFrame, studies: dict) -> None:
+    """shortcuts.md/.csv and a section of report.md, where runs of several shortcut options agree
+    in everything else (one family here; more would each need their own table)."""
+    families = shortcuts.families(table, studies)
+    if not families:
+        return
+    runs_of_family = max(families, key=len)
+    t = shortcuts.shortcut_table(runs_of_family)
+    write_csv(t, out / "shortcuts.csv")
+    runs.atomic_write_text(out / "shortcuts.md", shortcuts.markdown(t))
+    claim, verdict, details = shortcuts.claim(runs_of_family)
+    section = ["", "## Shortcut options (in the manner of Table 3)", "", shortcuts.markdown(t),
+               f"### {claim}: **{verdict}**", ""] + [f"- {d}" for d in details]
+    if len(families) > 1:
+        section += ["", f"- {len(families) - 1} other famil{'y' if len(families) == 2 else 'ies'} of shortcut runs "
+                    "(another schedule or data copy) are in their studies' folders, not tabled here"]
+    with open(out / "report.md", "a") as f:
+        f.write("\n".join(section) + "\n")
+
+
 def write_report(roots: list[Path], out: Path, ymax: float | None = None, wandb: dict | None = None) -> int:
-    table, curves, responses, problems, studies = load_runs(roots)
+    table, curves, responses, problems, studies, diagnostics = load_runs(roots)
     if table.empty:
         print(f"error: no runs found under {', '.join(map(str, roots))} (a run folder holds summary.json); "
               "train some with python -m study.train or make reproduce-cifar", file=sys.stderr)
@@ -456,9 +491,10 @@ def write_report(roots: list[Path], out: Path, ymax: float | None = None, wandb:
     try:  # the whole set is written aside first: a failure leaves the previous set as it was
         if len(studies) == 1:
             (sid,) = studies
-            write_study(staging, titles[sid], studies[sid], table, curves, responses, problems, roots, ymax)
+            write_study(staging, titles[sid], studies[sid], table, curves, responses, problems, roots, ymax, diagnostics)
         else:  # one folder per study, never a pooled table; report.md links them
-            write_index(staging, table, curves, responses, problems, studies, titles, roots, ymax)
+            write_index(staging, table, curves, responses, problems, studies, titles, roots, ymax, diagnostics)
+        write_shortcuts(staging, table, studies)
         publish(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

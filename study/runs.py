@@ -35,7 +35,7 @@ NOT_IDENTITY = ("runs_root", "experiment_name", "table6_run", "data.root", "data
                 "data.verify_checksums", "data.expected_counts",
                 "logger", "checkpoint_every", "model.compile", "model.max_depth", "trainer.accelerator",
                 "trainer.enable_progress_bar", "trainer._target_", "trainer.benchmark", "trainer.log_every_n_steps",
-                "trainer.enable_model_summary", "trainer.profiler")
+                "trainer.enable_model_summary", "trainer.profiler", "diag_every")
 
 #: Keys that came after runs were made, with their defaults: at its default such a key is left out
 #: of a run's identity, so the folders of runs made before it existed keep their names.
@@ -359,7 +359,7 @@ def set_aside(run_dir: Path, reason: str) -> Path:
     restarted run's files stay consistent and nothing of the old one is lost."""
     aside = Path(run_dir) / f"set-aside-{time.strftime('%Y%m%d-%H%M%S')}-{reason}"
     aside.mkdir(parents=True)
-    for name in ("metrics.csv", CHECKPOINTS):
+    for name in ("metrics.csv", "diagnostics.csv", CHECKPOINTS):
         if (Path(run_dir) / name).exists():
             (Path(run_dir) / name).replace(aside / name)
     return aside

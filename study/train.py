@@ -27,7 +27,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
-from study import loggers, runs
+from study import diagnostics, loggers, runs
 from study.callbacks import (FinalMeasurements, KeepLock, ProgressLines, RunCheckpoints, RunClock, StopOnSignal,
                              quiet_library_chatter)
 from study.checks import ConfigError, check_same_run, check_writable, validate
@@ -35,8 +35,9 @@ from study.data import ImageDataModule
 from study.datasets import DataError, describe_source
 from study.models import build_cifar_net, count_parameters
 from study.module import CifarClassifier
+from study.verdicts import USABLE
 
-DONE = ("completed", "diverged")  # statuses a rerun leaves alone: both are results
+DONE = USABLE  # statuses a rerun leaves alone: both are results
 
 log = logging.getLogger("study")
 runs.register_configs()
@@ -102,6 +103,7 @@ def resume_point(run_dir: Path, first_process: bool) -> tuple[Path, int] | None:
         log.info(f"resume: {run_dir} from {path.name} at step {step}"
                  + (f" (refused: {'; '.join(refused)})" if refused else ""))
         runs.trim_metrics(run_dir, step)
+        diagnostics.trim(run_dir, step)
     elif first_process and refused:
         aside = runs.set_aside(run_dir, "no-usable-checkpoint")
         log.info(f"restart: {run_dir} has no usable checkpoint ({'; '.join(refused)}); training restarts from step 0, "
@@ -193,6 +195,8 @@ def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: runs.RunLoc
     trainer, run_loggers = None, []
     try:
         callbacks = [stop, RunCheckpoints(run_dir / runs.CHECKPOINTS, cfg.checkpoint_every), clock, final]
+        if cfg.diag_every:
+            callbacks.append(diagnostics.Diagnostics(run_dir, cfg.diag_every, cfg.data.batch_size))
         trainer = build_trainer(cfg, run_dir, callbacks + ([KeepLock(lock)] if lock else []))
         summary["provenance"] = runs.provenance(trainer.strategy.root_device, str(trainer.precision))
         study_id, _ = runs.study_of({**summary, "config": resolved}, summary["data"])

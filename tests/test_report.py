@@ -146,7 +146,7 @@ def test_a_curve_above_the_axis_is_named_in_the_legend(tmp_path):
     import matplotlib.pyplot as plt
 
     fake_run(tmp_path, "plain", 110, train=62.0, test=65.0)
-    _, curves, _, _, _ = report.load_runs([tmp_path])
+    _, curves, _, _, _, _ = report.load_runs([tmp_path])
     fig, ax = plt.subplots()
     report.draw_curves(ax, curves, "plain", [110], {"train": "--", "test": "-"}, (0, 20))
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -223,7 +223,7 @@ def test_one_study_keeps_the_usual_file_names_and_names_its_data_copy(tmp_path):
 def test_the_axes_fit_the_curves_unless_told(tmp_path):
     study_runs(tmp_path / "runs")
     fake_run(tmp_path / "runs", "plain", 110, train=62.0, test=75.0)
-    _, curves, _, _, _ = report.load_runs([tmp_path / "runs"])
+    _, curves, _, _, _, _ = report.load_runs([tmp_path / "runs"])
     assert report.fitted_ylim(curves, None) == (0.0, 100.0)  # 75 + 30 at the first point: capped at 100
     assert report.fitted_ylim(curves[curves.depth < 110], None) == (0.0, 40.0)
     assert report.fitted_ylim(curves, 20.0) == (0.0, 20.0)
@@ -453,3 +453,29 @@ def test_the_layer_response_claim_yields_each_word(plain, resnet, word):
                               for arch, values in (("plain", plain), ("resnet", resnet)) for i, v in enumerate(values)])
     assert claims(table, responses)[4][1] == word
     assert claims(table, None)[4][1] == "not enough runs"
+
+
+def test_shortcut_options_are_tabled_as_table_3_with_a_verdict_on_the_papers_order(tmp_path):
+    errors = {"A": 8.0, "B": 7.5, "C": 7.4}
+    for option, error in errors.items():
+        for depth in (20, 56):
+            for seed in (0, 1, 2):
+                fake_run(tmp_path / "runs", "resnet", depth, seed=seed, test=error + 0.1 * seed * (1 + (option == "C")),
+                         shortcut=option, folder=f"fake{option}")
+    run_cli("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
+    table = pd.read_csv(tmp_path / "out" / "shortcuts.csv")
+    assert list(zip(table.net, table.option)) == [(f"ResNet-{d}", o) for d in (20, 56) for o in "ABC"]
+    row = table[(table.net == "ResNet-56") & (table.option == "C")].iloc[0]
+    assert (row.test_error_mean, row.test_error_std, row.n) == (7.6, 0.2, 3)
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "| ResNet-20 | B | 269,722 | 7.60 ± 0.10 (3) |" in text
+    verdict = next(line for line in text.splitlines() if line.startswith("### Shortcut options"))
+    assert verdict.endswith("**inconclusive (within seed noise)**")  # B − C is 0.1 - 0.2 points: noise
+    assert "ResNet-56: A − B: difference +0.50 points" in text and "as found on ImageNet" in text
+
+
+def test_one_shortcut_option_makes_no_shortcut_table(tmp_path):
+    study_runs(tmp_path / "runs")
+    run_cli("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
+    assert not (tmp_path / "out" / "shortcuts.md").exists()
+    assert "Shortcut options" not in (tmp_path / "out" / "report.md").read_text()

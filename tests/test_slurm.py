@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -118,10 +119,16 @@ def test_scontrol_requeue_of_a_running_job_resumes_to_the_same_numbers(slurm, ci
 def test_scancel_leaves_the_run_interrupted_and_the_same_sweep_resumes_it(slurm, cifar_root, tmp_path):
     sweep = start_sweep(slurm, cifar_root, tmp_path / "cancelled")
     slurm_cmd(slurm, "scancel", wait_for_training(slurm, tmp_path / "cancelled"))
-    sweep.communicate(timeout=300)
     (run_dir,) = run_dirs(tmp_path / "cancelled")
+    deadline = time.time() + 120
+    while not (run_dir / "summary.json").is_file() and time.time() < deadline:
+        time.sleep(1)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "interrupted" and 0 < summary["steps"] < 300
+    # Without Slurm's accounting (sacct) submitit cannot see that a cancelled job ended, so the
+    # launcher waits on; its user stops it as they would, with Ctrl-C.
+    sweep.send_signal(signal.SIGINT)
+    sweep.communicate(timeout=120)
     run_cli("study.train", *sweep_args(cifar_root, tmp_path / "cancelled", *LONG), env=slurm, check=True, timeout=600)
     assert "resume:" in (run_dir / "train.log").read_text()
     assert numbers(run_dir) == uninterrupted(cifar_root, tmp_path)

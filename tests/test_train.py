@@ -207,7 +207,7 @@ def test_a_stopped_run_resumes_to_the_same_numbers_as_an_uninterrupted_one(cifar
     """SIGTERM/SIGINT checkpoint the current step; SIGKILL loses what followed the last periodic
     checkpoint. Either way the rerun ends with the uninterrupted run's numbers and metrics.csv."""
     extra = ["model.depth=8", "trainer.max_steps=400", "log_every=10", "eval_every=50", "checkpoint_every=50",
-             "optim.milestones=[200,300]", "optim.warmup=true", "optim.warmup_until_train_error=85"]
+             "optim.milestones=[200,300]", "optim.warmup=true", "optim.warmup_until_train_error=85", "diag_every=25"]
     args = lambda root: tiny_run_args(cifar_root, root, *extra)  # noqa: E731
     run_cli("study.train", *args(tmp_path / "straight"), check=True)
 
@@ -237,6 +237,7 @@ def test_a_stopped_run_resumes_to_the_same_numbers_as_an_uninterrupted_one(cifar
     assert b["status"] == "completed" and b["wall_time_s"] > time_before > 0  # the time before a kill counts
     assert (a["final_train_error"], a["final_test_error"]) == (b["final_train_error"], b["final_test_error"])
     assert (straight_dir / "metrics.csv").read_text() == (run_dir / "metrics.csv").read_text()
+    assert (straight_dir / "diagnostics.csv").read_text() == (run_dir / "diagnostics.csv").read_text()
 
 
 def test_truncated_checkpoint_is_ignored_for_the_one_before(cifar_root, tmp_path):
