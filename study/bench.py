@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from study import paper
+from study.callbacks import quiet_library_chatter
 from study.data import ImageDataModule, ImageSplits, load_splits
 from study.datasets import DataError
 from study.models import build_cifar_net
@@ -225,6 +226,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="also measure N ResNet-20 runs at once, e.g. 1,2,4,8 (default on a GPU: 1,2,4,8)")
     args = parser.parse_args(argv)
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no per-run banners in the table
+    quiet_library_chatter()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     gpu = device.type == "cuda"
     depths = [int(d) for d in args.depths.split(",")] if args.depths else ([20, 56, 110, 1202] if gpu else [20, 56, 110])

@@ -198,8 +198,10 @@ class _DropTips(logging.Filter):
 
 
 def quiet_library_chatter() -> None:
-    """Lightning's advertisement for its cloud logger, and the deprecation warning its own pytree
-    helper triggers in torch >= 2.10 (nothing this project can act on). Called in each run's
-    process: a joblib worker runs the job without importing study.train as a module."""
+    """Lightning's advertisement for its cloud logger, the deprecation warning its own pytree helper
+    triggers in torch >= 2.10 (nothing this project can act on), and its hint to prefix `srun` on
+    any machine where Slurm is installed (cluster runs go through submitit, which does). Called in
+    each run's process: a joblib worker runs the job without importing study.train as a module."""
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropTips())
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system but is not used")

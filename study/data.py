@@ -96,6 +96,14 @@ class StepBatches(IterableDataset):
             step += 1
 
 
+def spread_indices(n: int, count: int, device=None) -> torch.Tensor:
+    """`count` of the indices 0..n-1 spread evenly over the whole range (i * n // count): all of
+    them when count >= n. Splits stored class by class (image folders) stay balanced."""
+    if count >= n:
+        return torch.arange(n, device=device)
+    return torch.arange(count, device=device) * n // count
+
+
 def normalize(images: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
     return images.float().div_(255).sub_(mean)
 
@@ -124,7 +132,7 @@ class ImageDataModule(L.LightningDataModule):
         self.verify_checksums, self.expected_counts = verify_checksums, expected_counts
         self.val_split, self.train_subset = val_split, train_subset
         self.batch_size, self.eval_batch_size, self.seed, self.pad = batch_size, eval_batch_size, seed, pad
-        self.eval_subset = eval_subset  # N: evaluate on each split's first N images only (smoke runs)
+        self.eval_subset = eval_subset  # N: evaluate on N images spread over each split (smoke runs)
         self.splits = splits  # given images (the benchmark's), or None to load from root
         self._device_cache: dict[str, torch.Tensor] = {}
 
@@ -171,15 +179,17 @@ class ImageDataModule(L.LightningDataModule):
         batches; in DDP each rank takes every world-th image."""
         images, labels = self.on_device(f"{split}_images", device), self.on_device(f"{split}_labels", device)
         mean = self.on_device("mean", device)
-        mine = torch.arange(rank, min(len(images), self.eval_subset or len(images)), world, device=device)
+        mine = spread_indices(len(images), self.eval_subset or len(images), device)[rank::world]
         for chunk in mine.split(self.eval_batch_size):
             yield normalize(images[chunk], mean), labels[chunk]
 
     def fixed_training_batch(self, size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        """The first `size` training images, normalized, without augmentation: the same batch
-        every time (the diagnostics' probe)."""
-        images = self.on_device("train_images", device)[:size]
-        return normalize(images, self.on_device("mean", device)), self.on_device("train_labels", device)[:size]
+        """`size` training images spread evenly over the split (a copy stored class by class gives
+        every class), normalized, without augmentation: the same batch every time (the
+        diagnostics' probe)."""
+        chosen = spread_indices(len(self.splits.train_images), size, device)
+        images = self.on_device("train_images", device)[chosen]
+        return normalize(images, self.on_device("mean", device)), self.on_device("train_labels", device)[chosen]
 
     def has_split(self, split: str) -> bool:
         return getattr(self.splits, f"{split}_images") is not None

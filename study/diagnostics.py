@@ -1,6 +1,6 @@
 """Forward and backward signals through training (section 4.1's argument that plain nets do not
 degrade because signals vanish): every `diag_every` steps, on one fixed training mini-batch (the
-same images each time, no augmentation), each 3x3 layer's response std (its BN output before ReLU
+same images each time, spread over the training set, no augmentation), each 3x3 layer's response std (its BN output before ReLU
 and addition, Figure 7's quantity, in train mode on that batch) and the L2 norm of its weight's
 gradient of that batch's loss. Written to `diagnostics.csv`: step, layer, name, response_std,
 grad_norm.

@@ -355,3 +355,20 @@ def test_truncated_idx_file_is_named(tmp_path):
 def test_debian_fashion_mnist_loads():
     splits = load_splits("fashion_mnist", "/usr/share/datasets/fashion-mnist", False, 0, None)
     assert splits.train_images.shape == (60000, 1, 28, 28) and splits.test_images.shape == (10000, 1, 28, 28)
+
+
+def test_small_evaluations_and_the_probe_batch_cover_every_class_of_a_copy_stored_class_by_class():
+    import torch
+
+    from study.data import ImageDataModule, ImageSplits, spread_indices
+
+    labels = torch.arange(10).repeat_interleave(100)  # image folders: class by class
+    images = torch.zeros(1000, 3, 32, 32, dtype=torch.uint8)
+    splits = ImageSplits(images, labels, None, None, images, labels, {"dataset": "cifar10"})
+    dm = ImageDataModule("cifar10", "", False, splits=splits, eval_subset=200)
+    dm.setup()
+    (_, evaluated), = list(dm.eval_batches("test", torch.device("cpu")))
+    assert len(evaluated) == 200 and evaluated.bincount().tolist() == [20] * 10
+    _, probe = dm.fixed_training_batch(128, torch.device("cpu"))
+    assert len(probe) == 128 and set(probe.tolist()) == set(range(10))
+    assert spread_indices(5, 200).tolist() == [0, 1, 2, 3, 4]  # all of a split smaller than asked

@@ -38,6 +38,8 @@ def test_every_experiment_composes_to_the_papers_runs():
         table6 = compose("train", ["experiment=table6", "table6_run=[110,3]"], return_hydra_config=True)
         mini = compose("train", ["experiment=mini"], return_hydra_config=True)
         check = compose("train", ["experiment=recipe_check"], return_hydra_config=True)
+        shortcuts = compose("train", ["experiment=shortcuts"], return_hydra_config=True)
+        shortcuts_mini = compose("train", ["experiment=shortcuts_mini"], return_hydra_config=True)
     assert plain.model.arch == "plain" and plain.hydra.sweeper.params["model.depth"] == "20,32,44,56,110"
     assert (table6.model.arch, table6.model.depth, table6.seed) == ("resnet", 110, 3)
     assert table6.hydra.sweeper.params.table6_run.count("[110,") == 5
@@ -47,6 +49,11 @@ def test_every_experiment_composes_to_the_papers_runs():
     assert mini.data.train_subset is None and mini.hydra.sweeper.params["model.depth"] == "20,56,32"
     assert check.optim.milestones == [4000, 6000] and check.trainer.max_steps == 8000
     assert check.hydra.sweeper.params.model == "resnet,plain" and check.optim.warmup is None
+    assert shortcuts.model.arch == "resnet" and shortcuts.trainer.max_steps == 64000
+    assert dict(shortcuts.hydra.sweeper.params) == {"model.depth": "20,56,110", "model.shortcut": "A,B,C"}
+    assert (shortcuts_mini.trainer.max_steps, shortcuts_mini.optim.lr, shortcuts_mini.model.arch) == (1200, 0.02, "resnet")
+    assert shortcuts_mini.hydra.sweeper.params["model.shortcut"] == "A,B,C"
+    assert shortcuts_mini.hydra.sweeper.params["model.depth"] == "20,56"
 
 
 def test_submitit_local_launcher_runs_a_sweep(cifar_root, tmp_path):

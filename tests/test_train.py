@@ -314,7 +314,7 @@ def test_output_to_a_file_is_one_line_an_interval_without_chatter(cifar_root, tm
     assert [line.split(":")[0] for line in lines] == ["step 2/6", "step 4/6", "step 6/6"]
     assert "training error" in lines[-1] and "images/s" in lines[-1] and "left" in lines[-1]
     output = result.stdout + result.stderr
-    assert "\r" not in output and "Tip:" not in output and "LeafSpec" not in output
+    assert "\r" not in output and "Tip:" not in output and "LeafSpec" not in output and "srun" not in output
 
 
 def test_the_dataloader_second_opinion_trains_and_reports(cifar_root, tmp_path):
