@@ -39,7 +39,9 @@ def refuse(err: Exception) -> None:
 
 
 def job_label(config: DictConfig) -> str:
-    return f"{config.model.arch}-{config.model.depth} seed {config.seed}"
+    m = config.model
+    shortcut = f"-{m.shortcut}" if m.arch == "resnet" and m.shortcut != "A" else ""  # as in the run's folder
+    return f"{m.arch}-{m.depth}{shortcut} seed {config.seed}"
 
 
 class SweepProgress(Callback):

@@ -263,6 +263,16 @@ def test_a_tiny_real_sweep_then_the_report(cifar_root, tmp_path):
     assert verdict_of(tmp_path / "out", 1) in ("indicative (one seed)", "not enough runs")
 
 
+def test_a_shortcut_sweep_names_each_option_and_reports_them_side_by_side(cifar_root, tmp_path):
+    runs_root = tmp_path / "runs"
+    result = run_cli("study.train", "-m", "experiment=shortcuts_mini", "model.depth=8", "model.shortcut=A,B",
+                     *tiny_run_args(cifar_root, runs_root), check=True)
+    assert "resnet-8 seed 0: completed" in result.stdout and "resnet-8-B seed 0: completed" in result.stdout
+    run_cli("study.report", str(runs_root), "--out", str(tmp_path / "out"), check=True)
+    table = pd.read_csv(tmp_path / "out" / "shortcuts.csv")
+    assert list(table.option) == ["A", "B"] and table.params.iloc[1] > table.params.iloc[0]  # B's projections
+
+
 def test_reproduce_runs_the_mini_study_in_parallel_then_the_report(cifar_root, tmp_path):
     tiny = [a for a in tiny_run_args(cifar_root, tmp_path) if not a.startswith(("data.root=", "runs_root="))]
     result = run_cli("study.reproduce", "--scale", "mini", "--jobs", "2", "--data-dir", str(cifar_root),
