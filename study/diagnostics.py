@@ -19,9 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from study.models import response_layers
+from study.runs import trim_rows
+from study.signals import COLUMNS as FIELDS  # what the report reads is what is written
 
 FILE = "diagnostics.csv"
-FIELDS = ["step", "layer", "name", "response_std", "grad_norm"]
 
 
 def conv_of(net: nn.Module, bn_name: str) -> nn.Conv2d:
@@ -57,15 +58,7 @@ def measure(net: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> list[
 
 def trim(run_dir: Path, before_step: int) -> None:
     """Keep the rows measured before `before_step`: a resumed run measures that step again."""
-    path = Path(run_dir) / FILE
-    if not path.is_file():
-        return
-    with open(path, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("step", "").isdigit() and int(r["step"]) < before_step]
-    from study.runs import atomic_write_text
-
-    lines = [",".join(FIELDS)] + [",".join(r[k] for k in FIELDS) for r in rows]
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    trim_rows(Path(run_dir) / FILE, lambda r: r.get("step", "").isdigit() and int(r["step"]) < before_step)
 
 
 class Diagnostics(L.Callback):
@@ -94,8 +87,9 @@ class Diagnostics(L.Callback):
         with trainer.precision_plugin.forward_context():
             rows = measure(pl_module.net, images, labels)
         new = not self.path.is_file()
-        with open(self.path, "a") as f:
+        with open(self.path, "a", newline="") as f:  # the csv module's format, as metrics.csv and trim_rows
+            writer = csv.writer(f)
             if new:
-                f.write(",".join(FIELDS) + "\n")
-            for r in rows:
-                f.write(f"{step},{r['layer']},{r['name']},{r['response_std']:.6g},{r['grad_norm']:.6g}\n")
+                writer.writerow(FIELDS)
+            writer.writerows([step, r["layer"], r["name"], f"{r['response_std']:.6g}", f"{r['grad_norm']:.6g}"]
+                             for r in rows)

@@ -349,6 +349,34 @@ def figure7(table: pd.DataFrame, responses: dict, out: Path) -> None:
     save_figure(fig, out, "fig7")
 
 
+def figure_signals(table: pd.DataFrame, diagnostics: dict, out: Path) -> bool:
+    """fig_signals: per depth with diagnostics, the gradient norm per layer (log scale) and the
+    response std per layer at each moment, plain (solid) against ResNet (dashed); the first seed
+    of each. Returns whether there was anything to draw."""
+    first = table[table.run_dir.isin(diagnostics)].sort_values("seed").drop_duplicates(["arch", "depth"])
+    depths = sorted(first.depth.unique())
+    if not depths:
+        return False
+    fig, axes = plt.subplots(2, len(depths), figsize=(4.5 * len(depths), 7), squeeze=False, layout="constrained")
+    colours = {}
+    for col, depth in enumerate(depths):
+        for r in first[first.depth == depth].itertuples():
+            d = diagnostics[r.run_dir].dropna(subset=["moment"])
+            for moment, rows in d.groupby("moment", sort=False):
+                colour = colours.setdefault(moment, f"C{len(colours)}")
+                style = "-" if r.arch == "plain" else "--"
+                label = f"{r.arch}, {moment} (step {rows.step.iloc[0]:,})"
+                axes[0][col].semilogy(rows.layer, rows.grad_norm, style, color=colour, label=label)
+                axes[1][col].plot(rows.layer, rows.response_std, style, color=colour, label=label)
+        axes[0][col].set(title=f"{depth} layers: gradient norm", xlabel="layer", ylabel="‖∂loss/∂W‖ (log)")
+        axes[1][col].set(title=f"{depth} layers: response std", xlabel="layer", ylabel="std")
+        for ax in (axes[0][col], axes[1][col]):
+            legend(ax)
+    fig.suptitle("Signals through training (solid: plain, dashed: ResNet)")
+    save_figure(fig, out, "fig_signals")
+    return True
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -373,7 +401,7 @@ def write_study(out: Path, title: str, shared: dict, table: pd.DataFrame, curves
     figure1(curves, out, ylim)
     figure6(curves, out, ylim)
     figure7(table, responses, out)
-    drew_signals = signals.figure(table, {d: f for d, f in diagnostics.items() if d in set(table.run_dir)}, out)
+    drew_signals = figure_signals(table, diagnostics, out)
     t6 = table6(table)
     write_csv(t6, out / "table6.csv")
     runs.atomic_write_text(out / "table6.md", table6_markdown(t6))

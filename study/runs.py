@@ -14,6 +14,7 @@ later run trusts are written atomically (temporary file, then rename).
 
 import contextlib
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -64,8 +65,9 @@ TRAINER_SET_BY_HARNESS = {
 }
 
 
+@functools.cache
 def trainer_defaults() -> dict:
-    """lightning.Trainer's arguments and their defaults."""
+    """lightning.Trainer's arguments and their defaults (read once: identity() asks for every run)."""
     import inspect
 
     import lightning
@@ -367,12 +369,16 @@ def set_aside(run_dir: Path, reason: str) -> Path:
 
 def trim_metrics(run_dir: Path, up_to_step: int) -> None:
     """Drop metrics.csv rows logged after `up_to_step`: the resumed run logs them again."""
-    path = Path(run_dir) / "metrics.csv"
+    trim_rows(Path(run_dir) / "metrics.csv", lambda r: bool(r.get("step")) and int(float(r["step"])) <= up_to_step)
+
+
+def trim_rows(path: Path, keep) -> None:
+    """Rewrite one of a run's CSV files with only the rows for which `keep(row)` is true."""
     if not path.is_file():
         return
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
-        fields, rows = reader.fieldnames or [], [r for r in reader if r.get("step") and int(float(r["step"])) <= up_to_step]
+        fields, rows = reader.fieldnames or [], [r for r in reader if keep(r)]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields)  # same line ends as Lightning writes
     writer.writeheader()

@@ -1,8 +1,7 @@
 """Section 4.1's argument, checked on the runs' diagnostics.csv (study/diagnostics.py): the plain
 nets' degradation is not caused by vanishing signals. Forward: with BN, every layer's response
 keeps a non-zero variance. Backward: the layers' gradient norms stay within a bounded range of
-each other. Drawn per study at a few moments of training, plain against ResNet, and judged with
-the words of study/verdicts.py.
+each other. Judged with the words of study/verdicts.py; study/report.py draws them.
 """
 
 import math
@@ -89,35 +88,3 @@ def claims(table: pd.DataFrame, diagnostics: dict) -> list[tuple[str, str, list[
             lines.append("no plain run has diagnostics.csv (diag_every=0, or runs made before diagnostics)")
         out.append((claim, weakest(words) if words else MISSING, lines))
     return out
-
-
-def figure(table: pd.DataFrame, diagnostics: dict, out: Path) -> bool:
-    """fig_signals: per depth with diagnostics, the gradient norm per layer (log scale) and the
-    response std per layer at each moment, plain (solid) against ResNet (dashed); the first seed
-    of each. Returns whether there was anything to draw."""
-    import matplotlib.pyplot as plt
-
-    from study.report import legend, save_figure
-
-    first = table[table.run_dir.isin(diagnostics)].sort_values("seed").drop_duplicates(["arch", "depth"])
-    depths = sorted(first.depth.unique())
-    if not depths:
-        return False
-    fig, axes = plt.subplots(2, len(depths), figsize=(4.5 * len(depths), 7), squeeze=False, layout="constrained")
-    colours = {}
-    for col, depth in enumerate(depths):
-        for r in first[first.depth == depth].itertuples():
-            d = diagnostics[r.run_dir].dropna(subset=["moment"])
-            for moment, rows in d.groupby("moment", sort=False):
-                colour = colours.setdefault(moment, f"C{len(colours)}")
-                style = "-" if r.arch == "plain" else "--"
-                label = f"{r.arch}, {moment} (step {rows.step.iloc[0]:,})"
-                axes[0][col].semilogy(rows.layer, rows.grad_norm, style, color=colour, label=label)
-                axes[1][col].plot(rows.layer, rows.response_std, style, color=colour, label=label)
-        axes[0][col].set(title=f"{depth} layers: gradient norm", xlabel="layer", ylabel="‖∂loss/∂W‖ (log)")
-        axes[1][col].set(title=f"{depth} layers: response std", xlabel="layer", ylabel="std")
-        for ax in (axes[0][col], axes[1][col]):
-            legend(ax)
-    fig.suptitle("Signals through training (solid: plain, dashed: ResNet)")
-    save_figure(fig, out, "fig_signals")
-    return True
