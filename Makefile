@@ -16,7 +16,7 @@ RESULTS ?= results/$(DATA)-$(SCALE)
 # Upper limit of the error axes (%); empty: the paper's 20, or what fits curves that lie higher.
 YMAX ?=
 
-.PHONY: install test test-slow reproduce-cifar plots bench bench-data models clean
+.PHONY: install test test-slow reproduce-cifar plots bench bench-step bench-data models clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -47,6 +47,10 @@ plots: install
 
 bench: install
 	$(PY) -m study.bench $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+
+# One training step in fp32 and bf16, with and without torch.compile, at 1 and 2 threads.
+bench-step: install
+	$(PY) -m study.bench_step
 
 # Load times of each CIFAR-10 layout (first and cached), from the copy in DATA_DIR.
 bench-data: install

@@ -3,6 +3,7 @@
     StopOnSignal        SIGTERM, SIGINT or SLURM's SIGUSR2 stop the run after the current step
     RunCheckpoints      a checkpoint every N steps and at the end, written atomically
     RunClock            the run's wall time across resumes (kept in its checkpoints)
+    CodeVersions        every code version a run was trained under, with the step each took over
     KeepLock            keeps the run's lock fresh while it trains (study.runs.RunLock)
     FinalMeasurements   errors on every split and Figure 7's responses at the end
     ProgressLines       one progress line an interval when output is not a terminal
@@ -123,6 +124,42 @@ class RunClock(L.Callback):
         elapsed = state_dict.get("elapsed_s")
         if isinstance(elapsed, (int, float)) and math.isfinite(elapsed) and elapsed >= 0:
             self.elapsed_before = float(elapsed)
+
+
+class CodeVersions(L.Callback):
+    """The code versions a run was trained under: `[{"code": ..., "from_step": N}, ...]`, one entry
+    each time a resume runs other code than the steps before it, kept in the run's checkpoints.
+    A checkpoint written before this callback existed carries no history; the code of the steps
+    before it is then taken from the run's previous summary.json (`before`), or recorded as
+    unknown (None)."""
+
+    def __init__(self, current: dict, before: dict | None = None):
+        self.current, self.before = current, before
+        self.history: list[dict] = []
+
+    def state_dict(self) -> dict:
+        return {"history": self.history}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        history = state_dict.get("history")
+        if isinstance(history, list) and all(
+            isinstance(e, dict) and isinstance(e.get("from_step"), int) and (e.get("code") is None or isinstance(e["code"], dict))
+            for e in history
+        ):
+            self.history = [{"code": e["code"], "from_step": e["from_step"]} for e in history]
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.record(trainer.global_step)
+
+    def record(self, step: int) -> list[dict]:
+        """The history with this process's code from `step` on; again at the end, since a run
+        resumed at its last step (only its final measurements left) never starts training."""
+        self.history = [e for e in self.history if e["from_step"] <= step]
+        if not self.history and step > 0:
+            self.history = [{"code": self.before, "from_step": 0}]
+        if not self.history or self.history[-1]["code"] != self.current:
+            self.history.append({"code": self.current, "from_step": step})
+        return self.history
 
 
 class KeepLock(L.Callback):

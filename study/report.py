@@ -23,6 +23,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from study import paper, runs, shortcuts, signals  # noqa: E402
@@ -32,23 +33,30 @@ SUMMARY_COLUMNS = ["dataset", "arch", "depth", "shortcut", "seed", "status", "st
                    "final_val_error", "final_test_error", "wall_time_s"]
 #: Columns from the run's data record and its study (see `runs.study_of`).
 RUN_COLUMNS = SUMMARY_COLUMNS + ["data_layout", "data_copy", "data_reencoded", "code_version", "device", "precision",
-                                 "study", "run_dir"]
+                                 "threads", "study", "run_dir"]
 PAPER_GRID = {"plain": (20, 32, 44, 56, 110), "resnet": paper.DEPTHS}  # Figure 6 and Table 6
 
 
-def find_run_dirs(roots: list[Path]) -> list[Path]:
+def find_run_dirs(roots: list[Path]) -> list[tuple[Path, str]]:
     """Each run folder under the roots once, however it was reached (symlinks, relative paths), in
-    the order of the roots."""
-    found: dict[Path, None] = {}
+    the order of the roots, with the name a report gives it: its path below the root the user gave
+    (with that root in front where there are several), never a machine's absolute path."""
+    found: dict[Path, str] = {}
     for root in roots:
-        here = {p.parent.resolve() for marker in ("summary.json", "config.yaml") for p in Path(root).rglob(marker)
-                if ".hydra" not in p.parts}
-        found.update(dict.fromkeys(sorted(here)))
-    return list(found)
+        here = {}
+        for marker in ("summary.json", "config.yaml"):
+            for p in Path(root).rglob(marker):
+                if ".hydra" not in p.parts:
+                    name = p.parent.relative_to(root).as_posix()
+                    here.setdefault(p.parent.resolve(), name if len(roots) == 1 else f"{root}/{name}")
+        for path in sorted(here):
+            found.setdefault(path, here[path])
+    return list(found.items())
 
 
-def read_curves(run_dir: Path, summary: dict) -> list[pd.DataFrame]:
-    """The run's error curves from metrics.csv; a ValueError says what is wrong with the file."""
+def read_curves(run_dir: Path, name: str, summary: dict) -> list[pd.DataFrame]:
+    """The run's error curves from metrics.csv, under the run's name; a ValueError says what is
+    wrong with the file."""
     table = pd.read_csv(run_dir / "metrics.csv")
     if "step" not in table.columns:
         raise ValueError("no 'step' column")
@@ -58,7 +66,7 @@ def read_curves(run_dir: Path, summary: dict) -> list[pd.DataFrame]:
             part = table[["step", f"{split}_error"]].dropna().astype(float)
             if not part.map(math.isfinite).all().all():
                 raise ValueError(f"a {split}_error or step that is not a finite number")
-            curves.append(pd.DataFrame({"run": str(run_dir), "arch": summary["arch"], "depth": summary["depth"],
+            curves.append(pd.DataFrame({"run": name, "arch": summary["arch"], "depth": summary["depth"],
                                         "seed": summary["seed"], "step": part["step"].astype(int), "split": split,
                                         "error": part[f"{split}_error"]}))
     return curves
@@ -80,22 +88,22 @@ def load_runs(roots: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict, list
     `studies` maps each study's id to what its runs share (see `runs.study_of`). Nothing from a run
     folder is used before its type and value are checked (study.runs.summary_problems)."""
     rows, curves, responses, problems, studies, seen, diagnostics = [], [], {}, [], {}, {}, {}
-    for run_dir in find_run_dirs(roots):
+    for run_dir, name in find_run_dirs(roots):
         holder = runs.lock_holder(run_dir)
         if holder:
-            problems.append(f"{run_dir}: running on {runs.describe_holder(holder)}; used once it has finished")
+            problems.append(f"{name}: running on {runs.describe_holder(holder)}; used once it has finished")
             continue
         try:
             summary = runs.read_summary(run_dir)
         except ValueError as err:
-            problems.append(f"{run_dir}: damaged summary ({err})")
+            problems.append(f"{name}: damaged summary ({err})")
             continue
         if summary is None:
-            problems.append(f"{run_dir}: no summary.json yet (running, or stopped before it wrote one)")
+            problems.append(f"{name}: no summary.json yet (running, or stopped before it wrote one)")
             continue
         damage = runs.summary_problems(summary)
         if damage:
-            problems.append(f"{run_dir}: not used, its summary.json is damaged ({'; '.join(damage)})")
+            problems.append(f"{name}: not used, its summary.json is damaged ({'; '.join(damage)})")
             continue
         data = summary.get("data") or {}
         study_id, shared = runs.study_of(summary, data)
@@ -104,35 +112,36 @@ def load_runs(roots: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict, list
             twin = seen[twin_key]
             numbers = [c for c in SUMMARY_COLUMNS if c.startswith("final_") or c in ("status", "steps")]
             if any(twin[c] != summary.get(c) for c in numbers):
-                problems.append(f"{run_dir}: a copy of {twin['run_dir']} (the same run) with other numbers; "
+                problems.append(f"{name}: a copy of {twin['run_dir']} (the same run) with other numbers; "
                                 "only the first is used")
             continue
         studies[study_id] = shared
         made_by = summary.get("provenance") or {}
         row = {**{c: summary.get(c) for c in SUMMARY_COLUMNS}, "data_layout": data.get("layout"),
                "data_copy": data.get("content"), "data_reencoded": data.get("reencoded"),
-               "code_version": describe_code(made_by.get("code")), "device": made_by.get("device"),
-               "precision": made_by.get("precision"), "study": study_id, "run_dir": str(run_dir)}
+               "code_version": describe_code_history(made_by), "device": made_by.get("device"),
+               "precision": made_by.get("precision"),
+               "threads": made_by.get("threads") if isinstance(made_by.get("threads"), int) else None, "study": study_id, "run_dir": name}
         seen[twin_key] = row
         rows.append(row)
         if (run_dir / "metrics.csv").is_file():
             try:
-                curves += read_curves(run_dir, summary)
+                curves += read_curves(run_dir, name, summary)
             except (ValueError, TypeError, pd.errors.ParserError, UnicodeDecodeError) as err:
-                problems.append(f"{run_dir}: damaged metrics.csv ({err}); its curves are left out")
+                problems.append(f"{name}: damaged metrics.csv ({err}); its curves are left out")
         if (run_dir / "layer_responses.csv").is_file():
             try:
-                responses[str(run_dir)] = read_responses(run_dir / "layer_responses.csv")
+                responses[name] = read_responses(run_dir / "layer_responses.csv")
             except (ValueError, TypeError, pd.errors.ParserError, UnicodeDecodeError) as err:
-                problems.append(f"{run_dir}: damaged layer_responses.csv ({err}); left out of Figure 7")
+                problems.append(f"{name}: damaged layer_responses.csv ({err}); left out of Figure 7")
         if (run_dir / "diagnostics.csv").is_file():
             optim = (summary.get("config") or {}).get("optim")
             milestones = optim.get("milestones") if isinstance(optim, dict) else None
             try:
-                diagnostics[str(run_dir)] = signals.read_diagnostics(
+                diagnostics[name] = signals.read_diagnostics(
                     run_dir / "diagnostics.csv", milestones if isinstance(milestones, list) else [])
             except (ValueError, TypeError, KeyError, pd.errors.ParserError, UnicodeDecodeError) as err:
-                problems.append(f"{run_dir}: damaged diagnostics.csv ({err}); left out of the signal figures")
+                problems.append(f"{name}: damaged diagnostics.csv ({err}); left out of the signal figures")
     table = pd.DataFrame(rows, columns=RUN_COLUMNS)
     curve_table = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(
         columns=["run", "arch", "depth", "seed", "step", "split", "error"])
@@ -161,11 +170,25 @@ def describe_code(code) -> str | None:
     return f"package {code.get('package')}"
 
 
+def describe_code_history(made_by: dict) -> str | None:
+    """The code a run was trained under: one version, or each with the step where it took over
+    (a run resumed under newer code; study.callbacks.CodeVersions)."""
+    history = made_by.get("code_history")
+    if isinstance(history, list) and len(history) > 1 and all(
+        isinstance(e, dict) and isinstance(e.get("from_step"), int) and not isinstance(e.get("from_step"), bool)
+        for e in history
+    ):
+        return ", then ".join(f"{describe_code(e.get('code')) or 'unknown code'} from step {e['from_step']:,}"
+                              for e in history)
+    return describe_code(made_by.get("code"))
+
+
 def provenance_lines(table: pd.DataFrame) -> list[str]:
     """What made the study's runs, and a warning, naming the runs, where they differ."""
     lines = []
-    for column, what in (("code_version", "code version"), ("device", "device"), ("precision", "precision")):
-        values = table[column].fillna("not recorded")
+    for column, what in (("code_version", "code version"), ("device", "device"), ("precision", "precision"),
+                         ("threads", "CPU threads")):
+        values = table[column].astype(object).where(table[column].notna(), "not recorded").astype(str)
         kinds = sorted(set(values))
         if len(kinds) == 1:
             lines.append(f"- {what}: {md(kinds[0])}")
@@ -283,14 +306,24 @@ def write_csv(table: pd.DataFrame, path: Path) -> None:
 
 
 def legend(ax) -> None:
+    """The panel's legend beside it, outside the axes, so that it covers no curve."""
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
-    else:
-        ax.text(0.5, 0.5, "no runs yet", ha="center", va="center", transform=ax.transAxes)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+
+
+def nothing_to_draw(ax, what: str) -> None:
+    ax.axis("off")
+    ax.text(0.5, 0.5, what, ha="center", va="center", transform=ax.transAxes)
+
+
+def missing_caption(fig, missing: list[str]) -> None:
+    if missing:
+        fig.supxlabel(f"not run yet (no curve drawn): {', '.join(missing)}", fontsize=8)
 
 
 def draw_curves(ax, curves: pd.DataFrame, arch: str, depths, split_styles, ylim) -> None:
-    """Mean curve over seeds (with a min-max band when there are several) for each depth."""
+    """Mean curve over seeds (with a min-max band when there are several) for each depth: the
+    paper's conventions, training error thin and dashed, test error bold."""
     for i, depth in enumerate(depths):
         color = f"C{i}"
         for split, style in split_styles.items():
@@ -305,47 +338,75 @@ def draw_curves(ax, curves: pd.DataFrame, arch: str, depths, split_styles, ylim)
                     linewidth=2 if split == "test" else 1)
             if by_step["count"].max() > 1:
                 ax.fill_between(by_step.index, by_step["min"], by_step["max"], color=color, alpha=0.15)
+    if len(split_styles) > 1 and ax.lines:  # the line conventions, in the legend beside the curves
+        ax.plot([], [], "--", color="0.3", linewidth=1, label="training error (thin, dashed)")
+        ax.plot([], [], "-", color="0.3", linewidth=2, label="test error (bold)")
     ax.set_ylim(*ylim)
     ax.set_xlabel("iterations")
     ax.set_ylabel("error (%)")
     legend(ax)
 
 
+def curve_figure(curves: pd.DataFrame, out: Path, name: str, title: str, panels, ylim) -> None:
+    """One panel per (title, arch, depths, {split: line style}) that has curves; the caption names
+    the nets of the empty ones, which are not drawn."""
+    have = {(str(a), int(d)) for a, d in curves[["arch", "depth"]].drop_duplicates().itertuples(index=False)}
+    drawn = [p for p in panels if any((p[1], d) in have for d in p[2])]
+    missing = list(dict.fromkeys(f"{a}-{d}" for _, a, depths, _ in panels for d in depths if (a, d) not in have))
+    fig, axes = plt.subplots(1, max(len(drawn), 1), figsize=(5.5 * max(len(drawn), 1), 4), squeeze=False,
+                             layout="constrained")
+    for ax, (panel_title, arch, depths, styles) in zip(axes[0], drawn):
+        draw_curves(ax, curves, arch, depths, styles, ylim)
+        ax.set_title(panel_title)
+    if not drawn:
+        nothing_to_draw(axes[0][0], "no runs yet")
+    fig.suptitle(title)
+    missing_caption(fig, missing)
+    save_figure(fig, out, name)
+
+
 def figure1(curves: pd.DataFrame, out: Path, ylim) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    for ax, split in zip(axes, ("train", "test")):
-        draw_curves(ax, curves, "plain", [20, 56], {split: "-"}, ylim)
-        ax.set_title(f"plain nets: {split}ing error")
-    save_figure(fig, out, "fig1")
+    curve_figure(curves, out, "fig1", "Figure 1: training and test error of 20- and 56-layer plain nets", [
+        ("plain nets: training error", "plain", [20, 56], {"train": "-"}),
+        ("plain nets: test error", "plain", [20, 56], {"test": "-"}),
+    ], ylim)
 
 
 def figure6(curves: pd.DataFrame, out: Path, ylim) -> None:
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     styles = {"train": "--", "test": "-"}
-    draw_curves(axes[0], curves, "plain", [20, 32, 44, 56, 110], styles, ylim)
-    axes[0].set_title("plain (dashed: train, bold: test)")
-    draw_curves(axes[1], curves, "resnet", [20, 32, 44, 56, 110], styles, ylim)
-    axes[1].set_title("ResNet")
-    draw_curves(axes[2], curves, "resnet", [110, 1202], styles, ylim)
-    axes[2].set_title("ResNet-110 vs 1202")
-    save_figure(fig, out, "fig6")
+    curve_figure(curves, out, "fig6", "Figure 6: training on CIFAR-10", [
+        ("plain nets", "plain", [20, 32, 44, 56, 110], styles),
+        ("ResNets", "resnet", [20, 32, 44, 56, 110], styles),
+        ("ResNet-110 vs ResNet-1202", "resnet", [110, 1202], styles),
+    ], ylim)
+
+
+def integer_layers(ax) -> None:
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def figure7(table: pd.DataFrame, responses: dict, out: Path) -> None:
-    fig, axes = plt.subplots(2, 1, figsize=(8, 6))
+    fig, axes = plt.subplots(2, 1, figsize=(8, 6.5), layout="constrained")
+    missing = []
     for arch, depth in (("plain", 20), ("plain", 56), ("resnet", 20), ("resnet", 56), ("resnet", 110)):
         dirs = table[(table.arch == arch) & (table.depth == depth) & (table.status == "completed")].run_dir
         frames = [responses[d] for d in dirs if d in responses]
         if not frames:
+            missing.append(f"{arch}-{depth}")
             continue
         std = pd.concat(frames).groupby("layer")["std"].mean()
         style = "--" if arch == "plain" else "-"
         axes[0].plot(std.index, std.values, style, label=f"{arch}-{depth}")
         axes[1].plot(range(1, len(std) + 1), sorted(std.values, reverse=True), style, label=f"{arch}-{depth}")
-    axes[0].set(xlabel="layer index (original)", ylabel="std")
-    axes[1].set(xlabel="layer index (sorted by magnitude)", ylabel="std")
+    axes[0].set(title="layer responses in the original order", xlabel="layer index (original)", ylabel="std")
+    axes[1].set(title="layer responses sorted by magnitude", xlabel="layer index (sorted by magnitude)", ylabel="std")
     for ax in axes:
+        if len(missing) == 5:
+            nothing_to_draw(ax, "no completed run has layer responses yet")
+        integer_layers(ax)
         legend(ax)
+    fig.suptitle("Figure 7: std of the 3x3 layers' responses on CIFAR-10 (dashed: plain, solid: ResNet)")
+    missing_caption(fig, missing)
     save_figure(fig, out, "fig7")
 
 
@@ -371,6 +432,7 @@ def figure_signals(table: pd.DataFrame, diagnostics: dict, out: Path) -> bool:
         axes[0][col].set(title=f"{depth} layers: gradient norm", xlabel="layer", ylabel="‖∂loss/∂W‖ (log)")
         axes[1][col].set(title=f"{depth} layers: response std", xlabel="layer", ylabel="std")
         for ax in (axes[0][col], axes[1][col]):
+            integer_layers(ax)
             legend(ax)
     fig.suptitle("Signals through training (solid: plain, dashed: ResNet)")
     save_figure(fig, out, "fig_signals")

@@ -261,7 +261,7 @@ def code_version() -> dict:
         return {"package": None}
 
 
-def provenance(device: "torch.device", precision: str) -> dict:
+def provenance(device: "torch.device", precision: str, code: dict | None = None) -> dict:
     """What made a run, beside its config and data: code, libraries, hardware, precision."""
     import platform
 
@@ -273,7 +273,7 @@ def provenance(device: "torch.device", precision: str) -> dict:
     else:
         model = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")), None)
         hardware = f"{model or platform.processor() or platform.machine()}, {os.cpu_count()} cores (CPU)"
-    return {"code": code_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+    return {"code": code or code_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
             "lightning": lightning.__version__, "python": platform.python_version(), "device": hardware,
             "threads": torch.get_num_threads(), "precision": precision}
 

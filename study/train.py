@@ -28,7 +28,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from study import diagnostics, loggers, runs
-from study.callbacks import (FinalMeasurements, KeepLock, ProgressLines, RunCheckpoints, RunClock, StopOnSignal,
+from study.callbacks import (CodeVersions, FinalMeasurements, KeepLock, ProgressLines, RunCheckpoints, RunClock, StopOnSignal,
                              quiet_library_chatter)
 from study.checks import ConfigError, check_same_run, check_writable, validate
 from study.data import ImageDataModule
@@ -111,6 +111,17 @@ def resume_point(run_dir: Path, first_process: bool) -> tuple[Path, int] | None:
     return resume
 
 
+def previous_code(run_dir: Path) -> dict | None:
+    """The code version the run's previous summary names (a run resumed from a checkpoint that
+    predates CodeVersions); None where there is none or it cannot be read."""
+    try:
+        summary = runs.read_summary(run_dir)
+    except ValueError:
+        return None
+    code = ((summary or {}).get("provenance") or {}).get("code")
+    return code if isinstance(code, dict) else None
+
+
 def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list) -> L.Trainer:
     bar = cfg.trainer.enable_progress_bar and sys.stdout.isatty()  # a file gets one line an interval instead
     return instantiate(
@@ -186,19 +197,20 @@ def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: runs.RunLoc
         log.info(describe_source(datamodule.splits.source))
         runs.atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved))
     module = build_module(cfg, datamodule.in_channels)
+    before = previous_code(run_dir)
     resume = resume_point(run_dir, first_process)
-    clock, final = RunClock(), FinalMeasurements()
+    clock, final, code = RunClock(), FinalMeasurements(), CodeVersions(runs.code_version(), before)
     summary = {"status": None, "arch": cfg.model.arch, "depth": cfg.model.depth, "shortcut": cfg.model.shortcut,
                "dataset": cfg.data.name, "data": datamodule.splits.source, "seed": cfg.seed,
                "params": count_parameters(module.net), "steps": None, "provenance": None,
                "final_train_error": None, "final_val_error": None, "final_test_error": None}
     trainer, run_loggers = None, []
     try:
-        callbacks = [stop, RunCheckpoints(run_dir / runs.CHECKPOINTS, cfg.checkpoint_every), clock, final]
+        callbacks = [stop, RunCheckpoints(run_dir / runs.CHECKPOINTS, cfg.checkpoint_every), clock, code, final]
         if cfg.diag_every:
             callbacks.append(diagnostics.Diagnostics(run_dir, cfg.diag_every, cfg.data.batch_size))
         trainer = build_trainer(cfg, run_dir, callbacks + ([KeepLock(lock)] if lock else []))
-        summary["provenance"] = runs.provenance(trainer.strategy.root_device, str(trainer.precision))
+        summary["provenance"] = runs.provenance(trainer.strategy.root_device, str(trainer.precision), code.current)
         study_id, _ = runs.study_of({**summary, "config": resolved}, summary["data"])
         run_loggers = loggers.build_loggers(cfg, run_dir, runs.run_id(cfg), f"study-{study_id}", resolved)
         trainer.loggers = run_loggers
@@ -221,6 +233,7 @@ def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: runs.RunLoc
     summary.update(module.divergence or {})
     errors = {f"final_{split}_error": rounded(final.errors.get(f"{split}_error")) for split in ("train", "val", "test")}
     summary.update(status=status, steps=trainer.global_step, **errors, wall_time_s=clock.elapsed_s(), config=resolved)
+    summary["provenance"]["code_history"] = code.record(trainer.global_step)
     runs.write_summary(run_dir, summary)
     loggers.finish(run_loggers, status, errors)
     log.info(f"{status}: {run_dir} after {trainer.global_step} steps, test error {summary['final_test_error']}")

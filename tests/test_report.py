@@ -21,7 +21,7 @@ def fake_run(root: Path, arch: str, depth: int, seed: int = 0, train: float = 5.
               "data": {"name": dataset, "root": f"/somewhere/{folder}"}, "trainer": {"max_steps": max_steps}}
     data = {"layout": "image folders", "image_format": "jpeg", "content": copy, "reencoded": True}
     provenance = {"code": {"commit": "0123456789abcdef" * 2 + "01234567", "changed": False},
-                  "device": "AMD EPYC, 2 cores (CPU)", "precision": "32-true"}
+                  "device": "AMD EPYC, 2 cores (CPU)", "precision": "32-true", "threads": 2}
     summary = {"status": status, "arch": arch, "depth": depth, "shortcut": shortcut, "dataset": dataset, "seed": seed,
                "params": PARAMS.get(depth, 1), "steps": steps, "final_train_error": train, "final_val_error": None,
                "final_test_error": test, "wall_time_s": 12.5, "config": config, "data": data,
@@ -61,7 +61,7 @@ def test_runs_csv_equals_the_summaries(tmp_path):
     table = pd.read_csv(tmp_path / "out" / "runs.csv")
     assert list(table.columns) == report.RUN_COLUMNS and len(table) == 8
     for row in table.itertuples():
-        summary = json.loads((Path(row.run_dir) / "summary.json").read_text())
+        summary = json.loads((tmp_path / "runs" / row.run_dir / "summary.json").read_text())
         for column in report.SUMMARY_COLUMNS:
             value = getattr(row, column)
             assert (pd.isna(value) and summary[column] is None) or value == summary[column]
@@ -168,8 +168,10 @@ def test_partial_and_damaged_sweeps_still_report_and_list_the_gaps(tmp_path):
     assert report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 0
     text = (tmp_path / "out" / "report.md").read_text()
     assert "failed at step 1200" in text and "interrupted at step 800" in text
-    assert report.md(f"{running}: no summary.json yet") in text
-    assert report.md(f"{truncated}: damaged summary") in text and report.md(f"{garbage}: damaged metrics.csv") in text
+    name = lambda run_dir: run_dir.relative_to(tmp_path / "runs").as_posix()  # noqa: E731
+    assert report.md(f"{name(running)}: no summary.json yet") in text
+    assert report.md(f"{name(truncated)}: damaged summary") in text
+    assert report.md(f"{name(garbage)}: damaged metrics.csv") in text
     assert verdict_of(tmp_path / "out", 1) == "indicative (one seed)"  # from the good runs
 
 
@@ -185,6 +187,32 @@ def test_a_study_says_what_made_it_and_warns_of_mixed_code_and_devices(tmp_path)
     text = (tmp_path / "out" / "report.md").read_text()
     assert "warning: this study mixes code versions" in text and "ffffffffff with changes (seed0" in text
     assert "warning: this study mixes devices" in text and "NVIDIA H100 (GPU)" in text
+
+
+def test_a_report_names_runs_below_the_folder_given_and_never_a_machines_absolute_path(tmp_path, monkeypatch):
+    study_runs(tmp_path / "runs")
+    monkeypatch.chdir(tmp_path)
+    assert report.main(["runs", "--out", "out"]) == 0
+    table = pd.read_csv(tmp_path / "out" / "runs.csv")
+    assert set(table.run_dir) == {f"cifar10/{a}{d}/seed0-fake" for a in ("plain", "resnet") for d in (20, 32, 44, 56)}
+    assert set(pd.read_csv(tmp_path / "out" / "curves.csv").run) == set(table.run_dir)
+    outputs = [p for p in (tmp_path / "out").rglob("*") if p.suffix in (".md", ".csv", ".tex")]
+    assert outputs and not [p for p in outputs if str(tmp_path) in p.read_text()]
+    assert "8 runs from runs." in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_run_resumed_under_newer_code_names_each_version_and_its_first_step(tmp_path):
+    root = tmp_path / "runs"
+    study_runs(root)
+    old, new = {"commit": "a" * 40, "changed": False}, {"commit": "b" * 40, "changed": True}
+    for run_dir in root.glob("cifar10/*/*"):
+        edit_summary(run_dir, provenance={"code": new, "device": "AMD EPYC, 2 cores (CPU)", "precision": "32-true",
+                                          "threads": 1, "code_history": [{"code": old, "from_step": 0},
+                                                                         {"code": new, "from_step": 12000}]})
+    report.main([str(root), "--out", str(tmp_path / "out")])
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "code version: aaaaaaaaaa from step 0, then bbbbbbbbbb with changes from step 12,000" in text
+    assert "CPU threads: 1" in text and "not recorded" not in text
 
 
 def test_runs_that_differ_in_more_than_the_seed_are_never_pooled(tmp_path):
@@ -312,7 +340,7 @@ def test_a_malformed_summary_field_makes_the_run_damaged_not_used(tmp_path, fiel
     assert report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 0
     out = tmp_path / "out"
     table = pd.read_csv(out / "runs.csv")
-    assert len(table) == 8 and str(bad) not in set(table.run_dir)
+    assert len(table) == 8 and bad.relative_to(tmp_path / "runs").as_posix() not in set(table.run_dir)
     text = (out / "report.md").read_text()
     assert report.md(f"its summary.json is damaged ({field} is") in text
     assert not any(line.startswith("## Every claim") for line in text.splitlines())
@@ -343,8 +371,8 @@ def test_a_damaged_curve_or_response_file_is_listed_not_a_crash(tmp_path):
     (words / "metrics.csv").write_text("step,train_error\n100,lots\n")
     assert report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 0
     text = (tmp_path / "out" / "report.md").read_text()
-    assert report.md(f"{no_std}: damaged layer_responses.csv") in text
-    assert report.md(f"{words}: damaged metrics.csv") in text
+    assert report.md(f"{no_std.relative_to(tmp_path / 'runs').as_posix()}: damaged layer_responses.csv") in text
+    assert report.md(f"{words.relative_to(tmp_path / 'runs').as_posix()}: damaged metrics.csv") in text
 
 
 def test_a_run_reached_twice_is_counted_once_and_a_disagreeing_copy_is_named(tmp_path):
@@ -489,3 +517,30 @@ def test_one_shortcut_option_makes_no_shortcut_table(tmp_path):
     run_cli("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
     assert not (tmp_path / "out" / "shortcuts.md").exists()
     assert "Shortcut options" not in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_figures_title_every_panel_keep_legends_off_the_curves_and_name_missing_runs_instead_of_empty_panels(
+        tmp_path, monkeypatch):
+    study_runs(tmp_path / "runs")  # plain and ResNet 20-56: no 110 or 1202
+    figures = {}
+
+    def keep(fig, out, name):
+        fig.canvas.draw()
+        figures[name] = fig
+
+    monkeypatch.setattr(report, "save_figure", keep)
+    report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")])
+    fig6 = figures["fig6"]
+    assert [ax.get_title() for ax in fig6.axes] == ["plain nets", "ResNets"]  # no empty ResNet-110 vs 1202 panel
+    assert "resnet-1202" in fig6._supxlabel.get_text() and fig6._suptitle.get_text().startswith("Figure 6")
+    for fig in figures.values():
+        renderer = fig.canvas.get_renderer()
+        for ax in fig.axes:
+            assert ax.get_title(), "every panel has a title"
+            box = ax.get_legend().get_window_extent(renderer)
+            assert box.x0 >= ax.get_window_extent(renderer).x1, "the legend lies beside the axes, not on the curves"
+    labels = [t.get_text() for t in fig6.axes[0].get_legend().get_texts()]
+    assert "training error (thin, dashed)" in labels and "test error (bold)" in labels
+    for ax in figures["fig7"].axes:
+        ticks = ax.get_xticks()
+        assert all(float(t).is_integer() for t in ticks), "layer numbers are whole"

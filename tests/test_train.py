@@ -345,3 +345,58 @@ def test_evaluate_gives_the_runs_test_error_and_exports_a_plain_state_dict(cifar
 
     moved = run_cli("study.evaluate", str(run_dir / "checkpoints" / "last.ckpt"), f"data.root={tmp_path / 'gone'}")
     assert moved.returncode == 2 and "no CIFAR-10 in" in moved.stderr and "Traceback" not in moved.stderr
+
+
+def test_a_run_resumed_under_other_code_records_each_version_with_the_step_it_took_over(cifar_root, tmp_path, monkeypatch):
+    import study.train
+    from helpers import train_in_process
+
+    from study import runs
+    from study.callbacks import StopOnSignal
+
+    class StopAtStep4(StopOnSignal):  # as if SIGTERM came at step 4
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if trainer.global_step == 4:
+                self.signum = signal.SIGTERM
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+    old, new = {"commit": "a" * 40, "changed": False}, {"commit": "b" * 40, "changed": True}
+    monkeypatch.setattr(study.train, "StopOnSignal", StopAtStep4)
+    monkeypatch.setattr(runs, "code_version", lambda: old)
+    with pytest.raises(SystemExit):
+        train_in_process(cifar_root, tmp_path)
+    run_dir = only_run_dir(tmp_path)
+    stopped = json.loads((run_dir / "summary.json").read_text())
+    assert stopped["status"] == "interrupted" and stopped["steps"] == 4
+    assert stopped["provenance"]["code_history"] == [{"code": old, "from_step": 0}]
+
+    monkeypatch.setattr(study.train, "StopOnSignal", StopOnSignal)
+    monkeypatch.setattr(runs, "code_version", lambda: new)
+    assert train_in_process(cifar_root, tmp_path)[0] == "completed"
+    done = json.loads((run_dir / "summary.json").read_text())["provenance"]
+    assert done["code"] == new and done["code_history"] == [{"code": old, "from_step": 0}, {"code": new, "from_step": 4}]
+
+
+def test_a_checkpoint_older_than_the_code_history_takes_the_first_version_from_the_old_summary():
+    from types import SimpleNamespace
+
+    from study.callbacks import CodeVersions
+
+    old, new = {"commit": "a" * 40}, {"commit": "b" * 40}
+    fresh = CodeVersions(new)
+    fresh.on_train_start(SimpleNamespace(global_step=0), None)
+    assert fresh.history == [{"code": new, "from_step": 0}]
+    resumed = CodeVersions(new, before=old)
+    resumed.load_state_dict({})  # what a checkpoint without this callback's state gives
+    resumed.on_train_start(SimpleNamespace(global_step=2000), None)
+    assert resumed.history == [{"code": old, "from_step": 0}, {"code": new, "from_step": 2000}]
+    unknown = CodeVersions(new)
+    unknown.on_train_start(SimpleNamespace(global_step=2000), None)
+    assert unknown.history == [{"code": None, "from_step": 0}, {"code": new, "from_step": 2000}]
+    again = CodeVersions(new)  # the same code resumed: one entry, and a later entry of an older checkpoint dropped
+    again.load_state_dict({"history": [{"code": new, "from_step": 0}, {"code": old, "from_step": 6000}]})
+    again.on_train_start(SimpleNamespace(global_step=4000), None)
+    assert again.history == [{"code": new, "from_step": 0}]
+    damaged = CodeVersions(new)
+    damaged.load_state_dict({"history": [{"code": "rm -rf", "from_step": "x"}]})
+    assert damaged.history == []
