@@ -16,7 +16,7 @@ RESULTS ?= results/$(DATA)-$(SCALE)
 # Upper limit of the error axes (%); empty: the paper's 20, or what fits curves that lie higher.
 YMAX ?=
 
-.PHONY: install test test-slow reproduce-cifar plots bench bench-step bench-data models clean
+.PHONY: install lint test test-slow reproduce-cifar plots bench bench-step bench-data models clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -25,6 +25,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q $(TORCH)
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
+
+lint: install
+	$(PY) -m ruff check study tests scripts notebooks
+	$(PY) -m ruff format --check study tests scripts notebooks
 
 test: install
 	$(PY) -m pytest -q

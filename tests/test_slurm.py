@@ -58,8 +58,76 @@ def job_logs(runs_root: Path) -> str:
     return "".join(p.read_text(errors="replace") for p in (Path(runs_root) / ".submitit").rglob("*_log.*"))
 
 
+# States a job does not leave by itself; without accounting, submitit cannot see them and would
+# wait on, so the tests look for them and fail at once, with the job's logs.
+ENDED_BADLY = {"FAILED", "TIMEOUT", "CANCELLED", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE"}
+
+
+def sweep_jobs(runs_root: Path) -> list[str]:
+    """The Slurm job ids of a sweep: submitit's folder has one subfolder per job."""
+    folder = Path(runs_root) / ".submitit"
+    return sorted(p.name for p in folder.iterdir() if p.name.isdigit()) if folder.is_dir() else []
+
+
+def job_state(slurm: dict, job: str) -> str:
+    """The job's state as scontrol tells it (it keeps ended jobs for MinJobAge, 10 minutes)."""
+    shown = subprocess.run(["scontrol", "-o", "show", "job", job], env={**os.environ, **slurm}, capture_output=True,
+                           text=True).stdout
+    fields = dict(f.split("=", 1) for f in shown.split() if "=" in f)
+    return fields.get("JobState", "UNKNOWN")
+
+
+class Sweep:
+    """A sweep through the cluster, started in the background and watched: `wait` fails as soon as
+    one of its jobs ends badly, instead of waiting on a launcher that cannot see it."""
+
+    def __init__(self, slurm: dict, cifar_root, runs_root: Path, *extra: str):
+        self.slurm, self.runs_root = slurm, Path(runs_root)
+        self.earlier = set(sweep_jobs(runs_root))  # jobs of an earlier sweep into the same folder
+        self.process = subprocess.Popen([sys.executable, "-m", "study.train", *sweep_args(cifar_root, runs_root, *extra)],
+                                        cwd=REPO, env=cli_env(slurm), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True)
+
+    def jobs(self) -> list[str]:
+        return [job for job in sweep_jobs(self.runs_root) if job not in self.earlier]
+
+    def failed_jobs(self) -> dict:
+        states = {job: job_state(self.slurm, job) for job in self.jobs()}
+        return {job: state for job, state in states.items() if state in ENDED_BADLY}
+
+    def wait(self, timeout: float = 600) -> str:
+        """The launcher's output once it has exited 0."""
+        deadline = time.time() + timeout
+        while self.process.poll() is None:
+            failed = self.failed_jobs()
+            if failed or time.time() > deadline:
+                self.process.kill()
+                output = self.process.communicate()[0]
+                why = f"jobs ended badly: {failed}" if failed else f"the sweep did not end within {timeout:.0f} s"
+                raise AssertionError(f"{why}\n{output}\n{job_logs(self.runs_root)}")
+            time.sleep(2)
+        output = self.process.communicate()[0]
+        assert self.process.returncode == 0, f"{output}\n{job_logs(self.runs_root)}"
+        return output
+
+    def running_job(self, timeout: float = 300) -> str:
+        """The sweep's one job once its run has logged some steps of training."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            jobs = [job for job in self.jobs() if job_state(self.slurm, job) == "RUNNING"]
+            metrics = list(self.runs_root.rglob("metrics.csv"))
+            if jobs and metrics and len(metrics[0].read_text().splitlines()) > 3:
+                return jobs[0]
+            if self.process.poll() is not None or self.failed_jobs():
+                break
+            time.sleep(0.5)
+        self.process.kill()
+        raise AssertionError(f"the job did not start training:\n{self.process.communicate()[0]}\n"
+                             f"{job_logs(self.runs_root)}")
+
+
 def test_a_two_run_sweep_completes_each_folder_complete(slurm, cifar_root, tmp_path):
-    run_cli("study.train", *sweep_args(cifar_root, tmp_path, "seed=0,1"), env=slurm, check=True)
+    Sweep(slurm, cifar_root, tmp_path, "seed=0,1").wait()
     folders = run_dirs(tmp_path)
     assert len(folders) == 2
     for run_dir in folders:
@@ -78,47 +146,31 @@ def uninterrupted(cifar_root, tmp_path) -> tuple[list[dict], dict]:
     return numbers(run_dir)
 
 
-def test_a_run_at_its_time_limit_is_signalled_requeued_and_resumes_to_the_same_numbers(slurm, cifar_root, tmp_path):
-    # One minute a job; SIGUSR2 40 s before the limit (Slurm checks limits every 30 s or so).
-    limited = {**slurm, "STUDY_SLURM_TIME_MIN": "1"}
-    run_cli("study.train", *sweep_args(cifar_root, tmp_path / "limited", *LONG, "hydra.launcher.signal_delay_s=40"),
-            env=limited, check=True, timeout=900)
-    (run_dir,) = run_dirs(tmp_path / "limited")
+def test_a_job_warned_of_its_time_limit_mid_training_is_requeued_and_resumes_to_the_same_numbers(slurm, cifar_root,
+                                                                                                   tmp_path):
+    # The warning Slurm sends signal_delay_s before a time limit, sent by the test itself once the
+    # run is training: Slurm may send its own up to a minute early, before any handler exists.
+    sweep = Sweep(slurm, cifar_root, tmp_path / "warned", *LONG)
+    slurm_cmd(slurm, "scancel", "--signal=USR2", sweep.running_job())
+    sweep.wait()
+    (run_dir,) = run_dirs(tmp_path / "warned")
     log = (run_dir / "train.log").read_text()
     assert "stop requested" in log and "resume:" in log, log
     assert numbers(run_dir) == uninterrupted(cifar_root, tmp_path)
 
 
-def start_sweep(slurm, cifar_root, runs_root) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "study.train", *sweep_args(cifar_root, runs_root, *LONG)], cwd=REPO,
-                            env=cli_env(slurm), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def wait_for_training(slurm, runs_root: Path, timeout: float = 180) -> str:
-    """The job id of the sweep's one job once its run has logged some steps."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        jobs = slurm_cmd(slurm, "squeue", "-h", "-t", "R", "-o", "%i").split()
-        metrics = list(Path(runs_root).rglob("metrics.csv"))
-        if jobs and metrics and len(metrics[0].read_text().splitlines()) > 3:
-            return jobs[0]
-        time.sleep(1)
-    raise AssertionError("the job did not start training in time")
-
-
 def test_scontrol_requeue_of_a_running_job_resumes_to_the_same_numbers(slurm, cifar_root, tmp_path):
-    sweep = start_sweep(slurm, cifar_root, tmp_path / "requeued")
-    slurm_cmd(slurm, "scontrol", "requeue", wait_for_training(slurm, tmp_path / "requeued"))
-    output, _ = sweep.communicate(timeout=600)
-    assert sweep.returncode == 0, output
+    sweep = Sweep(slurm, cifar_root, tmp_path / "requeued", *LONG)
+    slurm_cmd(slurm, "scontrol", "requeue", sweep.running_job())
+    sweep.wait()
     (run_dir,) = run_dirs(tmp_path / "requeued")
     assert "resume:" in (run_dir / "train.log").read_text()
     assert numbers(run_dir) == uninterrupted(cifar_root, tmp_path)
 
 
 def test_scancel_leaves_the_run_interrupted_and_the_same_sweep_resumes_it(slurm, cifar_root, tmp_path):
-    sweep = start_sweep(slurm, cifar_root, tmp_path / "cancelled")
-    slurm_cmd(slurm, "scancel", wait_for_training(slurm, tmp_path / "cancelled"))
+    sweep = Sweep(slurm, cifar_root, tmp_path / "cancelled", *LONG)
+    slurm_cmd(slurm, "scancel", sweep.running_job())
     (run_dir,) = run_dirs(tmp_path / "cancelled")
     deadline = time.time() + 120
     while not (run_dir / "summary.json").is_file() and time.time() < deadline:
@@ -127,8 +179,8 @@ def test_scancel_leaves_the_run_interrupted_and_the_same_sweep_resumes_it(slurm,
     assert summary["status"] == "interrupted" and 0 < summary["steps"] < 300
     # Without Slurm's accounting (sacct) submitit cannot see that a cancelled job ended, so the
     # launcher waits on; its user stops it as they would, with Ctrl-C.
-    sweep.send_signal(signal.SIGINT)
-    sweep.communicate(timeout=120)
-    run_cli("study.train", *sweep_args(cifar_root, tmp_path / "cancelled", *LONG), env=slurm, check=True, timeout=600)
+    sweep.process.send_signal(signal.SIGINT)
+    sweep.process.communicate(timeout=120)
+    Sweep(slurm, cifar_root, tmp_path / "cancelled", *LONG).wait()
     assert "resume:" in (run_dir / "train.log").read_text()
     assert numbers(run_dir) == uninterrupted(cifar_root, tmp_path)
