@@ -43,12 +43,14 @@ def bench_images(data_dir: str | None, quiet: bool = False) -> tuple[ImageSplits
     images = torch.randint(0, 256, (50_000, 3, 32, 32), dtype=torch.uint8, generator=g)
     labels = torch.randint(0, 10, (50_000,), generator=g)
     source = {"dataset": "random", "layout": "random images"}
-    return ImageSplits(images, labels, None, None, images[:10_000], labels[:10_000], source), "random images (no CIFAR-10 found)"
+    return ImageSplits(
+        images, labels, None, None, images[:10_000], labels[:10_000], source
+    ), "random images (no CIFAR-10 found)"
 
 
 def rates(step_times: list[float], warmup: int, steps: int, repeats: int) -> float:
     """Median images/s over `repeats` windows of `steps` steps after `warmup` steps."""
-    windows = [step_times[warmup + i * steps: warmup + (i + 1) * steps + 1] for i in range(repeats)]
+    windows = [step_times[warmup + i * steps : warmup + (i + 1) * steps + 1] for i in range(repeats)]
     return statistics.median(BATCH * steps / (w[-1] - w[0]) for w in windows)
 
 
@@ -77,12 +79,25 @@ def bench_harness(splits, depth, residual, total_steps, device) -> float:
     clock = StepClock()
     dm = ImageDataModule("cifar10", "", False, splits=splits)
     precision = "bf16-mixed" if device.type == "cuda" else "32-true"
-    trainer = L.Trainer(max_steps=total_steps, accelerator=device.type, devices=1, precision=precision,
-                        logger=False, callbacks=[clock], enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,
-                        use_distributed_sampler=False, benchmark=device.type == "cuda")
-    trainer.fit(CifarClassifier.with_paper_recipe(build_cifar_net(depth, residual), log_every=10**9, eval_every=10**9),
-                datamodule=dm)
+    trainer = L.Trainer(
+        max_steps=total_steps,
+        accelerator=device.type,
+        devices=1,
+        precision=precision,
+        logger=False,
+        callbacks=[clock],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        benchmark=device.type == "cuda",
+    )
+    trainer.fit(
+        CifarClassifier.with_paper_recipe(build_cifar_net(depth, residual), log_every=10**9, eval_every=10**9),
+        datamodule=dm,
+    )
     return clock.times
 
 
@@ -133,15 +148,28 @@ class ArrayImages(torch.utils.data.Dataset):
 def bench_dataloader(splits, depth, residual, total_steps, device, data_dir) -> list[float]:
     from torchvision import datasets, transforms
 
-    transform = transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(),
-                                    transforms.ToTensor(), transforms.Normalize((0.4914, 0.4822, 0.4465), (0.247, 0.243, 0.261))])
+    transform = transforms.Compose(
+        [
+            transforms.RandomCrop(32, padding=4),
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),
+            transforms.Normalize((0.4914, 0.4822, 0.4465), (0.247, 0.243, 0.261)),
+        ]
+    )
     try:
         dataset = datasets.CIFAR10(data_dir, train=True, transform=transform) if data_dir else None
     except RuntimeError:
         dataset = None
     dataset = dataset or ArrayImages(splits.train_images, splits.train_labels, transform)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True, num_workers=os.cpu_count() or 1,
-                                         drop_last=True, pin_memory=device.type == "cuda", persistent_workers=True)
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=BATCH,
+        shuffle=True,
+        num_workers=os.cpu_count() or 1,
+        drop_last=True,
+        pin_memory=device.type == "cuda",
+        persistent_workers=True,
+    )
     batches = iter(loader)
 
     def next_batch():
@@ -169,8 +197,13 @@ def concurrent_throughput(jobs: int, data_dir, depth, total_steps, warmup, steps
     ctx = torch.multiprocessing.get_context("spawn")
     barrier, queue = ctx.Barrier(jobs), ctx.Queue()
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    workers = [ctx.Process(target=_concurrent_worker, args=(barrier, queue, data_dir, depth, total_steps, warmup,
-                                                            steps, repeats, threads)) for _ in range(jobs)]
+    workers = [
+        ctx.Process(
+            target=_concurrent_worker,
+            args=(barrier, queue, data_dir, depth, total_steps, warmup, steps, repeats, threads),
+        )
+        for _ in range(jobs)
+    ]
     for w in workers:
         w.start()
     total = sum(queue.get() for _ in workers)
@@ -222,14 +255,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=None, help="steps per timing (default 20 on CPU, 100 on GPU)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 5 on CPU, 30 on GPU)")
-    parser.add_argument("--concurrency", default=None,
-                        help="also measure N ResNet-20 runs at once, e.g. 1,2,4,8 (default on a GPU: 1,2,4,8)")
+    parser.add_argument(
+        "--concurrency",
+        default=None,
+        help="also measure N ResNet-20 runs at once, e.g. 1,2,4,8 (default on a GPU: 1,2,4,8)",
+    )
     args = parser.parse_args(argv)
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no per-run banners in the table
     quiet_library_chatter()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     gpu = device.type == "cuda"
-    depths = [int(d) for d in args.depths.split(",")] if args.depths else ([20, 56, 110, 1202] if gpu else [20, 56, 110])
+    depths = (
+        [int(d) for d in args.depths.split(",")] if args.depths else ([20, 56, 110, 1202] if gpu else [20, 56, 110])
+    )
     steps, warmup = args.steps or (100 if gpu else 20), args.warmup or (30 if gpu else 5)
     total = warmup + steps * args.repeats
     if gpu:
@@ -238,7 +276,9 @@ def main(argv: list[str] | None = None) -> None:
     hardware = torch.cuda.get_device_name() if gpu else f"CPU, {os.cpu_count()} cores"
     print(f"study.bench on {hardware}, torch {torch.__version__}; data: {source}")
     print(f"batch {BATCH}; median of {args.repeats} timings of {steps} steps after {warmup} warm-up steps; images/s")
-    print(f"{'depth':>6} {'arch':>7} {'(a) harness':>12} {'(b) bare':>10} {'(c) loader':>11} {'a/b':>6} {'a/c':>6} {'peak MiB':>9}")
+    print(
+        f"{'depth':>6} {'arch':>7} {'(a) harness':>12} {'(b) bare':>10} {'(c) loader':>11} {'a/b':>6} {'a/c':>6} {'peak MiB':>9}"
+    )
     resnet_rate, ratios = {}, {}
     for depth in depths:
         for arch in ("plain", "resnet"):
@@ -248,22 +288,32 @@ def main(argv: list[str] | None = None) -> None:
             a = rates(bench_harness(splits, depth, residual, total, device), warmup, steps, args.repeats)
             peak = f"{torch.cuda.max_memory_allocated() / 2**20:.0f}" if gpu else "—"
             b = rates(bench_bare(splits, depth, residual, total, device), warmup, steps, args.repeats)
-            c = rates(bench_dataloader(splits, depth, residual, total, device, args.data_dir), warmup, steps, args.repeats)
-            print(f"{depth:>6} {arch:>7} {a:>12.0f} {b:>10.0f} {c:>11.0f} {a / b:>6.2f} {a / c:>6.2f} {peak:>9}", flush=True)
+            c = rates(
+                bench_dataloader(splits, depth, residual, total, device, args.data_dir), warmup, steps, args.repeats
+            )
+            print(
+                f"{depth:>6} {arch:>7} {a:>12.0f} {b:>10.0f} {c:>11.0f} {a / b:>6.2f} {a / c:>6.2f} {peak:>9}",
+                flush=True,
+            )
             if residual:
                 resnet_rate[depth] = a
                 ratios[depth] = (a / b, a / c)
     every = 1000  # conf/train.yaml's diag_every
     for depth, rate in resnet_rate.items():
         seconds, share = diagnostics_share(splits, depth, device, rate, every)
-        print(f"diagnostics, ResNet-{depth}: {seconds * 1000:.0f} ms a measurement ({seconds * rate / BATCH:.1f} steps); "
-              f"at diag_every={every}: +{100 * share:.2f}% of training time", flush=True)
+        print(
+            f"diagnostics, ResNet-{depth}: {seconds * 1000:.0f} ms a measurement ({seconds * rate / BATCH:.1f} steps); "
+            f"at diag_every={every}: +{100 * share:.2f}% of training time",
+            flush=True,
+        )
     concurrency = args.concurrency or ("1,2,4,8" if gpu else "")
     for jobs in [int(n) for n in concurrency.split(",") if n]:
         rate = concurrent_throughput(jobs, args.data_dir, 20, total, warmup, steps, args.repeats)
         print(f"{jobs} ResNet-20 runs at once: {rate:.0f} images/s in all", flush=True)
-    print(f"projected wall time of the whole study at the paper's length on this device: "
-          f"{projected_study_hours(resnet_rate):.1f} h of training (one run at a time)")
+    print(
+        f"projected wall time of the whole study at the paper's length on this device: "
+        f"{projected_study_hours(resnet_rate):.1f} h of training (one run at a time)"
+    )
     if 20 in ratios:
         print(f"harness/bare = {ratios[20][0]:.2f}, harness/dataloader = {ratios[20][1]:.2f}")
 

@@ -26,8 +26,11 @@ PRECISIONS = {"32-true": None, "bf16-mixed": torch.bfloat16}
 
 def clock_ghz() -> float | None:
     try:
-        mhz = [float(line.split(":")[1]) for line in Path("/proc/cpuinfo").read_text().splitlines()
-               if line.startswith("cpu MHz")]
+        mhz = [
+            float(line.split(":")[1])
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("cpu MHz")
+        ]
     except OSError:
         return None
     return max(mhz) / 1000 if mhz else None
@@ -68,9 +71,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     ghz = clock_ghz()
     peak = args.peak_gflops or (32 * ghz if ghz else None)
-    print(f"study.bench_step: torch {torch.__version__}, batch {BATCH}, median of {args.steps} steps after "
-          f"{args.warmup}; peak {f'{peak:.0f} GFLOP/s a core' if peak else 'unknown'}")
-    print(f"{'depth':>5} {'precision':>10} {'compile':>7} {'threads':>7} {'ms/step':>8} {'img/s':>6} {'GFLOP/s':>8} {'of peak':>7}")
+    print(
+        f"study.bench_step: torch {torch.__version__}, batch {BATCH}, median of {args.steps} steps after "
+        f"{args.warmup}; peak {f'{peak:.0f} GFLOP/s a core' if peak else 'unknown'}"
+    )
+    print(
+        f"{'depth':>5} {'precision':>10} {'compile':>7} {'threads':>7} {'ms/step':>8} {'img/s':>6} {'GFLOP/s':>8} {'of peak':>7}"
+    )
     for depth in [int(d) for d in args.depths.split(",")]:
         flops = 3 * 2 * forward_macs(build_cifar_net(depth, True)) * BATCH
         for threads in [int(t) for t in args.threads.split(",")]:
@@ -78,15 +85,20 @@ def main(argv: list[str] | None = None) -> None:
             for precision in args.precisions.split(","):
                 for compiled in [c == "on" for c in args.compile.split(",")]:
                     times, _ = training_steps(depth, precision, compiled, args.warmup + args.steps)
-                    step = statistics.median(times[args.warmup:])
+                    step = statistics.median(times[args.warmup :])
                     share = f"{100 * flops / step / 1e9 / (peak * threads):.0f}%" if peak else "—"
-                    print(f"{depth:>5} {precision:>10} {'on' if compiled else 'off':>7} {threads:>7} {1000 * step:>8.0f} "
-                          f"{BATCH / step:>6.0f} {flops / step / 1e9:>8.1f} {share:>7}", flush=True)
+                    print(
+                        f"{depth:>5} {precision:>10} {'on' if compiled else 'off':>7} {threads:>7} {1000 * step:>8.0f} "
+                        f"{BATCH / step:>6.0f} {flops / step / 1e9:>8.1f} {share:>7}",
+                        flush=True,
+                    )
     for precision in args.precisions.split(","):
         a, b = (training_steps(20, precision, False, 3)[1] for _ in range(2))
         same = all(torch.equal(p, q) for p, q in zip(a, b))
-        print(f"two identical 3-step ResNet-20 trainings in {precision}: "
-              f"{'bit-identical weights' if same else 'weights differ'}")
+        print(
+            f"two identical 3-step ResNet-20 trainings in {precision}: "
+            f"{'bit-identical weights' if same else 'weights differ'}"
+        )
 
 
 if __name__ == "__main__":

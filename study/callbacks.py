@@ -143,7 +143,9 @@ class CodeVersions(L.Callback):
     def load_state_dict(self, state_dict: dict) -> None:
         history = state_dict.get("history")
         if isinstance(history, list) and all(
-            isinstance(e, dict) and isinstance(e.get("from_step"), int) and (e.get("code") is None or isinstance(e["code"], dict))
+            isinstance(e, dict)
+            and isinstance(e.get("from_step"), int)
+            and (e.get("code") is None or isinstance(e["code"], dict))
             for e in history
         ):
             self.history = [{"code": e["code"], "from_step": e["from_step"]} for e in history]

@@ -22,22 +22,33 @@ def validate(cfg: DictConfig) -> None:
     """Refuse impossible settings before any data is loaded."""
     m, d = cfg.model, cfg.data
     if m.arch not in ARCHS:
-        raise ConfigError(f"model.arch={m.arch!r} is unknown: choose one of {', '.join(ARCHS)} (model=plain or model=resnet)")
+        raise ConfigError(
+            f"model.arch={m.arch!r} is unknown: choose one of {', '.join(ARCHS)} (model=plain or model=resnet)"
+        )
     try:
         blocks_per_stage(m.depth)
     except ValueError as err:
         raise ConfigError(f"model.depth={m.depth}: {err}") from None
     if m.depth > m.max_depth:
-        raise ConfigError(f"model.depth={m.depth} is deeper than model.max_depth={m.max_depth}: ResNet-1202, the "
-                          "paper's deepest, already needs about 12.5 GiB to train at batch 128, so deeper nets are "
-                          "refused rather than run out of memory; raise model.max_depth to try one")
+        raise ConfigError(
+            f"model.depth={m.depth} is deeper than model.max_depth={m.max_depth}: ResNet-1202, the "
+            "paper's deepest, already needs about 12.5 GiB to train at batch 128, so deeper nets are "
+            "refused rather than run out of memory; raise model.max_depth to try one"
+        )
     if m.shortcut not in SHORTCUTS:
         raise ConfigError(f"model.shortcut={m.shortcut!r} is unknown: choose one of {', '.join(SHORTCUTS)}")
     if d.name not in DATASETS:
-        raise ConfigError(f"data.name={d.name!r} is unknown: choose one of {', '.join(DATASETS)} (data=cifar10 or data=fashion_mnist)")
-    positive = {"data.batch_size": d.batch_size, "data.eval_batch_size": d.eval_batch_size,
-                "trainer.max_steps": cfg.trainer.max_steps, "log_every": cfg.log_every,
-                "eval_every": cfg.eval_every, "checkpoint_every": cfg.checkpoint_every}
+        raise ConfigError(
+            f"data.name={d.name!r} is unknown: choose one of {', '.join(DATASETS)} (data=cifar10 or data=fashion_mnist)"
+        )
+    positive = {
+        "data.batch_size": d.batch_size,
+        "data.eval_batch_size": d.eval_batch_size,
+        "trainer.max_steps": cfg.trainer.max_steps,
+        "log_every": cfg.log_every,
+        "eval_every": cfg.eval_every,
+        "checkpoint_every": cfg.checkpoint_every,
+    }
     for key, value in positive.items():
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigError(f"{key}={value!r} must be a positive whole number")
@@ -48,30 +59,43 @@ def validate(cfg: DictConfig) -> None:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise ConfigError(f"seed={seed!r} must be a whole number from 0 to 2**32-1")
     o = cfg.optim
-    real = {"optim.lr": (o.lr, "a positive number, the paper's is 0.1"),
-            "optim.warmup_lr": (o.warmup_lr, "a positive number, the paper's is 0.01"),
-            "optim.momentum": (o.momentum, "in [0, 1), the paper's is 0.9"),
-            "optim.weight_decay": (o.weight_decay, "zero or positive, the paper's is 0.0001"),
-            "optim.gamma": (o.gamma, "in (0, 1], the paper's is 0.1")}
+    real = {
+        "optim.lr": (o.lr, "a positive number, the paper's is 0.1"),
+        "optim.warmup_lr": (o.warmup_lr, "a positive number, the paper's is 0.01"),
+        "optim.momentum": (o.momentum, "in [0, 1), the paper's is 0.9"),
+        "optim.weight_decay": (o.weight_decay, "zero or positive, the paper's is 0.0001"),
+        "optim.gamma": (o.gamma, "in (0, 1], the paper's is 0.1"),
+    }
     for key, (value, allowed) in real.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
             raise ConfigError(f"{key}={value!r} must be {allowed}")
-    for key, ok in (("optim.lr", o.lr > 0), ("optim.warmup_lr", o.warmup_lr > 0), ("optim.momentum", 0 <= o.momentum < 1),
-                    ("optim.weight_decay", o.weight_decay >= 0), ("optim.gamma", 0 < o.gamma <= 1)):
+    for key, ok in (
+        ("optim.lr", o.lr > 0),
+        ("optim.warmup_lr", o.warmup_lr > 0),
+        ("optim.momentum", 0 <= o.momentum < 1),
+        ("optim.weight_decay", o.weight_decay >= 0),
+        ("optim.gamma", 0 < o.gamma <= 1),
+    ):
         if not ok:
             raise ConfigError(f"{key}={real[key][0]!r} must be {real[key][1]}")
     milestones = list(o.milestones)
-    if any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in milestones) or milestones != sorted(milestones):
+    if any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in milestones) or milestones != sorted(
+        milestones
+    ):
         raise ConfigError(f"optim.milestones={milestones} must be rising step numbers, e.g. [32000, 48000]")
     if d.train_subset is not None and (not isinstance(d.train_subset, int) or d.train_subset <= 0):
         raise ConfigError(f"data.train_subset={d.train_subset!r} must be a positive whole number or null (all images)")
     if not isinstance(d.val_split, int) or d.val_split < 0:
-        raise ConfigError(f"data.val_split={d.val_split!r} must be 0 (no validation split) or a positive number of images")
+        raise ConfigError(
+            f"data.val_split={d.val_split!r} must be 0 (no validation split) or a positive number of images"
+        )
     expected = d.get("expected_counts")
     available = d.train_subset or (expected[0] - d.val_split if expected else None)
     if available is not None and d.batch_size > available:
-        raise ConfigError(f"data.batch_size={d.batch_size} is larger than the {available:,} training images in use; "
-                          "choose a smaller batch or a larger data.train_subset")
+        raise ConfigError(
+            f"data.batch_size={d.batch_size} is larger than the {available:,} training images in use; "
+            "choose a smaller batch or a larger data.train_subset"
+        )
     check_trainer(cfg.trainer)
     from study import loggers
 
@@ -81,7 +105,11 @@ def validate(cfg: DictConfig) -> None:
     if isinstance(devices, int) and devices > 1:
         if d.batch_size % devices:
             raise ConfigError(f"data.batch_size={d.batch_size} must divide evenly over trainer.devices={devices}")
-        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN and "SLURM_NTASKS" not in os.environ:
+        if (
+            HydraConfig.initialized()
+            and HydraConfig.get().mode == RunMode.MULTIRUN
+            and "SLURM_NTASKS" not in os.environ
+        ):
             raise ConfigError(
                 f"trainer.devices={devices} inside a local sweep: Lightning's DDP launcher would restart the whole "
                 "sweep in each process. Run multi-GPU runs one at a time, or sweep with hydra/launcher=slurm "
@@ -100,12 +128,16 @@ def check_trainer(trainer: DictConfig) -> None:
         if key in TRAINER_SET_BY_HARNESS:
             raise ConfigError(f"trainer.{key} is set by the harness: {TRAINER_SET_BY_HARNESS[key]}")
         if key not in known:
-            raise ConfigError(f"trainer.{key}: Trainer.__init__() got an unexpected keyword argument {key!r}. "
-                              "Any argument of lightning.Trainer can be set (+trainer.NAME=VALUE); see "
-                              "https://lightning.ai/docs/pytorch/stable/common/trainer.html#trainer-flags")
+            raise ConfigError(
+                f"trainer.{key}: Trainer.__init__() got an unexpected keyword argument {key!r}. "
+                "Any argument of lightning.Trainer can be set (+trainer.NAME=VALUE); see "
+                "https://lightning.ai/docs/pytorch/stable/common/trainer.html#trainer-flags"
+            )
     if trainer.get("benchmark") not in (None, True, False):
-        raise ConfigError(f"trainer.benchmark={trainer.benchmark!r} must be true, false or null (on with a GPU "
-                          "unless trainer.deterministic=true)")
+        raise ConfigError(
+            f"trainer.benchmark={trainer.benchmark!r} must be true, false or null (on with a GPU "
+            "unless trainer.deterministic=true)"
+        )
 
 
 def check_same_run(run_dir: Path, cfg: DictConfig) -> None:
@@ -114,8 +146,10 @@ def check_same_run(run_dir: Path, cfg: DictConfig) -> None:
 
     differences = identity_differences(run_dir, cfg)
     if differences:
-        raise ConfigError(f"{run_dir} holds another run ({'; '.join(differences)}); nothing was changed there. "
-                          "Choose another folder (hydra.run.dir=...), or leave it out and the run gets its own")
+        raise ConfigError(
+            f"{run_dir} holds another run ({'; '.join(differences)}); nothing was changed there. "
+            "Choose another folder (hydra.run.dir=...), or leave it out and the run gets its own"
+        )
 
 
 def check_writable(folder: Path) -> None:

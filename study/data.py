@@ -38,13 +38,22 @@ def _as_tensors(images_nhwc: np.ndarray, labels: np.ndarray) -> tuple[torch.Tens
     return images, torch.from_numpy(np.asarray(labels, dtype=np.int64))
 
 
-def load_splits(name: str, root: str, download: bool, val_split: int, train_subset: int | None,
-                verify_checksums: bool = True, expected_counts=None) -> ImageSplits:
+def load_splits(
+    name: str,
+    root: str,
+    download: bool,
+    val_split: int,
+    train_subset: int | None,
+    verify_checksums: bool = True,
+    expected_counts=None,
+) -> ImageSplits:
     """The images a run uses. The validation split and the training subset are a fixed random
     sample (seed 0), the same for every run, so runs with different seeds stay comparable."""
     raw = load_dataset(name, root, download, verify_checksums, expected_counts)
-    (train_x, train_y), (test_x, test_y) = _as_tensors(raw.train_images, raw.train_labels), _as_tensors(
-        raw.test_images, raw.test_labels)
+    (train_x, train_y), (test_x, test_y) = (
+        _as_tensors(raw.train_images, raw.train_labels),
+        _as_tensors(raw.test_images, raw.test_labels),
+    )
     order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(0))
     if not 0 <= val_split < len(train_x):
         raise DataError(f"data.val_split={val_split} must be between 0 and {len(train_x) - 1} for {name}")
@@ -66,7 +75,9 @@ class StepBatches(IterableDataset):
     """Endless training batches of indices and augmentation choices, starting at `start_step()`.
     In DDP each rank takes its own slice of the global batch."""
 
-    def __init__(self, num_images: int, batch_size: int, seed: int, pad: int, start_step, rank: int = 0, world: int = 1):
+    def __init__(
+        self, num_images: int, batch_size: int, seed: int, pad: int, start_step, rank: int = 0, world: int = 1
+    ):
         self.num_images, self.batch_size, self.seed, self.pad = num_images, batch_size, seed, pad
         self.start_step, self.rank, self.world = start_step, rank, world
 
@@ -123,10 +134,22 @@ def augment(images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torc
 class ImageDataModule(L.LightningDataModule):
     """CIFAR-10 or Fashion-MNIST held whole on the training device."""
 
-    def __init__(self, name: str, root: str, download: bool, val_split: int = 0, train_subset: int | None = None,
-                 batch_size: int = 128, eval_batch_size: int = 1000, seed: int = 0, pad: int = 4,
-                 verify_checksums: bool = True, expected_counts=None, eval_subset: int | None = None,
-                 splits: ImageSplits | None = None):
+    def __init__(
+        self,
+        name: str,
+        root: str,
+        download: bool,
+        val_split: int = 0,
+        train_subset: int | None = None,
+        batch_size: int = 128,
+        eval_batch_size: int = 1000,
+        seed: int = 0,
+        pad: int = 4,
+        verify_checksums: bool = True,
+        expected_counts=None,
+        eval_subset: int | None = None,
+        splits: ImageSplits | None = None,
+    ):
         super().__init__()
         self.name, self.root, self.download = name, root, download
         self.verify_checksums, self.expected_counts = verify_checksums, expected_counts
@@ -138,11 +161,20 @@ class ImageDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits is None:
-            self.splits = load_splits(self.name, self.root, self.download, self.val_split, self.train_subset,
-                                      self.verify_checksums, self.expected_counts)
+            self.splits = load_splits(
+                self.name,
+                self.root,
+                self.download,
+                self.val_split,
+                self.train_subset,
+                self.verify_checksums,
+                self.expected_counts,
+            )
         if self.batch_size > len(self.splits.train_images):
-            raise DataError(f"data.batch_size={self.batch_size} is larger than the {len(self.splits.train_images):,} "
-                            "training images in use; choose a smaller batch or a larger data.train_subset")
+            raise DataError(
+                f"data.batch_size={self.batch_size} is larger than the {len(self.splits.train_images):,} "
+                "training images in use; choose a smaller batch or a larger data.train_subset"
+            )
         self.mean = self.splits.train_images.float().mean(0).div_(255)
 
     @property
@@ -168,7 +200,9 @@ class ImageDataModule(L.LightningDataModule):
         """Augmented float images and labels for one step's indices, on the indices' device."""
         device = batch["index"].device
         images = self.on_device("train_images", device)[batch["index"]]
-        x = augment(normalize(images, self.on_device("mean", device)), batch["dy"], batch["dx"], batch["flip"], self.pad)
+        x = augment(
+            normalize(images, self.on_device("mean", device)), batch["dy"], batch["dx"], batch["flip"], self.pad
+        )
         return x, self.on_device("train_labels", device)[batch["index"]]
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):

@@ -55,12 +55,21 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     splits = load_splits("cifar10", args.data_dir, False, 0, None, verify_checksums=False)
     normalize = [transforms.ToTensor(), transforms.Normalize(CHANNEL_MEAN, CHANNEL_STD)]
-    train_set = ArrayImages(splits.train_images, splits.train_labels, transforms.Compose(
-        [transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(), *normalize]))
+    train_set = ArrayImages(
+        splits.train_images,
+        splits.train_labels,
+        transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(), *normalize]),
+    )
     test_set = ArrayImages(splits.test_images, splits.test_labels, transforms.Compose(normalize))
     workers = os.cpu_count() or 1
-    train_loader = torch.utils.data.DataLoader(train_set, batch_size=paper.RECIPE["batch_size"], shuffle=True,
-                                               num_workers=workers, drop_last=True, persistent_workers=True)
+    train_loader = torch.utils.data.DataLoader(
+        train_set,
+        batch_size=paper.RECIPE["batch_size"],
+        shuffle=True,
+        num_workers=workers,
+        drop_last=True,
+        persistent_workers=True,
+    )
     test_loader = torch.utils.data.DataLoader(test_set, batch_size=1000, num_workers=workers)
 
     net = build_cifar_net(args.depth, not args.plain).to(memory_format=torch.channels_last)
@@ -87,10 +96,17 @@ def main(argv: list[str] | None = None) -> int:
                 (args.out / "metrics.csv").write_text("\n".join(rows) + "\n")
             if step == args.steps:
                 break
-    summary = {"pipeline": "torchvision transforms + DataLoader", "arch": "plain" if args.plain else "resnet",
-               "depth": args.depth, "seed": args.seed, "steps": step, "milestones": milestones,
-               "final_test_error": float(rows[-1].split(",")[-1]), "wall_time_s": round(time.time() - started, 1),
-               "data": splits.source}
+    summary = {
+        "pipeline": "torchvision transforms + DataLoader",
+        "arch": "plain" if args.plain else "resnet",
+        "depth": args.depth,
+        "seed": args.seed,
+        "steps": step,
+        "milestones": milestones,
+        "final_test_error": float(rows[-1].split(",")[-1]),
+        "wall_time_s": round(time.time() - started, 1),
+        "data": splits.source,
+    }
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps({k: summary[k] for k in ("arch", "depth", "final_test_error", "wall_time_s")}))
     return 0

@@ -55,28 +55,37 @@ class RawData:
 # Checks shared by every layout
 
 
-def check_split(images: np.ndarray, labels: np.ndarray, where: str, shape: tuple, expected: int | None,
-                num_classes: int = 10) -> None:
+def check_split(
+    images: np.ndarray, labels: np.ndarray, where: str, shape: tuple, expected: int | None, num_classes: int = 10
+) -> None:
     """Refuse a split that is not `expected` (or any, if None) images of `shape` uint8 pixels with
     one label in 0..num_classes-1 each; `where` names the file or folder."""
     if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
-        raise DataError(f"{where}: pixels are {getattr(images, 'dtype', type(images).__name__)}, expected uint8 "
-                        "(0-255): this is not a copy of the dataset the loader knows; replace it")
+        raise DataError(
+            f"{where}: pixels are {getattr(images, 'dtype', type(images).__name__)}, expected uint8 "
+            "(0-255): this is not a copy of the dataset the loader knows; replace it"
+        )
     if images.ndim != 4 or images.shape[1:] != shape:
-        raise DataError(f"{where}: images have the shape {images.shape[1:]}, expected {shape} "
-                        "(height, width, channels); replace this copy")
+        raise DataError(
+            f"{where}: images have the shape {images.shape[1:]}, expected {shape} "
+            "(height, width, channels); replace this copy"
+        )
     if labels.ndim != 1 or len(labels) != len(images):
         raise DataError(f"{where}: {len(images)} images but {len(labels)} labels; the copy is damaged, replace it")
     if len(images) == 0:
         raise DataError(f"{where}: holds no images; replace this copy")
     if expected is not None and len(images) != expected:
-        raise DataError(f"{where}: {len(images):,} images found, expected {expected:,}; the copy is incomplete. "
-                        "Replace it, or set data.expected_counts=null to train on it as it is")
+        raise DataError(
+            f"{where}: {len(images):,} images found, expected {expected:,}; the copy is incomplete. "
+            "Replace it, or set data.expected_counts=null to train on it as it is"
+        )
     out_of_range = np.flatnonzero((labels < 0) | (labels >= num_classes))
     if len(out_of_range):
         i = int(out_of_range[0])
-        raise DataError(f"{where}: label {int(labels[i])} of image {i} is outside 0-{num_classes - 1} "
-                        f"({len(out_of_range)} such labels); the copy is damaged, replace it")
+        raise DataError(
+            f"{where}: label {int(labels[i])} of image {i} is outside 0-{num_classes - 1} "
+            f"({len(out_of_range)} such labels); the copy is damaged, replace it"
+        )
 
 
 def content_digest(*arrays: np.ndarray) -> str:
@@ -111,8 +120,13 @@ class _ArrayUnpickler(pickle.Unpickler):
         import codecs
 
         core = getattr(np, "_core", None) or np.core
-        allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype, ("_codecs", "encode"): codecs.encode,
-                   ("_reconstruct",): core.multiarray._reconstruct, ("scalar",): core.multiarray.scalar}
+        allowed = {
+            ("numpy", "ndarray"): np.ndarray,
+            ("numpy", "dtype"): np.dtype,
+            ("_codecs", "encode"): codecs.encode,
+            ("_reconstruct",): core.multiarray._reconstruct,
+            ("scalar",): core.multiarray.scalar,
+        }
         if module in ("numpy.core.multiarray", "numpy._core.multiarray") and (name,) in allowed:
             return allowed[(name,)]
         if (module, name) in allowed:
@@ -125,15 +139,19 @@ def read_batch_pickle(path: Path) -> tuple[np.ndarray, np.ndarray]:
         with open(path, "rb") as f:
             entry = _ArrayUnpickler(f, encoding="latin1").load()
     except Exception as err:
-        raise DataError(f"file {path} cannot be read ({type(err).__name__}: {err}); replace it "
-                        "(or the whole cifar-10-batches-py folder)") from None
+        raise DataError(
+            f"file {path} cannot be read ({type(err).__name__}: {err}); replace it "
+            "(or the whole cifar-10-batches-py folder)"
+        ) from None
     if not isinstance(entry, dict):
         raise DataError(f"file {path} is not a CIFAR-10 batch (a {type(entry).__name__}, not a dict); replace it")
     entry = {k.decode() if isinstance(k, bytes) else k: v for k, v in entry.items()}
     data, labels = entry.get("data"), entry.get("labels")
     if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels is None:
-        raise DataError(f"file {path} has the wrong shape: images {getattr(data, 'shape', None)}, labels "
-                        f"{'missing' if labels is None else len(labels)}; expected N x 3072 uint8 images and N labels")
+        raise DataError(
+            f"file {path} has the wrong shape: images {getattr(data, 'shape', None)}, labels "
+            f"{'missing' if labels is None else len(labels)}; expected N x 3072 uint8 images and N labels"
+        )
     try:
         labels = np.asarray(labels, dtype=np.int64)
     except (TypeError, ValueError):
@@ -150,8 +168,10 @@ def read_pickles(folder: Path, verify_checksums: bool) -> tuple[dict, dict]:
         for name, md5 in CIFAR10.train_list + CIFAR10.test_list:
             path = folder / name
             if path.is_file() and not cifar.check_integrity(str(path), md5):
-                raise DataError(f"file {path} is corrupt or truncated (checksum mismatch). Replace it; or, for a "
-                                "copy you re-pickled or re-encoded yourself, set data.verify_checksums=false")
+                raise DataError(
+                    f"file {path} is corrupt or truncated (checksum mismatch). Replace it; or, for a "
+                    "copy you re-pickled or re-encoded yourself, set data.verify_checksums=false"
+                )
     splits = {}
     for split, entries in (("train", CIFAR10.train_list), ("test", CIFAR10.test_list)):
         paths = [folder / name for name, _ in entries]
@@ -160,8 +180,11 @@ def read_pickles(folder: Path, verify_checksums: bool) -> tuple[dict, dict]:
                 raise DataError(f"{path} is missing from {folder}; replace the folder with a complete copy")
         parts = [read_batch_pickle(p) for p in paths]
         splits[split] = (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
-    return splits, {"checksums_verified": verify_checksums, "files": files_fingerprint(
-        [folder / n for n, _ in CIFAR10.train_list + CIFAR10.test_list], folder), "reencoded": False}
+    return splits, {
+        "checksums_verified": verify_checksums,
+        "files": files_fingerprint([folder / n for n, _ in CIFAR10.train_list + CIFAR10.test_list], folder),
+        "reencoded": False,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,8 +195,10 @@ def binary_sources(folder: Path) -> list[Path]:
     paths = [folder / name for names in BINARY_FILES.values() for name in names]
     for path in paths:
         if not path.is_file():
-            raise DataError(f"{path} is missing from {folder}; the binary version has "
-                            f"{', '.join(n for names in BINARY_FILES.values() for n in names)}")
+            raise DataError(
+                f"{path} is missing from {folder}; the binary version has "
+                f"{', '.join(n for names in BINARY_FILES.values() for n in names)}"
+            )
     return paths
 
 
@@ -185,8 +210,10 @@ def decode_binary(folder: Path) -> dict:
             path = folder / name
             raw = np.fromfile(path, dtype=np.uint8)
             if raw.size == 0 or raw.size % RECORD:
-                raise DataError(f"file {path} holds {raw.size:,} bytes, not a whole number of {RECORD:,}-byte "
-                                "records (1 label byte + 3,072 pixel bytes); it is truncated or not CIFAR-10, replace it")
+                raise DataError(
+                    f"file {path} holds {raw.size:,} bytes, not a whole number of {RECORD:,}-byte "
+                    "records (1 label byte + 3,072 pixel bytes); it is truncated or not CIFAR-10, replace it"
+                )
             records = raw.reshape(-1, RECORD)
             labels.append(records[:, 0].astype(np.int64))
             images.append(records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
@@ -203,12 +230,15 @@ def class_folders(split_dir: Path) -> list[Path]:
     for path in sorted(p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         name = path.name.lower()
         if name not in CIFAR10_CLASSES:
-            raise DataError(f"{path}: '{path.name}' is not one of CIFAR-10's classes ({', '.join(CIFAR10_CLASSES)}, "
-                            f"any case); move it out of {split_dir}")
+            raise DataError(
+                f"{path}: '{path.name}' is not one of CIFAR-10's classes ({', '.join(CIFAR10_CLASSES)}, "
+                f"any case); move it out of {split_dir}"
+            )
         label = CIFAR10_CLASSES.index(name)
         if label in found:
-            raise DataError(f"{split_dir} has two folders for the class '{name}': {found[label].name} and {path.name}; "
-                            "merge them")
+            raise DataError(
+                f"{split_dir} has two folders for the class '{name}': {found[label].name} and {path.name}; merge them"
+            )
         found[label] = path
     missing = [c for i, c in enumerate(CIFAR10_CLASSES) if i not in found]
     if missing:
@@ -218,9 +248,13 @@ def class_folders(split_dir: Path) -> list[Path]:
 
 def image_sources(root: Path) -> dict[str, list[list[Path]]]:
     """Per split, per class (label order), the image files, sorted by name."""
-    return {split: [sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
-                    for folder in class_folders(root / split)]
-            for split in ("train", "test")}
+    return {
+        split: [
+            sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+            for folder in class_folders(root / split)
+        ]
+        for split in ("train", "test")
+    }
 
 
 def decode_images(sources: dict[str, list[list[Path]]]) -> dict:
@@ -234,8 +268,10 @@ def decode_images(sources: dict[str, list[list[Path]]]) -> dict:
             try:
                 with Image.open(path) as im:
                     if im.size != (32, 32) or im.mode != "RGB":
-                        raise DataError(f"image {path} is {im.size[0]}x{im.size[1]} {im.mode}, not 32x32 RGB; "
-                                        "replace it with the original CIFAR-10 image")
+                        raise DataError(
+                            f"image {path} is {im.size[0]}x{im.size[1]} {im.mode}, not 32x32 RGB; "
+                            "replace it with the original CIFAR-10 image"
+                        )
                     images[i] = np.asarray(im)
             except DataError:
                 raise
@@ -272,8 +308,11 @@ def read_cache(path: Path, fingerprint: str) -> dict | None:
 def write_cache(candidates: list[Path], splits: dict, fingerprint: str) -> Path | None:
     from study.runs import atomic_output
 
-    arrays = {f"{split}_{kind}": a for split, (images, labels) in splits.items()
-              for kind, a in (("images", images), ("labels", labels))}
+    arrays = {
+        f"{split}_{kind}": a
+        for split, (images, labels) in splits.items()
+        for kind, a in (("images", images), ("labels", labels))
+    }
     meta = np.array(json.dumps({"version": CACHE_VERSION, "files": fingerprint}))
     for path in candidates:
         try:
@@ -313,8 +352,9 @@ def find_cifar10_layout(root: Path) -> tuple[str, Path] | None:
     return None
 
 
-def load_cifar10(root: str, download: bool, verify_checksums: bool = True,
-                 expected_counts: tuple[int, int] | None = None) -> RawData:
+def load_cifar10(
+    root: str, download: bool, verify_checksums: bool = True, expected_counts: tuple[int, int] | None = None
+) -> RawData:
     root_path = Path(root)
     found = find_cifar10_layout(root_path)
     if found is None and download:
@@ -344,8 +384,7 @@ def load_cifar10(root: str, download: bool, verify_checksums: bool = True,
     for (split, (images, labels)), expected in zip(splits.items(), counts):
         where = f"{folder / split}" if layout == IMAGE_FOLDERS else f"the {split} split of {folder}"
         check_split(images, labels, where, (32, 32, 3), expected)
-    return finish(splits, {"dataset": "cifar10", "layout": layout, "folder": str(folder.resolve()), **source},
-                  started)
+    return finish(splits, {"dataset": "cifar10", "layout": layout, "folder": str(folder.resolve()), **source}, started)
 
 
 def download_cifar10(root: Path) -> None:
@@ -354,9 +393,11 @@ def download_cifar10(root: Path) -> None:
     try:
         CIFAR10(str(root), train=True, download=True)
     except Exception as err:  # torchvision raises URLError, RuntimeError and OSError alike
-        raise DataError(f"CIFAR-10 could not be downloaded into {root.resolve()} ({err}), and there is no usable "
-                        f"copy there. Point data.root at an existing copy (data.root=DIR, or DATA_DIR=... with "
-                        "make), or place one there.") from None
+        raise DataError(
+            f"CIFAR-10 could not be downloaded into {root.resolve()} ({err}), and there is no usable "
+            f"copy there. Point data.root at an existing copy (data.root=DIR, or DATA_DIR=... with "
+            "make), or place one there."
+        ) from None
 
 
 def finish(splits: dict, source: dict, started: float) -> RawData:
@@ -380,8 +421,10 @@ def describe_source(source: dict) -> str:
     if "cache_hit" in source:
         notes.append(f"{'from the cache' if source['cache_hit'] else 'decoded into the cache'} {source['cache']}")
     detail = f" ({'; '.join(notes)})" if notes else ""
-    return (f"data: {source['dataset']} from {source['folder']}, {what}{detail}: {source['train_images']:,} training "
-            f"and {source['test_images']:,} test images, copy {source['content']}, read in {source['load_s']} s")
+    return (
+        f"data: {source['dataset']} from {source['folder']}, {what}{detail}: {source['train_images']:,} training "
+        f"and {source['test_images']:,} test images, copy {source['content']}, read in {source['load_s']} s"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -427,8 +470,9 @@ def _find_fashion_files(root: Path) -> dict[str, Path] | None:
     return None
 
 
-def load_fashion_mnist(root: str, download: bool, verify_checksums: bool = True,
-                       expected_counts: tuple[int, int] | None = None) -> RawData:
+def load_fashion_mnist(
+    root: str, download: bool, verify_checksums: bool = True, expected_counts: tuple[int, int] | None = None
+) -> RawData:
     files = _find_fashion_files(Path(root))
     if files is None and download:
         from torchvision.datasets import FashionMNIST
@@ -454,8 +498,13 @@ def load_fashion_mnist(root: str, download: bool, verify_checksums: bool = True,
         check_split(images[..., None] if images.ndim == 3 else images, labels, where, (28, 28, 1), expected)
         splits[split] = (images[..., None], labels)
     folder = files["train_images"].parent
-    source = {"dataset": "fashion_mnist", "layout": "idx", "folder": str(folder.resolve()),
-              "files": files_fingerprint(list(files.values()), folder), "reencoded": False}
+    source = {
+        "dataset": "fashion_mnist",
+        "layout": "idx",
+        "folder": str(folder.resolve()),
+        "files": files_fingerprint(list(files.values()), folder),
+        "reencoded": False,
+    }
     return finish(splits, source, started)
 
 
@@ -463,8 +512,7 @@ LOADERS = {"cifar10": load_cifar10, "fashion_mnist": load_fashion_mnist}
 DATASETS = tuple(LOADERS)
 
 
-def load_dataset(name: str, root: str, download: bool, verify_checksums: bool = True,
-                 expected_counts=None) -> RawData:
+def load_dataset(name: str, root: str, download: bool, verify_checksums: bool = True, expected_counts=None) -> RawData:
     if name not in LOADERS:
         raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
     counts = tuple(expected_counts) if expected_counts is not None else None

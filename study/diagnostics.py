@@ -37,8 +37,7 @@ def measure(net: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> list[
     weights = [conv_of(net, name).weight for name, _ in layers]
     saved = {name: buffer.clone() for name, buffer in net.named_buffers()}
     stds: list[torch.Tensor] = []
-    handles = [bn.register_forward_hook(lambda m, i, out: stds.append(out.detach().float().std()))
-               for _, bn in layers]
+    handles = [bn.register_forward_hook(lambda m, i, out: stds.append(out.detach().float().std())) for _, bn in layers]
     was_training = net.training
     net.train()
     try:
@@ -52,8 +51,10 @@ def measure(net: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> list[
             for name, buffer in net.named_buffers():
                 buffer.copy_(saved[name])
     norms = torch.stack([g.detach().float().norm() for g in grads]).cpu().tolist()
-    return [{"layer": i + 1, "name": name, "response_std": float(std), "grad_norm": norm}
-            for i, ((name, _), std, norm) in enumerate(zip(layers, torch.stack(stds).cpu().tolist(), norms))]
+    return [
+        {"layer": i + 1, "name": name, "response_std": float(std), "grad_norm": norm}
+        for i, ((name, _), std, norm) in enumerate(zip(layers, torch.stack(stds).cpu().tolist(), norms))
+    ]
 
 
 def trim(run_dir: Path, before_step: int) -> None:
@@ -91,5 +92,6 @@ class Diagnostics(L.Callback):
             writer = csv.writer(f)
             if new:
                 writer.writerow(FIELDS)
-            writer.writerows([step, r["layer"], r["name"], f"{r['response_std']:.6g}", f"{r['grad_norm']:.6g}"]
-                             for r in rows)
+            writer.writerows(
+                [step, r["layer"], r["name"], f"{r['response_std']:.6g}", f"{r['grad_norm']:.6g}"] for r in rows
+            )

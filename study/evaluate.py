@@ -72,23 +72,36 @@ def main(argv: list[str] | None = None) -> int:
         run_dir, checkpoint = locate(args.run)
         cfg, state, step = load_net(run_dir, checkpoint, args.overrides)
         d, m = cfg.data, cfg.model
-        dm = ImageDataModule(d.name, d.root, False, d.val_split, d.train_subset, d.batch_size, d.eval_batch_size,
-                             verify_checksums=d.get("verify_checksums", True), expected_counts=d.get("expected_counts"))
+        dm = ImageDataModule(
+            d.name,
+            d.root,
+            False,
+            d.val_split,
+            d.train_subset,
+            d.batch_size,
+            d.eval_batch_size,
+            verify_checksums=d.get("verify_checksums", True),
+            expected_counts=d.get("expected_counts"),
+        )
         dm.setup()
         net = build_cifar_net(m.depth, m.arch == "resnet", m.shortcut, num_classes=10, in_channels=dm.in_channels)
         try:
             net.load_state_dict(state)
         except RuntimeError as err:  # a state_dict that does not fit the net the config describes
-            raise EvaluateError(f"{checkpoint} does not fit a {m.arch}-{m.depth} (shortcut {m.shortcut}) net: "
-                                f"{str(err).splitlines()[0]}") from None
+            raise EvaluateError(
+                f"{checkpoint} does not fit a {m.arch}-{m.depth} (shortcut {m.shortcut}) net: "
+                f"{str(err).splitlines()[0]}"
+            ) from None
     except (EvaluateError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     net.eval()
     names = CIFAR10_CLASSES if d.name == "cifar10" else [str(i) for i in range(10)]
     print(f"{m.arch}-{m.depth} from {checkpoint} (step {step}); {len(dm.splits.test_images):,} test images")
-    results = {split: errors_by_class(net, dm.eval_batches(split, torch.device("cpu")), len(names))
-               for split in ("test", "train")}
+    results = {
+        split: errors_by_class(net, dm.eval_batches(split, torch.device("cpu")), len(names))
+        for split in ("test", "train")
+    }
     for split, (overall, _) in results.items():
         print(f"{split} error: {overall:.4f}%")
     print("per class (test / train error, %):")

@@ -74,8 +74,17 @@ def upload_report(studies: dict[str, dict], project: str, entity: str | None, mo
 
     places = []
     for sid, study in studies.items():
-        run = wandb.init(project=project, entity=entity, group=f"study-{sid}", job_type="report", name=f"report {sid}",
-                         notes=study["title"], dir=str(study["wandb_dir"]), mode=mode, reinit="finish_previous")
+        run = wandb.init(
+            project=project,
+            entity=entity,
+            group=f"study-{sid}",
+            job_type="report",
+            name=f"report {sid}",
+            notes=study["title"],
+            dir=str(study["wandb_dir"]),
+            mode=mode,
+            reinit="finish_previous",
+        )
         images = {f"figure/{p.stem}": wandb.Image(str(p)) for p in sorted(Path(study["folder"]).glob("*.png"))}
         table = study["table6"]
         run.log({**images, "table6": wandb.Table(dataframe=table.astype(str))})
@@ -91,8 +100,12 @@ def check(cfg: DictConfig) -> list[str]:
         if name == "csv":
             continue
         if not spec or "_target_" not in spec:
-            problems.append(f"logger.{name} has no _target_: choose loggers with logger=csv|tensorboard|wandb "
-                            "or logger=[tensorboard,wandb]")
+            problems.append(
+                f"logger.{name} has no _target_: choose loggers with logger=csv|tensorboard|wandb "
+                "or logger=[tensorboard,wandb]"
+            )
         elif name == "wandb" and OmegaConf.select(spec, "mode") not in WANDB_MODES:
-            problems.append(f"logger.wandb.mode={OmegaConf.select(spec, 'mode')!r}: choose one of {', '.join(WANDB_MODES)}")
+            problems.append(
+                f"logger.wandb.mode={OmegaConf.select(spec, 'mode')!r}: choose one of {', '.join(WANDB_MODES)}"
+            )
     return problems

@@ -23,7 +23,9 @@ WARMUP_WINDOW = 50  # steps per warm-up test
 DIVERGENCE_CHECK_EVERY = 10  # steps between tests for a NaN or infinite loss
 
 
-def learning_rate(step: int, lr: float, milestones, gamma: float, warming_up: bool = False, warmup_lr: float = 0.01) -> float:
+def learning_rate(
+    step: int, lr: float, milestones, gamma: float, warming_up: bool = False, warmup_lr: float = 0.01
+) -> float:
     """The learning rate used by update `step` (0-based)."""
     if warming_up:
         return warmup_lr
@@ -53,7 +55,10 @@ def layer_response_std(net: nn.Module, batches) -> list[dict]:
     def hook(i):
         def record(module, inputs, output):
             out = output.detach().double()
-            sums[i] += torch.stack([torch.tensor(out.numel(), dtype=torch.float64), out.sum().cpu(), out.square().sum().cpu()])
+            sums[i] += torch.stack(
+                [torch.tensor(out.numel(), dtype=torch.float64), out.sum().cpu(), out.square().sum().cpu()]
+            )
+
         return record
 
     handles = [module.register_forward_hook(hook(i)) for i, (_, module) in enumerate(layers)]
@@ -69,9 +74,22 @@ def layer_response_std(net: nn.Module, batches) -> list[dict]:
 
 
 class CifarClassifier(L.LightningModule):
-    def __init__(self, net: nn.Module, *, lr: float, momentum: float, weight_decay: float, milestones, gamma: float,
-                 warmup: bool, warmup_lr: float, warmup_until_train_error: float, log_every: int, eval_every: int,
-                 channels_last: bool = True):
+    def __init__(
+        self,
+        net: nn.Module,
+        *,
+        lr: float,
+        momentum: float,
+        weight_decay: float,
+        milestones,
+        gamma: float,
+        warmup: bool,
+        warmup_lr: float,
+        warmup_until_train_error: float,
+        log_every: int,
+        eval_every: int,
+        channels_last: bool = True,
+    ):
         super().__init__()
         self.save_hyperparameters(ignore=["net"])
         self.net = net
@@ -87,14 +105,25 @@ class CifarClassifier(L.LightningModule):
         self.divergence: dict | None = None
 
     @classmethod
-    def with_paper_recipe(cls, net: nn.Module, warmup: bool = False, log_every: int = 100,
-                          eval_every: int = 1000) -> "CifarClassifier":
+    def with_paper_recipe(
+        cls, net: nn.Module, warmup: bool = False, log_every: int = 100, eval_every: int = 1000
+    ) -> "CifarClassifier":
         """The module with every hyperparameter from `study.paper.RECIPE` (the benchmark and tests
         use it; `study.train` takes them from the config)."""
         r = paper.RECIPE
-        return cls(net, lr=r["lr"], momentum=r["momentum"], weight_decay=r["weight_decay"],
-                   milestones=list(r["milestones"]), gamma=r["lr_gamma"], warmup=warmup, warmup_lr=r["warmup_lr"],
-                   warmup_until_train_error=r["warmup_until_train_error"], log_every=log_every, eval_every=eval_every)
+        return cls(
+            net,
+            lr=r["lr"],
+            momentum=r["momentum"],
+            weight_decay=r["weight_decay"],
+            milestones=list(r["milestones"]),
+            gamma=r["lr_gamma"],
+            warmup=warmup,
+            warmup_lr=r["warmup_lr"],
+            warmup_until_train_error=r["warmup_until_train_error"],
+            log_every=log_every,
+            eval_every=eval_every,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -156,13 +185,20 @@ class CifarClassifier(L.LightningModule):
         window_error = self._error_since_last(self.warmup_counts)
         if window_error < self.hparams.warmup_until_train_error:
             self.warming_up = False
-            self.print(f"warm-up over at step {self.global_step + 1}: training error {window_error:.1f}%, lr back to {self.hparams.lr}")
+            self.print(
+                f"warm-up over at step {self.global_step + 1}: training error {window_error:.1f}%, lr back to {self.hparams.lr}"
+            )
 
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
         step, hp = self.global_step, self.hparams
         if step % DIVERGENCE_CHECK_EVERY == 0 and self.first_nonfinite_step.item() >= 0:
-            self.divergence = {"diverged_at_step": int(self.first_nonfinite_step), "last_finite_loss": self.last_finite_loss.item()}
-            self.print(f"loss is not finite since step {self.divergence['diverged_at_step']}: stopping the run as diverged")
+            self.divergence = {
+                "diverged_at_step": int(self.first_nonfinite_step),
+                "last_finite_loss": self.last_finite_loss.item(),
+            }
+            self.print(
+                f"loss is not finite since step {self.divergence['diverged_at_step']}: stopping the run as diverged"
+            )
             self.trainer.should_stop = True
             return
         metrics = {}
@@ -194,7 +230,9 @@ class CifarClassifier(L.LightningModule):
         reduce = (lambda t: trainer.strategy.reduce(t, reduce_op="sum")) if trainer.world_size > 1 else None
         with self.inference() as net:
             return {
-                f"{split}_error": error_rate(net, dm.eval_batches(split, self.device, trainer.global_rank, trainer.world_size), reduce)
+                f"{split}_error": error_rate(
+                    net, dm.eval_batches(split, self.device, trainer.global_rank, trainer.world_size), reduce
+                )
                 for split in splits
                 if dm.has_split(split)
             }

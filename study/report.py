@@ -23,17 +23,38 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from study import paper, runs, shortcuts, signals  # noqa: E402
 from study.verdicts import METHOD, USABLE, claims  # noqa: E402
 
-SUMMARY_COLUMNS = ["dataset", "arch", "depth", "shortcut", "seed", "status", "steps", "params", "final_train_error",
-                   "final_val_error", "final_test_error", "wall_time_s"]
+SUMMARY_COLUMNS = [
+    "dataset",
+    "arch",
+    "depth",
+    "shortcut",
+    "seed",
+    "status",
+    "steps",
+    "params",
+    "final_train_error",
+    "final_val_error",
+    "final_test_error",
+    "wall_time_s",
+]
 #: Columns from the run's data record and its study (see `runs.study_of`).
-RUN_COLUMNS = SUMMARY_COLUMNS + ["data_layout", "data_copy", "data_reencoded", "code_version", "device", "precision",
-                                 "threads", "study", "run_dir"]
+RUN_COLUMNS = SUMMARY_COLUMNS + [
+    "data_layout",
+    "data_copy",
+    "data_reencoded",
+    "code_version",
+    "device",
+    "precision",
+    "threads",
+    "study",
+    "run_dir",
+]
 PAPER_GRID = {"plain": (20, 32, 44, 56, 110), "resnet": paper.DEPTHS}  # Figure 6 and Table 6
 
 
@@ -66,9 +87,19 @@ def read_curves(run_dir: Path, name: str, summary: dict) -> list[pd.DataFrame]:
             part = table[["step", f"{split}_error"]].dropna().astype(float)
             if not part.map(math.isfinite).all().all():
                 raise ValueError(f"a {split}_error or step that is not a finite number")
-            curves.append(pd.DataFrame({"run": name, "arch": summary["arch"], "depth": summary["depth"],
-                                        "seed": summary["seed"], "step": part["step"].astype(int), "split": split,
-                                        "error": part[f"{split}_error"]}))
+            curves.append(
+                pd.DataFrame(
+                    {
+                        "run": name,
+                        "arch": summary["arch"],
+                        "depth": summary["depth"],
+                        "seed": summary["seed"],
+                        "step": part["step"].astype(int),
+                        "split": split,
+                        "error": part[f"{split}_error"],
+                    }
+                )
+            )
     return curves
 
 
@@ -112,16 +143,24 @@ def load_runs(roots: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict, list
             twin = seen[twin_key]
             numbers = [c for c in SUMMARY_COLUMNS if c.startswith("final_") or c in ("status", "steps")]
             if any(twin[c] != summary.get(c) for c in numbers):
-                problems.append(f"{name}: a copy of {twin['run_dir']} (the same run) with other numbers; "
-                                "only the first is used")
+                problems.append(
+                    f"{name}: a copy of {twin['run_dir']} (the same run) with other numbers; only the first is used"
+                )
             continue
         studies[study_id] = shared
         made_by = summary.get("provenance") or {}
-        row = {**{c: summary.get(c) for c in SUMMARY_COLUMNS}, "data_layout": data.get("layout"),
-               "data_copy": data.get("content"), "data_reencoded": data.get("reencoded"),
-               "code_version": describe_code_history(made_by), "device": made_by.get("device"),
-               "precision": made_by.get("precision"),
-               "threads": made_by.get("threads") if isinstance(made_by.get("threads"), int) else None, "study": study_id, "run_dir": name}
+        row = {
+            **{c: summary.get(c) for c in SUMMARY_COLUMNS},
+            "data_layout": data.get("layout"),
+            "data_copy": data.get("content"),
+            "data_reencoded": data.get("reencoded"),
+            "code_version": describe_code_history(made_by),
+            "device": made_by.get("device"),
+            "precision": made_by.get("precision"),
+            "threads": made_by.get("threads") if isinstance(made_by.get("threads"), int) else None,
+            "study": study_id,
+            "run_dir": name,
+        }
         seen[twin_key] = row
         rows.append(row)
         if (run_dir / "metrics.csv").is_file():
@@ -139,12 +178,16 @@ def load_runs(roots: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict, list
             milestones = optim.get("milestones") if isinstance(optim, dict) else None
             try:
                 diagnostics[name] = signals.read_diagnostics(
-                    run_dir / "diagnostics.csv", milestones if isinstance(milestones, list) else [])
+                    run_dir / "diagnostics.csv", milestones if isinstance(milestones, list) else []
+                )
             except (ValueError, TypeError, KeyError, pd.errors.ParserError, UnicodeDecodeError) as err:
                 problems.append(f"{name}: damaged diagnostics.csv ({err}); left out of the signal figures")
     table = pd.DataFrame(rows, columns=RUN_COLUMNS)
-    curve_table = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(
-        columns=["run", "arch", "depth", "seed", "step", "split", "error"])
+    curve_table = (
+        pd.concat(curves, ignore_index=True)
+        if curves
+        else pd.DataFrame(columns=["run", "arch", "depth", "seed", "step", "split", "error"])
+    )
     return table, curve_table, responses, problems, studies, diagnostics
 
 
@@ -155,8 +198,10 @@ def describe_copy(data: dict) -> str:
     if data.get("image_format"):
         notes.append(str(data["image_format"]).upper())
     if data.get("reencoded"):
-        notes.append("re-encoded: its pixels differ slightly from the originals, so compare relative effects, "
-                     "not absolute errors, with the paper")
+        notes.append(
+            "re-encoded: its pixels differ slightly from the originals, so compare relative effects, "
+            "not absolute errors, with the paper"
+        )
     if data.get("checksums_verified") is False:
         notes.append("checksums not verified")
     return f"data copy {data['content']} ({', '.join(notes)})"
@@ -174,27 +219,41 @@ def describe_code_history(made_by: dict) -> str | None:
     """The code a run was trained under: one version, or each with the step where it took over
     (a run resumed under newer code; study.callbacks.CodeVersions)."""
     history = made_by.get("code_history")
-    if isinstance(history, list) and len(history) > 1 and all(
-        isinstance(e, dict) and isinstance(e.get("from_step"), int) and not isinstance(e.get("from_step"), bool)
-        for e in history
+    if (
+        isinstance(history, list)
+        and len(history) > 1
+        and all(
+            isinstance(e, dict) and isinstance(e.get("from_step"), int) and not isinstance(e.get("from_step"), bool)
+            for e in history
+        )
     ):
-        return ", then ".join(f"{describe_code(e.get('code')) or 'unknown code'} from step {e['from_step']:,}"
-                              for e in history)
+        return ", then ".join(
+            f"{describe_code(e.get('code')) or 'unknown code'} from step {e['from_step']:,}" for e in history
+        )
     return describe_code(made_by.get("code"))
 
 
 def provenance_lines(table: pd.DataFrame) -> list[str]:
     """What made the study's runs, and a warning, naming the runs, where they differ."""
     lines = []
-    for column, what in (("code_version", "code version"), ("device", "device"), ("precision", "precision"),
-                         ("threads", "CPU threads")):
+    for column, what in (
+        ("code_version", "code version"),
+        ("device", "device"),
+        ("precision", "precision"),
+        ("threads", "CPU threads"),
+    ):
         values = table[column].astype(object).where(table[column].notna(), "not recorded").astype(str)
         kinds = sorted(set(values))
         if len(kinds) == 1:
             lines.append(f"- {what}: {md(kinds[0])}")
         else:
-            lines.append(f"- **warning: this study mixes {what}s**: " + "; ".join(
-                f"{md(kind)} ({', '.join(md(Path(d).name) for d in table.run_dir[values == kind])})" for kind in kinds))
+            lines.append(
+                f"- **warning: this study mixes {what}s**: "
+                + "; ".join(
+                    f"{md(kind)} ({', '.join(md(Path(d).name) for d in table.run_dir[values == kind])})"
+                    for kind in kinds
+                )
+            )
     return lines
 
 
@@ -229,24 +288,48 @@ def table6(table: pd.DataFrame) -> pd.DataFrame:
             errors = done[(done.arch == arch) & (done.depth == depth)].final_test_error.dropna()
             paper_error = paper.TABLE6_TEST_ERROR.get(depth) if arch == "resnet" else None
             best = errors.min() if len(errors) else None
-            rows.append({
-                "arch": arch, "depth": depth, "params": paper.PARAMS.get(depth),
-                "paper_test_error": (f"{paper_error:.2f}" + (f" (mean {paper.TABLE6_RESNET110_MEAN_STD[0]:.2f} ± "
-                                     f"{paper.TABLE6_RESNET110_MEAN_STD[1]:.2f})" if depth == 110 else ""))
-                if paper_error is not None else ("curves only" if arch == "plain" else "not in the paper"),
-                "best_test_error": round(best, 2) if best is not None else None,
-                "mean_test_error": round(errors.mean(), 2) if len(errors) else None,
-                "std_test_error": round(errors.std(), 2) if len(errors) > 1 else None,
-                "n": len(errors),
-                "best_minus_paper": round(best - paper_error, 2) if best is not None and paper_error is not None else None,
-            })
+            rows.append(
+                {
+                    "arch": arch,
+                    "depth": depth,
+                    "params": paper.PARAMS.get(depth),
+                    "paper_test_error": (
+                        f"{paper_error:.2f}"
+                        + (
+                            f" (mean {paper.TABLE6_RESNET110_MEAN_STD[0]:.2f} ± "
+                            f"{paper.TABLE6_RESNET110_MEAN_STD[1]:.2f})"
+                            if depth == 110
+                            else ""
+                        )
+                    )
+                    if paper_error is not None
+                    else ("curves only" if arch == "plain" else "not in the paper"),
+                    "best_test_error": round(best, 2) if best is not None else None,
+                    "mean_test_error": round(errors.mean(), 2) if len(errors) else None,
+                    "std_test_error": round(errors.std(), 2) if len(errors) > 1 else None,
+                    "n": len(errors),
+                    "best_minus_paper": round(best - paper_error, 2)
+                    if best is not None and paper_error is not None
+                    else None,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 # Text from run folders (paths, messages, config values) is escaped wherever it is written.
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!])")
-LATEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
-                 "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\~{}"}
+LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "^": r"\^{}",
+    "_": r"\_",
+    "%": r"\%",
+    "~": r"\~{}",
+}
 CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -269,13 +352,17 @@ def fmt(value, digits: int = 2) -> str:
 
 
 def table6_markdown(t6: pd.DataFrame) -> str:
-    lines = ["| net | params | paper test error (%) | ours best (%) | ours mean ± std (n) | best − paper |",
-             "|---|---:|---|---:|---:|---:|"]
+    lines = [
+        "| net | params | paper test error (%) | ours best (%) | ours mean ± std (n) | best − paper |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
     for r in t6.itertuples():
         mean = f"{fmt(r.mean_test_error)} ± {fmt(r.std_test_error)} ({r.n})" if r.n else "no runs"
         params = f"{int(r.params):,}" if pd.notna(r.params) else "—"
-        lines.append(f"| {r.arch}-{r.depth} | {params} | {r.paper_test_error} | {fmt(r.best_test_error)} | {mean} | "
-                     f"{fmt(r.best_minus_paper)} |")
+        lines.append(
+            f"| {r.arch}-{r.depth} | {params} | {r.paper_test_error} | {fmt(r.best_test_error)} | {mean} | "
+            f"{fmt(r.best_minus_paper)} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -285,8 +372,10 @@ def table6_latex(t6: pd.DataFrame) -> str:
         f"{fmt(r.mean_test_error)} $\\pm$ {fmt(r.std_test_error)} ({r.n}) & {fmt(r.best_minus_paper)} \\\\"
         for r in t6.itertuples()
     )
-    return ("\\begin{tabular}{lllll}\n\\hline\nnet & paper & best & mean $\\pm$ std (n) & best $-$ paper \\\\\n\\hline\n"
-            f"{body}\n\\hline\n\\end{{tabular}}\n")
+    return (
+        "\\begin{tabular}{lllll}\n\\hline\nnet & paper & best & mean $\\pm$ std (n) & best $-$ paper \\\\\n\\hline\n"
+        f"{body}\n\\hline\n\\end{{tabular}}\n"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,8 +423,9 @@ def draw_curves(ax, curves: pd.DataFrame, arch: str, depths, split_styles, ylim)
             label = f"{arch}-{depth}" if split == "test" or "test" not in split_styles else None
             if by_step["mean"].min() > ylim[1]:
                 label = f"{arch}-{depth} ({split} above {ylim[1]}%: min {by_step['mean'].min():.1f}%)"
-            ax.plot(by_step.index, by_step["mean"], style, color=color, label=label,
-                    linewidth=2 if split == "test" else 1)
+            ax.plot(
+                by_step.index, by_step["mean"], style, color=color, label=label, linewidth=2 if split == "test" else 1
+            )
             if by_step["count"].max() > 1:
                 ax.fill_between(by_step.index, by_step["min"], by_step["max"], color=color, alpha=0.15)
     if len(split_styles) > 1 and ax.lines:  # the line conventions, in the legend beside the curves
@@ -353,8 +443,9 @@ def curve_figure(curves: pd.DataFrame, out: Path, name: str, title: str, panels,
     have = {(str(a), int(d)) for a, d in curves[["arch", "depth"]].drop_duplicates().itertuples(index=False)}
     drawn = [p for p in panels if any((p[1], d) in have for d in p[2])]
     missing = list(dict.fromkeys(f"{a}-{d}" for _, a, depths, _ in panels for d in depths if (a, d) not in have))
-    fig, axes = plt.subplots(1, max(len(drawn), 1), figsize=(5.5 * max(len(drawn), 1), 4), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        1, max(len(drawn), 1), figsize=(5.5 * max(len(drawn), 1), 4), squeeze=False, layout="constrained"
+    )
     for ax, (panel_title, arch, depths, styles) in zip(axes[0], drawn):
         draw_curves(ax, curves, arch, depths, styles, ylim)
         ax.set_title(panel_title)
@@ -366,19 +457,33 @@ def curve_figure(curves: pd.DataFrame, out: Path, name: str, title: str, panels,
 
 
 def figure1(curves: pd.DataFrame, out: Path, ylim) -> None:
-    curve_figure(curves, out, "fig1", "Figure 1: training and test error of 20- and 56-layer plain nets", [
-        ("plain nets: training error", "plain", [20, 56], {"train": "-"}),
-        ("plain nets: test error", "plain", [20, 56], {"test": "-"}),
-    ], ylim)
+    curve_figure(
+        curves,
+        out,
+        "fig1",
+        "Figure 1: training and test error of 20- and 56-layer plain nets",
+        [
+            ("plain nets: training error", "plain", [20, 56], {"train": "-"}),
+            ("plain nets: test error", "plain", [20, 56], {"test": "-"}),
+        ],
+        ylim,
+    )
 
 
 def figure6(curves: pd.DataFrame, out: Path, ylim) -> None:
     styles = {"train": "--", "test": "-"}
-    curve_figure(curves, out, "fig6", "Figure 6: training on CIFAR-10", [
-        ("plain nets", "plain", [20, 32, 44, 56, 110], styles),
-        ("ResNets", "resnet", [20, 32, 44, 56, 110], styles),
-        ("ResNet-110 vs ResNet-1202", "resnet", [110, 1202], styles),
-    ], ylim)
+    curve_figure(
+        curves,
+        out,
+        "fig6",
+        "Figure 6: training on CIFAR-10",
+        [
+            ("plain nets", "plain", [20, 32, 44, 56, 110], styles),
+            ("ResNets", "resnet", [20, 32, 44, 56, 110], styles),
+            ("ResNet-110 vs ResNet-1202", "resnet", [110, 1202], styles),
+        ],
+        ylim,
+    )
 
 
 def integer_layers(ax) -> None:
@@ -453,8 +558,18 @@ def fitted_ylim(curves: pd.DataFrame, ymax: float | None) -> tuple[float, float]
     return 0.0, 20.0 if highest <= 20 else float(min(100, 10 * math.ceil(highest / 10)))
 
 
-def write_study(out: Path, title: str, shared: dict, table: pd.DataFrame, curves: pd.DataFrame, responses: dict,
-                problems: list[str], roots: list[Path], ymax: float | None, diagnostics: dict) -> None:
+def write_study(
+    out: Path,
+    title: str,
+    shared: dict,
+    table: pd.DataFrame,
+    curves: pd.DataFrame,
+    responses: dict,
+    problems: list[str],
+    roots: list[Path],
+    ymax: float | None,
+    diagnostics: dict,
+) -> None:
     """One study's files: runs.csv, curves.csv, the figures, Table 6 and report.md."""
     out.mkdir(parents=True, exist_ok=True)
     ylim = fitted_ylim(curves, ymax)
@@ -469,28 +584,57 @@ def write_study(out: Path, title: str, shared: dict, table: pd.DataFrame, curves
     runs.atomic_write_text(out / "table6.md", table6_markdown(t6))
     runs.atomic_write_text(out / "table6.tex", table6_latex(t6))
 
-    lines = [f"# Degradation study: {md(title)}", "",
-             f"{len(table)} run{'s' if len(table) != 1 else ''} from {md(', '.join(map(str, roots)))}.", "",
-             f"Data: {md(describe_copy(shared['data']))}.", "", "Made with:", "", *provenance_lines(table), ""]
-    response_means = pd.DataFrame([{"run_dir": run_dir, "response_std": frame["std"].mean()}
-                                   for run_dir, frame in responses.items()], columns=["run_dir", "response_std"])
+    lines = [
+        f"# Degradation study: {md(title)}",
+        "",
+        f"{len(table)} run{'s' if len(table) != 1 else ''} from {md(', '.join(map(str, roots)))}.",
+        "",
+        f"Data: {md(describe_copy(shared['data']))}.",
+        "",
+        "Made with:",
+        "",
+        *provenance_lines(table),
+        "",
+    ]
+    response_means = pd.DataFrame(
+        [{"run_dir": run_dir, "response_std": frame["std"].mean()} for run_dir, frame in responses.items()],
+        columns=["run_dir", "response_std"],
+    )
     lines += ["## Verdicts", "", METHOD + " To firm up a verdict, add seeds: `make reproduce-cifar SEEDS=0,1,2`.", ""]
     for claim, verdict, details in claims(table, response_means) + signals.claims(table, diagnostics):
         lines += [f"### {claim}: **{verdict}**", ""] + [f"- {d}" for d in details] + [""]
-    lines += [f"## Table 6 (test error, %; ours on {md(shared['dataset'])}, the paper's on CIFAR-10)", "",
-              table6_markdown(t6), "## Figures", "", "![Figure 1](fig1.png)", "", "![Figure 6](fig6.png)", "",
-              "![Figure 7](fig7.png)", ""]
+    lines += [
+        f"## Table 6 (test error, %; ours on {md(shared['dataset'])}, the paper's on CIFAR-10)",
+        "",
+        table6_markdown(t6),
+        "## Figures",
+        "",
+        "![Figure 1](fig1.png)",
+        "",
+        "![Figure 6](fig6.png)",
+        "",
+        "![Figure 7](fig7.png)",
+        "",
+    ]
     if drew_signals:
-        lines += ["Signals through training (section 4.1): gradient norm and response std per 3x3 layer on one fixed "
-                  "training batch, at the start, before each lr drop and at the end (`diagnostics.csv`).", "",
-                  "![Signals through training](fig_signals.png)", ""]
+        lines += [
+            "Signals through training (section 4.1): gradient norm and response std per 3x3 layer on one fixed "
+            "training batch, at the start, before each lr drop and at the end (`diagnostics.csv`).",
+            "",
+            "![Signals through training](fig_signals.png)",
+            "",
+        ]
     not_done = table[~table.status.isin(USABLE)]
     if len(not_done) or problems:
         lines += ["## Runs not used", ""]
         lines += [f"- {md(r.run_dir)}: {r.status} at step {r.steps}" for r in not_done.itertuples()]
         lines += [f"- {md(p)}" for p in problems] + [""]
-    missing = [f"{arch}-{depth}" for arch, depths in PAPER_GRID.items() for depth in depths
-               if not ((table.arch == arch) & (table.depth == depth) & table.status.isin(USABLE)).any()]
+    missing = [
+        f"{arch}-{depth}"
+        for arch, depths in PAPER_GRID.items()
+        for depth in depths
+        if not ((table.arch == arch) & (table.depth == depth) & table.status.isin(USABLE)).any()
+    ]
     if missing:
         lines += ["## Not run yet (of the paper's CIFAR-10 study)", "", ", ".join(missing), ""]
     diverged = table[table.status == "diverged"]
@@ -501,15 +645,31 @@ def write_study(out: Path, title: str, shared: dict, table: pd.DataFrame, curves
 
 
 def write_index(out: Path, table, curves, responses, problems, studies, titles, roots, ymax, diagnostics) -> None:
-    index = ["# Degradation study: results", "",
-             f"{len(table)} runs from {md(', '.join(map(str, roots)))} belong to {len(studies)} studies: runs that "
-             "differ in more than the seed, the net or the data copy are never pooled. Each has its own report.", ""]
+    index = [
+        "# Degradation study: results",
+        "",
+        f"{len(table)} runs from {md(', '.join(map(str, roots)))} belong to {len(studies)} studies: runs that "
+        "differ in more than the seed, the net or the data copy are never pooled. Each has its own report.",
+        "",
+    ]
     for sid in sorted(studies, key=titles.get):
         members = table[table.study == sid]
-        write_study(out / f"study-{sid}", titles[sid], studies[sid], members, curves[curves.run.isin(members.run_dir)],
-                    responses, [], roots, ymax, diagnostics)
-        index.append(f"- [{md(titles[sid])}](study-{sid}/report.md): {len(members)} runs, "
-                     f"{md(describe_copy(studies[sid]['data']))}")
+        write_study(
+            out / f"study-{sid}",
+            titles[sid],
+            studies[sid],
+            members,
+            curves[curves.run.isin(members.run_dir)],
+            responses,
+            [],
+            roots,
+            ymax,
+            diagnostics,
+        )
+        index.append(
+            f"- [{md(titles[sid])}](study-{sid}/report.md): {len(members)} runs, "
+            f"{md(describe_copy(studies[sid]['data']))}"
+        )
     if problems:
         index += ["", "## Runs not used", ""] + [f"- {md(p)}" for p in problems]
     write_csv(table, out / "runs.csv")
@@ -517,9 +677,16 @@ def write_index(out: Path, table, curves, responses, problems, studies, titles, 
 
 
 #: What a report writes into --out; only these are replaced, anything else there is left alone.
-REPORT_FILES = ["runs.csv", "curves.csv", "report.md", "table6.md", "table6.csv", "table6.tex", "shortcuts.md",
-                "shortcuts.csv"] + [
-    f"fig{n}.{ext}" for n in ("1", "6", "7", "_signals") for ext in ("png", "pdf")]
+REPORT_FILES = [
+    "runs.csv",
+    "curves.csv",
+    "report.md",
+    "table6.md",
+    "table6.csv",
+    "table6.tex",
+    "shortcuts.md",
+    "shortcuts.csv",
+] + [f"fig{n}.{ext}" for n in ("1", "6", "7", "_signals") for ext in ("png", "pdf")]
 
 
 def publish(staging: Path, out: Path) -> None:
@@ -540,9 +707,15 @@ def upload_to_wandb(out: Path, studies: dict, titles: dict, project: str, entity
     from study.loggers import upload_report
 
     folders = {sid: out if len(studies) == 1 else out / f"study-{sid}" for sid in studies}
-    uploads = {sid: {"title": titles[sid], "folder": folder, "wandb_dir": out,
-                     "table6": pd.read_csv(folder / "table6.csv", keep_default_na=False)}
-               for sid, folder in folders.items()}
+    uploads = {
+        sid: {
+            "title": titles[sid],
+            "folder": folder,
+            "wandb_dir": out,
+            "table6": pd.read_csv(folder / "table6.csv", keep_default_na=False),
+        }
+        for sid, folder in folders.items()
+    }
     for place in upload_report(uploads, project, entity, mode):
         print(f"wandb: {place}")
 
@@ -558,11 +731,20 @@ def write_shortcuts(out: Path, table: pd.DataFrame, studies: dict) -> None:
     write_csv(t, out / "shortcuts.csv")
     runs.atomic_write_text(out / "shortcuts.md", shortcuts.markdown(t))
     claim, verdict, details = shortcuts.claim(runs_of_family)
-    section = ["", "## Shortcut options (in the manner of Table 3)", "", shortcuts.markdown(t),
-               f"### {claim}: **{verdict}**", ""] + [f"- {d}" for d in details]
+    section = [
+        "",
+        "## Shortcut options (in the manner of Table 3)",
+        "",
+        shortcuts.markdown(t),
+        f"### {claim}: **{verdict}**",
+        "",
+    ] + [f"- {d}" for d in details]
     if len(families) > 1:
-        section += ["", f"- {len(families) - 1} other famil{'y' if len(families) == 2 else 'ies'} of shortcut runs "
-                    "(another schedule or data copy) are in their studies' folders, not tabled here"]
+        section += [
+            "",
+            f"- {len(families) - 1} other famil{'y' if len(families) == 2 else 'ies'} of shortcut runs "
+            "(another schedule or data copy) are in their studies' folders, not tabled here",
+        ]
     with open(out / "report.md", "a") as f:
         f.write("\n".join(section) + "\n")
 
@@ -570,8 +752,11 @@ def write_shortcuts(out: Path, table: pd.DataFrame, studies: dict) -> None:
 def write_report(roots: list[Path], out: Path, ymax: float | None = None, wandb: dict | None = None) -> int:
     table, curves, responses, problems, studies, diagnostics = load_runs(roots)
     if table.empty:
-        print(f"error: no runs found under {', '.join(map(str, roots))} (a run folder holds summary.json); "
-              "train some with python -m study.train or make reproduce-cifar", file=sys.stderr)
+        print(
+            f"error: no runs found under {', '.join(map(str, roots))} (a run folder holds summary.json); "
+            "train some with python -m study.train or make reproduce-cifar",
+            file=sys.stderr,
+        )
         for p in problems:
             print(f"  {p}", file=sys.stderr)
         return 1
@@ -581,16 +766,20 @@ def write_report(roots: list[Path], out: Path, ymax: float | None = None, wandb:
     try:  # the whole set is written aside first: a failure leaves the previous set as it was
         if len(studies) == 1:
             (sid,) = studies
-            write_study(staging, titles[sid], studies[sid], table, curves, responses, problems, roots, ymax, diagnostics)
+            write_study(
+                staging, titles[sid], studies[sid], table, curves, responses, problems, roots, ymax, diagnostics
+            )
         else:  # one folder per study, never a pooled table; report.md links them
             write_index(staging, table, curves, responses, problems, studies, titles, roots, ymax, diagnostics)
         write_shortcuts(staging, table, studies)
         publish(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    print(f"report: {len(table)} runs ({(table.status == 'completed').sum()} completed) in {len(studies)} "
-          f"{'study' if len(studies) == 1 else 'studies'}, {len(problems)} damaged or unfinished; "
-          f"written to {out}/report.md")
+    print(
+        f"report: {len(table)} runs ({(table.status == 'completed').sum()} completed) in {len(studies)} "
+        f"{'study' if len(studies) == 1 else 'studies'}, {len(problems)} damaged or unfinished; "
+        f"written to {out}/report.md"
+    )
     for p in problems:
         print(f"  skipped {p}")
     if wandb is not None:
@@ -600,18 +789,33 @@ def write_report(roots: list[Path], out: Path, ymax: float | None = None, wandb:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Figures and tables of the degradation study from run logs.")
-    parser.add_argument("roots", nargs="*", type=Path, default=[Path("runs")], help="run folders to read (default runs/)")
+    parser.add_argument(
+        "roots", nargs="*", type=Path, default=[Path("runs")], help="run folders to read (default runs/)"
+    )
     parser.add_argument("--out", type=Path, default=Path("results"), help="where to write (default results/)")
-    parser.add_argument("--ymax", type=float, help="upper limit of the error axes, percent (default: the paper's "
-                        "20, or what fits the curves when they lie higher)")
-    parser.add_argument("--wandb", action="store_true", help="also upload each study's figures and Table 6 to "
-                        "wandb, into the group of its runs")
+    parser.add_argument(
+        "--ymax",
+        type=float,
+        help="upper limit of the error axes, percent (default: the paper's "
+        "20, or what fits the curves when they lie higher)",
+    )
+    parser.add_argument(
+        "--wandb",
+        action="store_true",
+        help="also upload each study's figures and Table 6 to wandb, into the group of its runs",
+    )
     parser.add_argument("--wandb-project", default="resnet-degradation")
     parser.add_argument("--wandb-entity")
-    parser.add_argument("--wandb-mode", choices=["online", "offline"], default="offline",
-                        help="offline (default) writes wandb's files under --out for `wandb sync`")
+    parser.add_argument(
+        "--wandb-mode",
+        choices=["online", "offline"],
+        default="offline",
+        help="offline (default) writes wandb's files under --out for `wandb sync`",
+    )
     args = parser.parse_args(argv)
-    upload = {"project": args.wandb_project, "entity": args.wandb_entity, "mode": args.wandb_mode} if args.wandb else None
+    upload = (
+        {"project": args.wandb_project, "entity": args.wandb_entity, "mode": args.wandb_mode} if args.wandb else None
+    )
     return write_report(args.roots, args.out, args.ymax, upload)
 
 

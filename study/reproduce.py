@@ -17,8 +17,15 @@ FIXED_SEEDS = {"table6"}  # sweeps whose seeds are part of the experiment (ResNe
 
 
 def sweep_command(experiment: str, args: argparse.Namespace) -> list[str]:
-    cmd = [sys.executable, "-m", "study.train", "-m", f"experiment={experiment}", f"data={args.data}",
-           f"runs_root={args.runs}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "study.train",
+        "-m",
+        f"experiment={experiment}",
+        f"data={args.data}",
+        f"runs_root={args.runs}",
+    ]
     if experiment not in FIXED_SEEDS:
         cmd.append(f"seed={args.seeds}")
     if args.data_dir:
@@ -53,8 +60,17 @@ def main(argv: list[str] | None = None) -> int:
         if subprocess.run(cmd).returncode != 0:
             failed.append(experiment)
             print(f"[reproduce] sweep {experiment} failed; going on with the others", flush=True)
-    report = subprocess.run([sys.executable, "-m", "study.report", args.runs, "--out", args.results,
-                             *(["--ymax", args.ymax] if args.ymax else [])])
+    report = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "study.report",
+            args.runs,
+            "--out",
+            args.results,
+            *(["--ymax", args.ymax] if args.ymax else []),
+        ]
+    )
     if failed:
         print(f"[reproduce] sweeps that failed: {', '.join(failed)}")
     return 1 if failed or report.returncode else 0

@@ -32,11 +32,28 @@ CHECKPOINTS = "checkpoints"
 
 #: Keys that say where data and logs live or how a run is watched, not what is trained: runs that
 #: differ only in these share one folder.
-NOT_IDENTITY = ("runs_root", "experiment_name", "table6_run", "data.root", "data.download", "data.eval_batch_size",
-                "data.verify_checksums", "data.expected_counts",
-                "logger", "checkpoint_every", "model.compile", "model.max_depth", "trainer.accelerator",
-                "trainer.enable_progress_bar", "trainer._target_", "trainer.benchmark", "trainer.log_every_n_steps",
-                "trainer.enable_model_summary", "trainer.profiler", "diag_every")
+NOT_IDENTITY = (
+    "runs_root",
+    "experiment_name",
+    "table6_run",
+    "data.root",
+    "data.download",
+    "data.eval_batch_size",
+    "data.verify_checksums",
+    "data.expected_counts",
+    "logger",
+    "checkpoint_every",
+    "model.compile",
+    "model.max_depth",
+    "trainer.accelerator",
+    "trainer.enable_progress_bar",
+    "trainer._target_",
+    "trainer.benchmark",
+    "trainer.log_every_n_steps",
+    "trainer.enable_model_summary",
+    "trainer.profiler",
+    "diag_every",
+)
 
 #: Keys that came after runs were made, with their defaults: at its default such a key is left out
 #: of a run's identity, so the folders of runs made before it existed keep their names.
@@ -46,8 +63,16 @@ ADDED_KEYS = {"data.eval_subset": None}
 #: benchmark null: on with a GPU unless deterministic). Every other `trainer.X` goes to
 #: `lightning.Trainer` as given, and counts in a run's identity only where it differs from
 #: Lightning's default: spelling out a default changes nothing that is trained.
-TRAINER_HARNESS_KEYS = ("max_steps", "accelerator", "devices", "strategy", "precision", "deterministic",
-                        "enable_progress_bar", "benchmark")
+TRAINER_HARNESS_KEYS = (
+    "max_steps",
+    "accelerator",
+    "devices",
+    "strategy",
+    "precision",
+    "deterministic",
+    "enable_progress_bar",
+    "benchmark",
+)
 
 #: Trainer arguments the harness sets itself; a config that sets them is refused (with the key
 #: that does the job instead).
@@ -56,12 +81,14 @@ TRAINER_SET_BY_HARNESS = {
     "callbacks": "the run's callbacks are fixed (study/callbacks.py)",
     "enable_checkpointing": "checkpoints are taken every checkpoint_every steps",
     "default_root_dir": "the run folder is set by runs_root or hydra.run.dir",
-    "max_epochs": "a run's length is trainer.max_steps", "min_epochs": "a run's length is trainer.max_steps",
+    "max_epochs": "a run's length is trainer.max_steps",
+    "min_epochs": "a run's length is trainer.max_steps",
     "min_steps": "a run's length is trainer.max_steps",
     "limit_val_batches": "validation and test errors are measured every eval_every steps",
     "val_check_interval": "validation and test errors are measured every eval_every steps",
     "check_val_every_n_epoch": "validation and test errors are measured every eval_every steps",
-    "num_sanity_val_steps": "there is no sanity validation", "use_distributed_sampler": "the data stream shards itself",
+    "num_sanity_val_steps": "there is no sanity validation",
+    "use_distributed_sampler": "the data stream shards itself",
 }
 
 
@@ -72,8 +99,12 @@ def trainer_defaults() -> dict:
 
     import lightning
 
-    return {name: p.default for name, p in inspect.signature(lightning.Trainer.__init__).parameters.items()
-            if name != "self"}
+    return {
+        name: p.default
+        for name, p in inspect.signature(lightning.Trainer.__init__).parameters.items()
+        if name != "self"
+    }
+
 
 #: Keys of a run's identity that vary inside one study (its figures and tables span them).
 WITHIN_STUDY = ("seed", "model.arch", "model.depth")
@@ -122,9 +153,13 @@ def study_of(summary: dict, data: dict) -> tuple[str, dict]:
     data it was trained on. Runs of different studies are never pooled."""
     config = summary.get("config") if isinstance(summary.get("config"), dict) else {}
     precision = (summary.get("provenance") or {}).get("precision")  # the effective one: null in a config means auto
-    shared = {"dataset": summary.get("dataset"), "config": {**study_identity(config), "precision": precision},
-              "data": {k: data.get(k) for k in ("layout", "image_format", "content", "reencoded", "checksums_verified",
-                                                "folder")}}
+    shared = {
+        "dataset": summary.get("dataset"),
+        "config": {**study_identity(config), "precision": precision},
+        "data": {
+            k: data.get(k) for k in ("layout", "image_format", "content", "reencoded", "checksums_verified", "folder")
+        },
+    }
     key = json.dumps([shared["dataset"], shared["config"], shared["data"]["content"]], sort_keys=True, default=str)
     return hashlib.sha256(key.encode()).hexdigest()[:8], shared
 
@@ -163,8 +198,11 @@ def identity_differences(run_dir: Path, cfg: DictConfig | dict) -> list[str]:
     if stored is None:
         return []
     before, now = flat_items(identity(stored)), flat_items(identity(cfg))
-    return [f"{key}: the folder has {before.get(key, '(unset)')!r}, this config {now.get(key, '(unset)')!r}"
-            for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key)]
+    return [
+        f"{key}: the folder has {before.get(key, '(unset)')!r}, this config {now.get(key, '(unset)')!r}"
+        for key in sorted(set(before) | set(now))
+        if before.get(key) != now.get(key)
+    ]
 
 
 def run_id(cfg: DictConfig) -> str:
@@ -178,9 +216,11 @@ def register_configs() -> None:
     """`${run_id:}` in conf/train.yaml: the run folder of the config it is resolved in; and, for
     conf/hydra/launcher/slurm.yaml, `${gpus_or_null:N}` (no GPU request on a CPU-only partition)
     and `${at_least_one:N}` (one task per GPU, one task without GPUs)."""
-    resolvers = {"run_id": lambda *, _root_: run_id(_root_),
-                 "gpus_or_null": lambda n: int(n) or None,
-                 "at_least_one": lambda n: max(1, int(n))}
+    resolvers = {
+        "run_id": lambda *, _root_: run_id(_root_),
+        "gpus_or_null": lambda n: int(n) or None,
+        "at_least_one": lambda n: max(1, int(n)),
+    }
     for name, resolver in resolvers.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)
@@ -250,8 +290,13 @@ def code_version() -> dict:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10)
         if commit.returncode == 0:
-            status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
-                                    capture_output=True, text=True, timeout=10)
+            status = subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=repo,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
             return {"commit": commit.stdout.strip(), "changed": bool(status.stdout.strip())}
     except (OSError, subprocess.SubprocessError):
         pass
@@ -273,9 +318,16 @@ def provenance(device: "torch.device", precision: str, code: dict | None = None)
     else:
         model = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")), None)
         hardware = f"{model or platform.processor() or platform.machine()}, {os.cpu_count()} cores (CPU)"
-    return {"code": code or code_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "lightning": lightning.__version__, "python": platform.python_version(), "device": hardware,
-            "threads": torch.get_num_threads(), "precision": precision}
+    return {
+        "code": code or code_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "lightning": lightning.__version__,
+        "python": platform.python_version(),
+        "device": hardware,
+        "threads": torch.get_num_threads(),
+        "precision": precision,
+    }
 
 
 def _cpuinfo() -> list[str]:
@@ -299,15 +351,24 @@ def summary_problems(summary: dict) -> list[str]:
         return isinstance(value, int) and not isinstance(value, bool) and value >= low
 
     def number(value, low=0.0, high=math.inf):
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        return (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
             and low <= value <= high
+        )
 
     problems = []
-    checks = {"status": summary.get("status") in STATUSES, "arch": summary.get("arch") in ARCHS,
-              "shortcut": summary.get("shortcut") in SHORTCUTS, "dataset": summary.get("dataset") in DATASETS,
-              "seed": whole(summary.get("seed")), "steps": summary.get("steps") is None or whole(summary.get("steps")),
-              "params": summary.get("params") is None or whole(summary.get("params"), 1),
-              "wall_time_s": summary.get("wall_time_s") is None or number(summary.get("wall_time_s"))}
+    checks = {
+        "status": summary.get("status") in STATUSES,
+        "arch": summary.get("arch") in ARCHS,
+        "shortcut": summary.get("shortcut") in SHORTCUTS,
+        "dataset": summary.get("dataset") in DATASETS,
+        "seed": whole(summary.get("seed")),
+        "steps": summary.get("steps") is None or whole(summary.get("steps")),
+        "params": summary.get("params") is None or whole(summary.get("params"), 1),
+        "wall_time_s": summary.get("wall_time_s") is None or number(summary.get("wall_time_s")),
+    }
     try:
         checks["depth"] = whole(summary.get("depth"), 8) and blocks_per_stage(summary["depth"]) > 0
     except ValueError:
@@ -394,8 +455,12 @@ LOCK_STALE_AFTER_S = 900  # a lock untouched this long, held on another host, is
 def _this_process() -> dict:
     import socket
 
-    return {"host": socket.gethostname(), "pid": os.getpid(), "job": os.environ.get("SLURM_JOB_ID"),
-            "since": round(time.time(), 3)}
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "job": os.environ.get("SLURM_JOB_ID"),
+        "since": round(time.time(), 3),
+    }
 
 
 def _read_lock(path: Path) -> dict | None:

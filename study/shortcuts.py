@@ -21,6 +21,7 @@ PAPER = "on ImageNet (Table 3): B slightly better than A, C marginally better th
 def families(table: pd.DataFrame, studies: dict) -> list[pd.DataFrame]:
     """The ResNet runs of studies that differ only in model.shortcut, one frame a family that has
     two options or more."""
+
     def key(sid):
         shared = studies[sid]
         config = runs.flat_items(shared["config"])
@@ -40,10 +41,17 @@ def shortcut_table(runs_of_family: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (depth, option), group in runs_of_family.groupby(["depth", "shortcut"]):
         errors = group.final_test_error.dropna()
-        rows.append({"net": f"ResNet-{depth}", "depth": int(depth), "option": option,
-                     "params": int(group.params.iloc[0]) if group.params.notna().any() else None,
-                     "test_error_mean": round(float(errors.mean()), 2) if len(errors) else None,
-                     "test_error_std": round(float(errors.std()), 2) if len(errors) > 1 else None, "n": len(errors)})
+        rows.append(
+            {
+                "net": f"ResNet-{depth}",
+                "depth": int(depth),
+                "option": option,
+                "params": int(group.params.iloc[0]) if group.params.notna().any() else None,
+                "test_error_mean": round(float(errors.mean()), 2) if len(errors) else None,
+                "test_error_std": round(float(errors.std()), 2) if len(errors) > 1 else None,
+                "n": len(errors),
+            }
+        )
     return pd.DataFrame(rows).sort_values(["depth", "option"], ignore_index=True)
 
 

@@ -52,8 +52,16 @@ def per_run(table: pd.DataFrame, diagnostics: dict) -> pd.DataFrame:
             continue
         norms = d[d.grad_norm > 0].groupby("step").grad_norm
         ratio = (norms.max() / norms.min()).max() if len(d[d.grad_norm > 0]) else math.inf
-        rows.append({"run_dir": r.run_dir, "arch": r.arch, "depth": int(r.depth), "seed": r.seed,
-                     "min_response_std": float(d.response_std.min()), "gradient_range": float(ratio)})
+        rows.append(
+            {
+                "run_dir": r.run_dir,
+                "arch": r.arch,
+                "depth": int(r.depth),
+                "seed": r.seed,
+                "min_response_std": float(d.response_std.min()),
+                "gradient_range": float(ratio),
+            }
+        )
     return pd.DataFrame(rows, columns=["run_dir", "arch", "depth", "seed", "min_response_std", "gradient_range"])
 
 
@@ -67,14 +75,20 @@ def claims(table: pd.DataFrame, diagnostics: dict) -> list[tuple[str, str, list[
     plain = runs[runs.arch == "plain"]
     out = []
     for claim, column, score, criterion in (
-        ("Forward signals do not vanish in plain nets (section 4.1)", "min_response_std",
-         lambda v: math.log10(max(v, 1e-30) / RESPONSE_FLOOR),
-         f"every 3x3 layer's response std, at every measured step, stays above {RESPONSE_FLOOR}; the difference "
-         f"is log10(smallest std / {RESPONSE_FLOOR}) in decades, above zero as the paper says"),
-        ("Backward signals do not vanish in plain nets (section 4.1)", "gradient_range",
-         lambda v: math.log10(GRADIENT_RANGE / v),
-         f"at every measured step the largest layer gradient norm is less than {GRADIENT_RANGE:g} times the smallest; "
-         f"the difference is log10({GRADIENT_RANGE:g} / that ratio) in decades, above zero as the paper says"),
+        (
+            "Forward signals do not vanish in plain nets (section 4.1)",
+            "min_response_std",
+            lambda v: math.log10(max(v, 1e-30) / RESPONSE_FLOOR),
+            f"every 3x3 layer's response std, at every measured step, stays above {RESPONSE_FLOOR}; the difference "
+            f"is log10(smallest std / {RESPONSE_FLOOR}) in decades, above zero as the paper says",
+        ),
+        (
+            "Backward signals do not vanish in plain nets (section 4.1)",
+            "gradient_range",
+            lambda v: math.log10(GRADIENT_RANGE / v),
+            f"at every measured step the largest layer gradient norm is less than {GRADIENT_RANGE:g} times the smallest; "
+            f"the difference is log10({GRADIENT_RANGE:g} / that ratio) in decades, above zero as the paper says",
+        ),
     ):
         words, lines = [], [f"criterion: {criterion}"]
         for depth, group in plain.groupby("depth"):
@@ -82,8 +96,10 @@ def claims(table: pd.DataFrame, diagnostics: dict) -> list[tuple[str, str, list[
             words.append(word)
             twin = runs[(runs.arch == "resnet") & (runs.depth == depth)][column]
             beside = f"; ResNet-{depth}: {twin.min():.3g} to {twin.max():.3g}" if len(twin) else ""
-            lines.append(f"plain-{depth}: {column.replace('_', ' ')} {group[column].min():.3g} to "
-                         f"{group[column].max():.3g} over {len(group)} seed(s){beside}; {numbers}: {word}")
+            lines.append(
+                f"plain-{depth}: {column.replace('_', ' ')} {group[column].min():.3g} to "
+                f"{group[column].max():.3g} over {len(group)} seed(s){beside}; {numbers}: {word}"
+            )
         if not words:
             lines.append("no plain run has diagnostics.csv (diag_every=0, or runs made before diagnostics)")
         out.append((claim, weakest(words) if words else MISSING, lines))

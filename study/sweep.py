@@ -64,7 +64,9 @@ class SweepProgress(Callback):
 
     def on_job_start(self, config: DictConfig, **kwargs) -> None:
         if HydraConfig.get().mode.name == "MULTIRUN":
-            print(f"[sweep {config.experiment_name}] running {job_label(config)}: {HydraConfig.get().runtime.output_dir}")
+            print(
+                f"[sweep {config.experiment_name}] running {job_label(config)}: {HydraConfig.get().runtime.output_dir}"
+            )
 
     def on_job_end(self, config: DictConfig, job_return, **kwargs) -> None:
         if HydraConfig.get().mode.name != "MULTIRUN":
@@ -77,4 +79,6 @@ class SweepProgress(Callback):
         total = next((line["total"] for line in lines if "total" in line), "?")
         done = [line["status"] for line in lines if "status" in line]
         tally = ", ".join(f"{done.count(s)} {s}" for s in sorted(set(done)))
-        print(f"[sweep {config.experiment_name}] {len(done)}/{total} runs finished ({tally}); {job_label(config)}: {status}")
+        print(
+            f"[sweep {config.experiment_name}] {len(done)}/{total} runs finished ({tally}); {job_label(config)}: {status}"
+        )

@@ -28,8 +28,16 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from study import diagnostics, loggers, runs
-from study.callbacks import (CodeVersions, FinalMeasurements, KeepLock, ProgressLines, RunCheckpoints, RunClock, StopOnSignal,
-                             quiet_library_chatter)
+from study.callbacks import (
+    CodeVersions,
+    FinalMeasurements,
+    KeepLock,
+    ProgressLines,
+    RunCheckpoints,
+    RunClock,
+    StopOnSignal,
+    quiet_library_chatter,
+)
 from study.checks import ConfigError, check_same_run, check_writable, validate
 from study.data import ImageDataModule
 from study.datasets import DataError, describe_source
@@ -76,23 +84,45 @@ def default_benchmark(cfg: DictConfig) -> bool:
 
 def load_data(cfg: DictConfig) -> ImageDataModule:
     d = cfg.data
-    datamodule = ImageDataModule(d.name, d.root, d.download, d.val_split, d.train_subset, d.batch_size,
-                                 d.eval_batch_size, cfg.seed, d.pad, d.verify_checksums, d.expected_counts,
-                                 d.eval_subset)
+    datamodule = ImageDataModule(
+        d.name,
+        d.root,
+        d.download,
+        d.val_split,
+        d.train_subset,
+        d.batch_size,
+        d.eval_batch_size,
+        cfg.seed,
+        d.pad,
+        d.verify_checksums,
+        d.expected_counts,
+        d.eval_subset,
+    )
     datamodule.setup()  # loads the data now, so a missing dataset stops the run before training
     return datamodule
 
 
 def build_module(cfg: DictConfig, in_channels: int) -> CifarClassifier:
-    net = build_cifar_net(cfg.model.depth, cfg.model.arch == "resnet", cfg.model.shortcut,
-                          num_classes=10, in_channels=in_channels)
+    net = build_cifar_net(
+        cfg.model.depth, cfg.model.arch == "resnet", cfg.model.shortcut, num_classes=10, in_channels=in_channels
+    )
     if cfg.model.compile:
         net.compile()
     o = cfg.optim
-    return CifarClassifier(net, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay,
-                           milestones=list(o.milestones), gamma=o.gamma, warmup=warmup_enabled(cfg),
-                           warmup_lr=o.warmup_lr, warmup_until_train_error=o.warmup_until_train_error,
-                           log_every=cfg.log_every, eval_every=cfg.eval_every, channels_last=cfg.model.channels_last)
+    return CifarClassifier(
+        net,
+        lr=o.lr,
+        momentum=o.momentum,
+        weight_decay=o.weight_decay,
+        milestones=list(o.milestones),
+        gamma=o.gamma,
+        warmup=warmup_enabled(cfg),
+        warmup_lr=o.warmup_lr,
+        warmup_until_train_error=o.warmup_until_train_error,
+        log_every=cfg.log_every,
+        eval_every=cfg.eval_every,
+        channels_last=cfg.model.channels_last,
+    )
 
 
 def resume_point(run_dir: Path, first_process: bool) -> tuple[Path, int] | None:
@@ -100,14 +130,18 @@ def resume_point(run_dir: Path, first_process: bool) -> tuple[Path, int] | None:
     resume, refused = runs.newest_checkpoint(run_dir)
     if first_process and resume:
         path, step = resume
-        log.info(f"resume: {run_dir} from {path.name} at step {step}"
-                 + (f" (refused: {'; '.join(refused)})" if refused else ""))
+        log.info(
+            f"resume: {run_dir} from {path.name} at step {step}"
+            + (f" (refused: {'; '.join(refused)})" if refused else "")
+        )
         runs.trim_metrics(run_dir, step)
         diagnostics.trim(run_dir, step)
     elif first_process and refused:
         aside = runs.set_aside(run_dir, "no-usable-checkpoint")
-        log.info(f"restart: {run_dir} has no usable checkpoint ({'; '.join(refused)}); training restarts from step 0, "
-                 f"the old metrics.csv and checkpoints are kept in {aside.name}/")
+        log.info(
+            f"restart: {run_dir} has no usable checkpoint ({'; '.join(refused)}); training restarts from step 0, "
+            f"the old metrics.csv and checkpoints are kept in {aside.name}/"
+        )
     return resume
 
 
@@ -125,10 +159,19 @@ def previous_code(run_dir: Path) -> dict | None:
 def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list) -> L.Trainer:
     bar = cfg.trainer.enable_progress_bar and sys.stdout.isatty()  # a file gets one line an interval instead
     return instantiate(
-        cfg.trainer, precision=default_precision(cfg), benchmark=default_benchmark(cfg), enable_progress_bar=bar,
-        callbacks=callbacks + ([] if bar else [ProgressLines(cfg.log_every)]), logger=False,
-        enable_checkpointing=False, enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,
-        use_distributed_sampler=False, default_root_dir=str(run_dir), _convert_="all",
+        cfg.trainer,
+        precision=default_precision(cfg),
+        benchmark=default_benchmark(cfg),
+        enable_progress_bar=bar,
+        callbacks=callbacks + ([] if bar else [ProgressLines(cfg.log_every)]),
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        default_root_dir=str(run_dir),
+        _convert_="all",
     )
 
 
@@ -141,8 +184,9 @@ def write_responses(run_dir: Path, responses: list[dict]) -> None:
     runs.atomic_write_text(run_dir / "layer_responses.csv", "\n".join(lines) + "\n")
 
 
-def final_status(module: CifarClassifier, stop: StopOnSignal, trainer: L.Trainer, cfg: DictConfig,
-                 final: FinalMeasurements) -> tuple[str, str | None]:
+def final_status(
+    module: CifarClassifier, stop: StopOnSignal, trainer: L.Trainer, cfg: DictConfig, final: FinalMeasurements
+) -> tuple[str, str | None]:
     """(status, why it failed or None)."""
     if module.divergence:
         return "diverged", None
@@ -200,10 +244,21 @@ def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: runs.RunLoc
     before = previous_code(run_dir)
     resume = resume_point(run_dir, first_process)
     clock, final, code = RunClock(), FinalMeasurements(), CodeVersions(runs.code_version(), before)
-    summary = {"status": None, "arch": cfg.model.arch, "depth": cfg.model.depth, "shortcut": cfg.model.shortcut,
-               "dataset": cfg.data.name, "data": datamodule.splits.source, "seed": cfg.seed,
-               "params": count_parameters(module.net), "steps": None, "provenance": None,
-               "final_train_error": None, "final_val_error": None, "final_test_error": None}
+    summary = {
+        "status": None,
+        "arch": cfg.model.arch,
+        "depth": cfg.model.depth,
+        "shortcut": cfg.model.shortcut,
+        "dataset": cfg.data.name,
+        "data": datamodule.splits.source,
+        "seed": cfg.seed,
+        "params": count_parameters(module.net),
+        "steps": None,
+        "provenance": None,
+        "final_train_error": None,
+        "final_val_error": None,
+        "final_test_error": None,
+    }
     trainer, run_loggers = None, []
     try:
         callbacks = [stop, RunCheckpoints(run_dir / runs.CHECKPOINTS, cfg.checkpoint_every), clock, code, final]
@@ -219,8 +274,13 @@ def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: runs.RunLoc
         pass  # Lightning's own SIGTERM exit; the run was checkpointed at this step
     except Exception as err:
         if first_process:
-            summary.update(status="failed", steps=trainer.global_step if trainer else (resume[1] if resume else 0),
-                           error=f"{type(err).__name__}: {err}", wall_time_s=clock.elapsed_s(), config=resolved)
+            summary.update(
+                status="failed",
+                steps=trainer.global_step if trainer else (resume[1] if resume else 0),
+                error=f"{type(err).__name__}: {err}",
+                wall_time_s=clock.elapsed_s(),
+                config=resolved,
+            )
             runs.write_summary(run_dir, summary)
         raise
     if not trainer.is_global_zero:

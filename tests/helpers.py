@@ -12,6 +12,7 @@ import numpy as np
 
 from study.bench_data import write_binary, write_pickles  # noqa: F401 (the tests' layout writers)
 from study.bench_data import write_image_folders as write_image_folders_as_named
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -38,7 +39,9 @@ def fixture_arrays(n_train: int = 500, n_test: int = 200, seed: int = 0) -> dict
 
 def write_image_folders(root: Path, arrays: dict, suffix: str = ".png") -> Path:
     """Image folders with class folders in mixed case, as exporters vary."""
-    return write_image_folders_as_named(root, arrays, suffix, lambda name, label: name.capitalize() if label % 2 else name)
+    return write_image_folders_as_named(
+        root, arrays, suffix, lambda name, label: name.capitalize() if label % 2 else name
+    )
 
 
 def in_folder_order(arrays: dict) -> dict:
@@ -57,15 +60,29 @@ def make_fake_cifar10(root: Path, n_train: int = 500, n_test: int = 200, seed: i
 def cli_env(extra: dict | None = None) -> dict:
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     # One thread a process: the tiny nets gain nothing from more, and parallel test runs stay fast.
-    return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "offline",
-            "WANDB_SILENT": "true", "OMP_NUM_THREADS": "1", **(extra or {})}
+    return {
+        **os.environ,
+        "PYTHONPATH": path,
+        "PYTHONUNBUFFERED": "1",
+        "WANDB_MODE": "offline",
+        "WANDB_SILENT": "true",
+        "OMP_NUM_THREADS": "1",
+        **(extra or {}),
+    }
 
 
-def run_cli(module: str, *args: str, cwd: Path | None = None, timeout: int = 600, check: bool = False,
-            env: dict | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    module: str, *args: str, cwd: Path | None = None, timeout: int = 600, check: bool = False, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """`python -m module args` in a subprocess."""
-    result = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd or REPO, env=cli_env(env),
-                            capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd or REPO,
+        env=cli_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"{module} {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
@@ -73,10 +90,21 @@ def run_cli(module: str, *args: str, cwd: Path | None = None, timeout: int = 600
 
 def tiny_run_args(cifar_root: Path, runs_root: Path, *extra: str) -> list[str]:
     """A run of a few steps on the fixture, small enough for the CPU in seconds."""
-    return [f"data.root={cifar_root}", "data.download=false", "data.verify_checksums=false",
-            "data.expected_counts=null", f"runs_root={runs_root}", "data.batch_size=32", "trainer.max_steps=6",
-            "log_every=2", "eval_every=3", "checkpoint_every=3", "optim.milestones=[4,5]",
-            "trainer.enable_progress_bar=false", *extra]
+    return [
+        f"data.root={cifar_root}",
+        "data.download=false",
+        "data.verify_checksums=false",
+        "data.expected_counts=null",
+        f"runs_root={runs_root}",
+        "data.batch_size=32",
+        "trainer.max_steps=6",
+        "log_every=2",
+        "eval_every=3",
+        "checkpoint_every=3",
+        "optim.milestones=[4,5]",
+        "trainer.enable_progress_bar=false",
+        *extra,
+    ]
 
 
 def wandb_records(path: Path) -> list:
@@ -91,10 +119,10 @@ def wandb_records(path: Path) -> list:
         if block - pos % block < 7:  # too little room left in the block for a record header: padding
             pos += block - pos % block
             continue
-        length, kind = int.from_bytes(raw[pos + 4:pos + 6], "little"), raw[pos + 6]
+        length, kind = int.from_bytes(raw[pos + 4 : pos + 6], "little"), raw[pos + 6]
         if kind == 0:
             break
-        parts += raw[pos + 7:pos + 7 + length]
+        parts += raw[pos + 7 : pos + 7 + length]
         pos += 7 + length
         if kind in (1, 4):  # a full record, or the last part of one
             record = pb.Record()

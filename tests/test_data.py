@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import fixture_arrays, in_folder_order, write_binary, write_image_folders, write_pickles
 from study.data import ImageDataModule, StepBatches, augment, load_splits, normalize
 from study.datasets import DataError, load_dataset, read_idx
-from helpers import fixture_arrays, in_folder_order, write_binary, write_image_folders, write_pickles
 
 
 def test_augmentation_keeps_shapes_and_crops_within_the_padding():
@@ -143,14 +143,17 @@ def test_truncated_pickle_is_named_even_when_checksums_are_not_checked(cifar_roo
     assert "test_batch cannot be read" in data_error("cifar10", tmp_path / "copy", verify_checksums=False)
 
 
-@pytest.mark.parametrize("entry,expected", [
-    ({"data": np.zeros((10, 1000), np.uint8), "labels": [0] * 10}, "data_batch_2 has the wrong shape"),
-    ({"data": np.zeros((10, 3072), np.uint8), "labels": [0] * 11}, "10 images but 11 labels"),
-    ({"data": np.zeros((10, 3072), np.uint8), "labels": [0] * 9}, "10 images but 9 labels"),
-    ({"data": np.zeros((10, 3072), np.float64), "labels": [0] * 10}, "pixels are float64"),
-    ({"data": np.zeros((10, 3072), np.uint8), "labels": [0] * 9 + [10]}, "label 10 of image 9 is outside 0-9"),
-    ({"data": np.zeros((10, 3072), np.uint8), "labels": [-1] + [0] * 9}, "label -1 of image 0 is outside 0-9"),
-])
+@pytest.mark.parametrize(
+    "entry,expected",
+    [
+        ({"data": np.zeros((10, 1000), np.uint8), "labels": [0] * 10}, "data_batch_2 has the wrong shape"),
+        ({"data": np.zeros((10, 3072), np.uint8), "labels": [0] * 11}, "10 images but 11 labels"),
+        ({"data": np.zeros((10, 3072), np.uint8), "labels": [0] * 9}, "10 images but 9 labels"),
+        ({"data": np.zeros((10, 3072), np.float64), "labels": [0] * 10}, "pixels are float64"),
+        ({"data": np.zeros((10, 3072), np.uint8), "labels": [0] * 9 + [10]}, "label 10 of image 9 is outside 0-9"),
+        ({"data": np.zeros((10, 3072), np.uint8), "labels": [-1] + [0] * 9}, "label -1 of image 0 is outside 0-9"),
+    ],
+)
 def test_a_damaged_batch_file_is_named(cifar_root, tmp_path, entry, expected):
     with open(copy_of(cifar_root, tmp_path) / "cifar-10-batches-py" / "data_batch_2", "wb") as f:
         pickle.dump(entry, f)
@@ -193,14 +196,18 @@ def arrays():
 
 
 def layout_copy(kind: str, arrays, root: Path) -> Path:
-    writers = {"pickles": write_pickles, "binary": write_binary,
-               "png": lambda r, a: write_image_folders(r, a, ".png"),
-               "jpeg": lambda r, a: write_image_folders(r, a, ".jpg")}
+    writers = {
+        "pickles": write_pickles,
+        "binary": write_binary,
+        "png": lambda r, a: write_image_folders(r, a, ".png"),
+        "jpeg": lambda r, a: write_image_folders(r, a, ".jpg"),
+    }
     return writers[kind](root, arrays)
 
 
-@pytest.mark.parametrize("kind,layout", [("pickles", "cifar-10-batches-py"), ("binary", "cifar-10-batches-bin"),
-                                         ("png", "image folders")])
+@pytest.mark.parametrize(
+    "kind,layout", [("pickles", "cifar-10-batches-py"), ("binary", "cifar-10-batches-bin"), ("png", "image folders")]
+)
 def test_each_lossless_layout_loads_to_the_same_arrays(kind, layout, arrays, tmp_path):
     raw = load_dataset("cifar10", str(layout_copy(kind, arrays, tmp_path)), False, verify_checksums=False)
     expected = in_folder_order(arrays) if kind == "png" else arrays
@@ -208,7 +215,9 @@ def test_each_lossless_layout_loads_to_the_same_arrays(kind, layout, arrays, tmp
         assert np.array_equal(getattr(raw, f"{split}_images"), images)
         assert np.array_equal(getattr(raw, f"{split}_labels"), labels)
     assert raw.source["layout"] == layout and raw.source["reencoded"] is False
-    pickled = load_dataset("cifar10", str(layout_copy("pickles", arrays, tmp_path / "p")), False, verify_checksums=False)
+    pickled = load_dataset(
+        "cifar10", str(layout_copy("pickles", arrays, tmp_path / "p")), False, verify_checksums=False
+    )
     if kind != "png":  # same pixels in the same order: the same data copy, whatever the layout
         assert raw.source["content"] == pickled.source["content"]
 
@@ -229,7 +238,9 @@ def test_a_jpeg_copy_is_close_and_said_to_be_reencoded(arrays, tmp_path):
 def test_a_decoded_layout_is_cached_and_decoded_again_when_a_source_changes(kind, arrays, tmp_path):
     root = layout_copy(kind, arrays, tmp_path)
     first = load_dataset("cifar10", str(root), False)
-    assert first.source["cache_hit"] is False and Path(first.source["cache"]).parent == first_folder(root) / ".study-cache"
+    assert (
+        first.source["cache_hit"] is False and Path(first.source["cache"]).parent == first_folder(root) / ".study-cache"
+    )
     second = load_dataset("cifar10", str(root), False)
     assert second.source["cache_hit"] is True and second.source["content"] == first.source["content"]
     changed = sorted(first_folder(root).rglob("*.bin" if kind == "binary" else "*.png"))[0]
@@ -304,7 +315,9 @@ def test_a_truncated_binary_file_is_named(arrays, tmp_path):
     root = layout_copy("binary", arrays, tmp_path)
     target = root / "cifar-10-batches-bin" / "data_batch_4.bin"
     target.write_bytes(target.read_bytes()[:-5])
-    assert "data_batch_4.bin holds" in data_error("cifar10", root) and "not a whole number" in data_error("cifar10", root)
+    assert "data_batch_4.bin holds" in data_error("cifar10", root) and "not a whole number" in data_error(
+        "cifar10", root
+    )
 
 
 def test_an_out_of_range_label_in_a_binary_file_is_named(arrays, tmp_path):
@@ -331,7 +344,9 @@ def test_fashion_mnist_reads_a_folder_of_idx_gz_files(tmp_path):
     _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, 10))
     splits = load_splits("fashion_mnist", str(tmp_path), False, 0, None)
     assert splits.train_images.shape == (30, 1, 28, 28) and splits.test_labels.shape == (10,)
-    assert torch.equal(splits.train_images[0, 0], torch.from_numpy(read_idx(tmp_path / "train-images-idx3-ubyte.gz")[0]))
+    assert torch.equal(
+        splits.train_images[0, 0], torch.from_numpy(read_idx(tmp_path / "train-images-idx3-ubyte.gz")[0])
+    )
 
 
 def test_missing_fashion_mnist_says_how_to_get_it(tmp_path):
@@ -350,8 +365,10 @@ def test_truncated_idx_file_is_named(tmp_path):
         read_idx(path)
 
 
-@pytest.mark.skipif(not __import__("pathlib").Path("/usr/share/datasets/fashion-mnist").is_dir(),
-                    reason="Debian's dataset-fashion-mnist is not installed")
+@pytest.mark.skipif(
+    not __import__("pathlib").Path("/usr/share/datasets/fashion-mnist").is_dir(),
+    reason="Debian's dataset-fashion-mnist is not installed",
+)
 def test_debian_fashion_mnist_loads():
     splits = load_splits("fashion_mnist", "/usr/share/datasets/fashion-mnist", False, 0, None)
     assert splits.train_images.shape == (60000, 1, 28, 28) and splits.test_images.shape == (10000, 1, 28, 28)
@@ -367,7 +384,7 @@ def test_small_evaluations_and_the_probe_batch_cover_every_class_of_a_copy_store
     splits = ImageSplits(images, labels, None, None, images, labels, {"dataset": "cifar10"})
     dm = ImageDataModule("cifar10", "", False, splits=splits, eval_subset=200)
     dm.setup()
-    (_, evaluated), = list(dm.eval_batches("test", torch.device("cpu")))
+    ((_, evaluated),) = list(dm.eval_batches("test", torch.device("cpu")))
     assert len(evaluated) == 200 and evaluated.bincount().tolist() == [20] * 10
     _, probe = dm.fixed_training_batch(128, torch.device("cpu"))
     assert len(probe) == 128 and set(probe.tolist()) == set(range(10))

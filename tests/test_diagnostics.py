@@ -3,8 +3,8 @@
 import csv
 
 import pytest
-from helpers import train_in_process
 
+from helpers import train_in_process
 from study.diagnostics import FIELDS
 
 
@@ -15,8 +15,16 @@ def read(path) -> list[dict]:
 
 def test_one_row_per_layer_per_interval_on_a_fixed_batch(cifar_root, tmp_path):
     # lr so small that the weights stay put: what differs between intervals would be the batch.
-    status, run_dir = train_in_process(cifar_root, tmp_path, "model=plain", "model.depth=8", "diag_every=2",
-                                       "optim.lr=1e-9", "optim.warmup_lr=1e-9", "optim.weight_decay=0")
+    status, run_dir = train_in_process(
+        cifar_root,
+        tmp_path,
+        "model=plain",
+        "model.depth=8",
+        "diag_every=2",
+        "optim.lr=1e-9",
+        "optim.warmup_lr=1e-9",
+        "optim.weight_decay=0",
+    )
     assert status == "completed"
     rows = read(run_dir / "diagnostics.csv")
     assert list(rows[0]) == FIELDS
@@ -48,19 +56,32 @@ def synthetic(values: dict) -> tuple:
             run_dir = f"/runs/{arch}20/seed{seed}"
             rows.append({"run_dir": run_dir, "arch": arch, "depth": 20, "seed": seed, "status": "completed"})
             diagnostics[run_dir] = pd.DataFrame(
-                [{"step": step, "layer": layer, "name": f"l{layer}", "moment": "start" if step == 0 else "end",
-                  "response_std": low_std if layer == 2 else 1.0, "grad_norm": {1: 1.0, 2: 2.0, 3: grad_range}[layer]}
-                 for step in (0, 100) for layer in (1, 2, 3)])
+                [
+                    {
+                        "step": step,
+                        "layer": layer,
+                        "name": f"l{layer}",
+                        "moment": "start" if step == 0 else "end",
+                        "response_std": low_std if layer == 2 else 1.0,
+                        "grad_norm": {1: 1.0, 2: 2.0, 3: grad_range}[layer],
+                    }
+                    for step in (0, 100)
+                    for layer in (1, 2, 3)
+                ]
+            )
     return pd.DataFrame(rows), diagnostics
 
 
-@pytest.mark.parametrize("values,forward,backward", [
-    ({0: (0.5, 5.0), 1: (0.6, 6.0), 2: (0.55, 5.5)}, "reproduced", "reproduced"),
-    ({0: (0.001, 1e4), 1: (0.0011, 1.1e4), 2: (0.0012, 1.2e4)}, "contradicted", "contradicted"),
-    ({0: (0.5, 5.0), 1: (0.0001, 1e6)}, "inconclusive (within seed noise)", "inconclusive (within seed noise)"),
-    ({0: (0.5, 5.0)}, "indicative (one seed)", "indicative (one seed)"),
-    ({}, "not enough runs", "not enough runs"),
-])
+@pytest.mark.parametrize(
+    "values,forward,backward",
+    [
+        ({0: (0.5, 5.0), 1: (0.6, 6.0), 2: (0.55, 5.5)}, "reproduced", "reproduced"),
+        ({0: (0.001, 1e4), 1: (0.0011, 1.1e4), 2: (0.0012, 1.2e4)}, "contradicted", "contradicted"),
+        ({0: (0.5, 5.0), 1: (0.0001, 1e6)}, "inconclusive (within seed noise)", "inconclusive (within seed noise)"),
+        ({0: (0.5, 5.0)}, "indicative (one seed)", "indicative (one seed)"),
+        ({}, "not enough runs", "not enough runs"),
+    ],
+)
 def test_each_signal_verdict_yields_each_word_with_its_numbers(values, forward, backward):
     from study import signals
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import joblib
 import pytest
-from helpers import compose_config, run_cli, tiny_run_args, train_in_process, wandb_records
 
+from helpers import compose_config, run_cli, tiny_run_args, train_in_process, wandb_records
 from study import paper, runs
 
 
@@ -18,17 +18,27 @@ def test_a_trainer_option_reaches_the_trainer_and_names_a_new_run(cifar_root, tm
     built = []
     real = study.train.build_trainer
     monkeypatch.setattr(study.train, "build_trainer", lambda *a, **k: built.append(real(*a, **k)) or built[-1])
-    status, clipped = train_in_process(cifar_root, tmp_path, "model.depth=8", "trainer.gradient_clip_val=0.25",
-                                       "+trainer.detect_anomaly=true")
+    status, clipped = train_in_process(
+        cifar_root, tmp_path, "model.depth=8", "trainer.gradient_clip_val=0.25", "+trainer.detect_anomaly=true"
+    )
     assert status == "completed"
     assert built[0].gradient_clip_val == 0.25 and built[0]._detect_anomaly is True
     default = runs.run_id(compose_config(*tiny_run_args(cifar_root, tmp_path, "model.depth=8")))
     assert clipped != tmp_path / default  # it changes what is trained: another run
 
 
-@pytest.mark.parametrize("override", ["trainer.enable_progress_bar=true", "+trainer.log_every_n_steps=7",
-                                      "trainer.gradient_clip_val=null", "trainer.accumulate_grad_batches=1",
-                                      "trainer.benchmark=false", "logger=wandb", "+trainer.enable_model_summary=true"])
+@pytest.mark.parametrize(
+    "override",
+    [
+        "trainer.enable_progress_bar=true",
+        "+trainer.log_every_n_steps=7",
+        "trainer.gradient_clip_val=null",
+        "trainer.accumulate_grad_batches=1",
+        "trainer.benchmark=false",
+        "logger=wandb",
+        "+trainer.enable_model_summary=true",
+    ],
+)
 def test_keys_that_change_nothing_trained_keep_the_run_folder(cifar_root, tmp_path, override):
     base = tiny_run_args(cifar_root, tmp_path, "model.depth=8")
     assert runs.run_id(compose_config(*base, override)) == runs.run_id(compose_config(*base))
@@ -36,18 +46,26 @@ def test_keys_that_change_nothing_trained_keep_the_run_folder(cifar_root, tmp_pa
 
 def test_the_folder_names_of_runs_made_before_the_trainer_pass_through_stay_the_same(cifar_root, tmp_path):
     # The mini study's ResNet-56, as committed in results/cifar10-mini (made before this change).
-    cfg = compose_config("experiment=mini", "model=resnet", "model.depth=56", "data.root=/elsewhere/cifar10",
-                         "trainer.enable_progress_bar=false")
+    cfg = compose_config(
+        "experiment=mini",
+        "model=resnet",
+        "model.depth=56",
+        "data.root=/elsewhere/cifar10",
+        "trainer.enable_progress_bar=false",
+    )
     assert runs.run_id(cfg) == "cifar10/resnet56/seed0-425da77b72"
 
 
-@pytest.mark.parametrize("override,expected", [
-    ("+trainer.not_an_argument=1", "Trainer.__init__() got an unexpected keyword argument 'not_an_argument'"),
-    ("+trainer.max_epochs=3", "trainer.max_epochs is set by the harness: a run's length is trainer.max_steps"),
-    ("+trainer.callbacks=[]", "trainer.callbacks is set by the harness"),
-    ("trainer.benchmark=sometimes", "trainer.benchmark='sometimes' must be true, false or null"),
-    ("logger.wandb.mode=sometimes", "logger.wandb.mode='sometimes': choose one of online, offline, disabled"),
-])
+@pytest.mark.parametrize(
+    "override,expected",
+    [
+        ("+trainer.not_an_argument=1", "Trainer.__init__() got an unexpected keyword argument 'not_an_argument'"),
+        ("+trainer.max_epochs=3", "trainer.max_epochs is set by the harness: a run's length is trainer.max_steps"),
+        ("+trainer.callbacks=[]", "trainer.callbacks is set by the harness"),
+        ("trainer.benchmark=sometimes", "trainer.benchmark='sometimes' must be true, false or null"),
+        ("logger.wandb.mode=sometimes", "logger.wandb.mode='sometimes': choose one of online, offline, disabled"),
+    ],
+)
 def test_a_trainer_or_logger_setting_that_cannot_work_is_refused_before_the_data(tmp_path, override, expected):
     extra = ("logger=wandb",) if override.startswith("logger.") else ()
     result = run_cli("study.train", *tiny_run_args(tmp_path / "no-data", tmp_path / "runs", *extra, override))
@@ -61,9 +79,17 @@ def test_an_unknown_key_without_plus_is_refused_by_hydra(tmp_path):
 
 
 def test_debug_smoke_runs_an_experiment_end_to_end_in_a_temporary_root(cifar_root, tmp_path):
-    result = run_cli("study.train", "experiment=mini", "debug=smoke", f"data.root={cifar_root}",
-                     "data.verify_checksums=false", "data.expected_counts=null", env={"TMPDIR": str(tmp_path)},
-                     check=True, timeout=300)
+    result = run_cli(
+        "study.train",
+        "experiment=mini",
+        "debug=smoke",
+        f"data.root={cifar_root}",
+        "data.verify_checksums=false",
+        "data.expected_counts=null",
+        env={"TMPDIR": str(tmp_path)},
+        check=True,
+        timeout=300,
+    )
     (summary_path,) = (tmp_path / "study-smoke").rglob("summary.json")
     summary = json.loads(summary_path.read_text())
     assert summary["status"] == "completed" and summary["steps"] == 4 and summary["depth"] == 20
@@ -89,13 +115,27 @@ def item_key(item) -> str:
 
 
 def wandb_summary(records) -> dict:
-    return {item_key(i): json.loads(i.value_json) for r in records if r.WhichOneof("record_type") == "summary"
-            for i in r.summary.update}
+    return {
+        item_key(i): json.loads(i.value_json)
+        for r in records
+        if r.WhichOneof("record_type") == "summary"
+        for i in r.summary.update
+    }
 
 
 def test_wandb_offline_files_carry_tags_config_study_group_and_final_errors(cifar_root, tmp_path):
-    run_cli("study.train", *tiny_run_args(cifar_root, tmp_path / "runs", "model.depth=8", "logger=[tensorboard,wandb]",
-                                          "logger.wandb.tags=[degradation,ci]", "logger.wandb.notes=a check"), check=True)
+    run_cli(
+        "study.train",
+        *tiny_run_args(
+            cifar_root,
+            tmp_path / "runs",
+            "model.depth=8",
+            "logger=[tensorboard,wandb]",
+            "logger.wandb.tags=[degradation,ci]",
+            "logger.wandb.notes=a check",
+        ),
+        check=True,
+    )
     (run_dir,) = [p.parent for p in (tmp_path / "runs").rglob("summary.json")]
     summary = json.loads((run_dir / "summary.json").read_text())
     records = wandb_records(wandb_run_file(run_dir))
@@ -121,7 +161,9 @@ def test_wandb_offline_files_carry_tags_config_study_group_and_final_errors(cifa
 
 
 def test_wandb_disabled_writes_no_wandb_files(cifar_root, tmp_path):
-    status, run_dir = train_in_process(cifar_root, tmp_path, "model.depth=8", "logger=wandb", "logger.wandb.mode=disabled")
+    status, run_dir = train_in_process(
+        cifar_root, tmp_path, "model.depth=8", "logger=wandb", "logger.wandb.mode=disabled"
+    )
     assert status == "completed" and not list(run_dir.rglob("*.wandb"))
 
 
@@ -129,10 +171,18 @@ def test_the_default_config_is_the_papers_recipe():
     cfg = compose_config()
     r = paper.RECIPE
     assert (cfg.data.batch_size, cfg.optim.lr, cfg.optim.momentum, cfg.optim.weight_decay, cfg.optim.gamma) == (
-        r["batch_size"], r["lr"], r["momentum"], r["weight_decay"], r["lr_gamma"])
+        r["batch_size"],
+        r["lr"],
+        r["momentum"],
+        r["weight_decay"],
+        r["lr_gamma"],
+    )
     assert tuple(cfg.optim.milestones) == r["milestones"] and cfg.trainer.max_steps == r["max_steps"]
     assert (cfg.optim.warmup_lr, cfg.optim.warmup_until_train_error, cfg.data.pad) == (
-        r["warmup_lr"], r["warmup_until_train_error"], r["pad"])
+        r["warmup_lr"],
+        r["warmup_until_train_error"],
+        r["pad"],
+    )
     assert cfg.model.shortcut == "A" and cfg.data.val_split == 0
 
 
@@ -140,8 +190,16 @@ def test_the_default_config_is_the_papers_recipe():
 def test_the_joblib_launchers_default_n_jobs_splits_the_cores(cifar_root, tmp_path):
     every_core = {"OMP_NUM_THREADS": str(os.cpu_count())}
     run_cli("study.train", *tiny_run_args(cifar_root, tmp_path / "alone", "model.depth=8"), env=every_core, check=True)
-    run_cli("study.train", "-m", "hydra/launcher=joblib", *tiny_run_args(cifar_root, tmp_path / "joblib", "model.depth=8"),
-            env=every_core, check=True)
-    threads = {root: json.loads(next((tmp_path / root).rglob("summary.json")).read_text())["provenance"]["threads"]
-               for root in ("alone", "joblib")}
+    run_cli(
+        "study.train",
+        "-m",
+        "hydra/launcher=joblib",
+        *tiny_run_args(cifar_root, tmp_path / "joblib", "model.depth=8"),
+        env=every_core,
+        check=True,
+    )
+    threads = {
+        root: json.loads(next((tmp_path / root).rglob("summary.json")).read_text())["provenance"]["threads"]
+        for root in ("alone", "joblib")
+    }
     assert threads == {"alone": os.cpu_count(), "joblib": max(1, os.cpu_count() // joblib.effective_n_jobs(-1))}

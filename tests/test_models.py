@@ -2,8 +2,14 @@ import pytest
 import torch
 
 from study import paper
-from study.models import (ZeroPadShortcut, build_cifar_net, count_parameters, forward_macs, make_shortcut,
-                          response_layers)
+from study.models import (
+    ZeroPadShortcut,
+    build_cifar_net,
+    count_parameters,
+    forward_macs,
+    make_shortcut,
+    response_layers,
+)
 
 
 @pytest.mark.parametrize("depth", paper.DEPTHS)

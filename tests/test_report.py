@@ -6,26 +6,59 @@ from pathlib import Path
 import matplotlib.image
 import pandas as pd
 import pytest
-from helpers import REPO, run_cli, tiny_run_args
 
+from helpers import REPO, run_cli, tiny_run_args
 from study import report
 from study.paper import PARAMS
 
 
-def fake_run(root: Path, arch: str, depth: int, seed: int = 0, train: float = 5.0, test: float = 8.0,
-             status: str = "completed", steps: int = 600, dataset: str = "cifar10", shortcut: str = "A",
-             copy: str = "c0ffee", folder: str = "fake", max_steps: int = 600) -> Path:
+def fake_run(
+    root: Path,
+    arch: str,
+    depth: int,
+    seed: int = 0,
+    train: float = 5.0,
+    test: float = 8.0,
+    status: str = "completed",
+    steps: int = 600,
+    dataset: str = "cifar10",
+    shortcut: str = "A",
+    copy: str = "c0ffee",
+    folder: str = "fake",
+    max_steps: int = 600,
+) -> Path:
     run_dir = root / dataset / f"{arch}{depth}" / f"seed{seed}-{folder}"
     run_dir.mkdir(parents=True)
-    config = {"seed": seed, "model": {"arch": arch, "depth": depth, "shortcut": shortcut},
-              "data": {"name": dataset, "root": f"/somewhere/{folder}"}, "trainer": {"max_steps": max_steps}}
+    config = {
+        "seed": seed,
+        "model": {"arch": arch, "depth": depth, "shortcut": shortcut},
+        "data": {"name": dataset, "root": f"/somewhere/{folder}"},
+        "trainer": {"max_steps": max_steps},
+    }
     data = {"layout": "image folders", "image_format": "jpeg", "content": copy, "reencoded": True}
-    provenance = {"code": {"commit": "0123456789abcdef" * 2 + "01234567", "changed": False},
-                  "device": "AMD EPYC, 2 cores (CPU)", "precision": "32-true", "threads": 2}
-    summary = {"status": status, "arch": arch, "depth": depth, "shortcut": shortcut, "dataset": dataset, "seed": seed,
-               "params": PARAMS.get(depth, 1), "steps": steps, "final_train_error": train, "final_val_error": None,
-               "final_test_error": test, "wall_time_s": 12.5, "config": config, "data": data,
-               "provenance": provenance}
+    provenance = {
+        "code": {"commit": "0123456789abcdef" * 2 + "01234567", "changed": False},
+        "device": "AMD EPYC, 2 cores (CPU)",
+        "precision": "32-true",
+        "threads": 2,
+    }
+    summary = {
+        "status": status,
+        "arch": arch,
+        "depth": depth,
+        "shortcut": shortcut,
+        "dataset": dataset,
+        "seed": seed,
+        "params": PARAMS.get(depth, 1),
+        "steps": steps,
+        "final_train_error": train,
+        "final_val_error": None,
+        "final_test_error": test,
+        "wall_time_s": 12.5,
+        "config": config,
+        "data": data,
+        "provenance": provenance,
+    }
     (run_dir / "summary.json").write_text(json.dumps(summary))
     lines = ["lr,step,test_error,train_error"]
     for step in range(100, steps + 1, 100):
@@ -34,12 +67,15 @@ def fake_run(root: Path, arch: str, depth: int, seed: int = 0, train: float = 5.
     (run_dir / "metrics.csv").write_text("\n".join(lines) + "\n")
     n_layers = depth - 1
     (run_dir / "layer_responses.csv").write_text(
-        "layer,name,std\n" + "".join(f"{i + 1},l{i},{(2.0 if arch == 'plain' else 1.0) / (1 + i % 3)}\n" for i in range(n_layers)))
+        "layer,name,std\n"
+        + "".join(f"{i + 1},l{i},{(2.0 if arch == 'plain' else 1.0) / (1 + i % 3)}\n" for i in range(n_layers))
+    )
     return run_dir
 
 
-def study_runs(root: Path, plain_train=(3.0, 5.0, 7.0, 9.0), resnet_test=(8.5, 7.4, 7.0, 6.8), seeds=(0,),
-               spread: float = 0.2) -> None:
+def study_runs(
+    root: Path, plain_train=(3.0, 5.0, 7.0, 9.0), resnet_test=(8.5, 7.4, 7.0, 6.8), seeds=(0,), spread: float = 0.2
+) -> None:
     """Plain and ResNet 20-56; each seed's errors differ from the given ones by up to `spread`."""
     for depth, p_train, r_test in zip((20, 32, 44, 56), plain_train, resnet_test):
         for seed in seeds:
@@ -66,15 +102,26 @@ def test_runs_csv_equals_the_summaries(tmp_path):
             value = getattr(row, column)
             assert (pd.isna(value) and summary[column] is None) or value == summary[column]
     curves = pd.read_csv(tmp_path / "out" / "curves.csv")
-    assert set(curves.split) == {"train", "test"} and list(curves.columns) == ["run", "arch", "depth", "seed", "step", "split", "error"]
+    assert set(curves.split) == {"train", "test"} and list(curves.columns) == [
+        "run",
+        "arch",
+        "depth",
+        "seed",
+        "step",
+        "split",
+        "error",
+    ]
 
 
-@pytest.mark.parametrize("plain_train,seeds,spread,expected", [
-    ((3.0, 5.0, 7.0, 9.0), (0, 1, 2), 0.2, "reproduced"),
-    ((9.0, 7.0, 5.0, 3.0), (0, 1, 2), 0.2, "contradicted"),
-    ((3.0, 3.1, 3.2, 3.3), (0, 1, 2), 2.0, "inconclusive (within seed noise)"),
-    ((3.0, 5.0, 7.0, 9.0), (0,), 0.0, "indicative (one seed)"),
-])
+@pytest.mark.parametrize(
+    "plain_train,seeds,spread,expected",
+    [
+        ((3.0, 5.0, 7.0, 9.0), (0, 1, 2), 0.2, "reproduced"),
+        ((9.0, 7.0, 5.0, 3.0), (0, 1, 2), 0.2, "contradicted"),
+        ((3.0, 3.1, 3.2, 3.3), (0, 1, 2), 2.0, "inconclusive (within seed noise)"),
+        ((3.0, 5.0, 7.0, 9.0), (0,), 0.0, "indicative (one seed)"),
+    ],
+)
 def test_each_verdict_word_follows_the_seeds(tmp_path, plain_train, seeds, spread, expected):
     study_runs(tmp_path / "runs", plain_train=plain_train, seeds=seeds, spread=spread)
     report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")])
@@ -178,11 +225,19 @@ def test_partial_and_damaged_sweeps_still_report_and_list_the_gaps(tmp_path):
 def test_a_study_says_what_made_it_and_warns_of_mixed_code_and_devices(tmp_path):
     root = tmp_path / "runs"
     study_runs(root)
-    text = (lambda: (report.main([str(root), "--out", str(tmp_path / "out")]), (tmp_path / "out" / "report.md").read_text()))()[1]
+    text = (
+        lambda: (report.main([str(root), "--out", str(tmp_path / "out")]), (tmp_path / "out" / "report.md").read_text())
+    )()[1]
     assert "code version: 0123456789" in text and "warning" not in text
     odd = fake_run(root, "plain", 110, folder="elsewhere")
-    edit_summary(odd, provenance={"code": {"commit": "f" * 40, "changed": True}, "device": "NVIDIA H100 (GPU)",
-                                  "precision": "32-true"})
+    edit_summary(
+        odd,
+        provenance={
+            "code": {"commit": "f" * 40, "changed": True},
+            "device": "NVIDIA H100 (GPU)",
+            "precision": "32-true",
+        },
+    )
     report.main([str(root), "--out", str(tmp_path / "out")])
     text = (tmp_path / "out" / "report.md").read_text()
     assert "warning: this study mixes code versions" in text and "ffffffffff with changes (seed0" in text
@@ -206,9 +261,16 @@ def test_a_run_resumed_under_newer_code_names_each_version_and_its_first_step(tm
     study_runs(root)
     old, new = {"commit": "a" * 40, "changed": False}, {"commit": "b" * 40, "changed": True}
     for run_dir in root.glob("cifar10/*/*"):
-        edit_summary(run_dir, provenance={"code": new, "device": "AMD EPYC, 2 cores (CPU)", "precision": "32-true",
-                                          "threads": 1, "code_history": [{"code": old, "from_step": 0},
-                                                                         {"code": new, "from_step": 12000}]})
+        edit_summary(
+            run_dir,
+            provenance={
+                "code": new,
+                "device": "AMD EPYC, 2 cores (CPU)",
+                "precision": "32-true",
+                "threads": 1,
+                "code_history": [{"code": old, "from_step": 0}, {"code": new, "from_step": 12000}],
+            },
+        )
     report.main([str(root), "--out", str(tmp_path / "out")])
     text = (tmp_path / "out" / "report.md").read_text()
     assert "code version: aaaaaaaaaa from step 0, then bbbbbbbbbb with changes from step 12,000" in text
@@ -223,8 +285,10 @@ def test_runs_that_differ_in_more_than_the_seed_are_never_pooled(tmp_path):
     fake_run(root, "resnet", 20, test=9.0, shortcut="C", folder="c")
     fake_run(root, "resnet", 20, test=30.0, dataset="fashion_mnist", folder="f")
     fake_run(root, "resnet", 20, test=12.0, copy="beef", folder="other-copy")
-    edit_summary(fake_run(root, "resnet", 20, test=7.0, folder="bf16"),
-                 provenance={"code": {"commit": "0" * 40, "changed": False}, "device": "GPU", "precision": "bf16-mixed"})
+    edit_summary(
+        fake_run(root, "resnet", 20, test=7.0, folder="bf16"),
+        provenance={"code": {"commit": "0" * 40, "changed": False}, "device": "GPU", "precision": "bf16-mixed"},
+    )
     fake_run(root, "resnet", 20, test=6.0, folder="longer", max_steps=64000, steps=64000)
     assert report.main([str(root), "--out", str(tmp_path / "out")]) == 0
     index = (tmp_path / "out" / "report.md").read_text()
@@ -282,8 +346,14 @@ def test_notebook_runs_headless_on_fixture_results(tmp_path):
 
 def test_a_tiny_real_sweep_then_the_report(cifar_root, tmp_path):
     runs_root = tmp_path / "runs"
-    result = run_cli("study.train", "-m", "experiment=fig6_plain", "model.depth=8,14",
-                     *tiny_run_args(cifar_root, runs_root), check=True)
+    result = run_cli(
+        "study.train",
+        "-m",
+        "experiment=fig6_plain",
+        "model.depth=8,14",
+        *tiny_run_args(cifar_root, runs_root),
+        check=True,
+    )
     assert "[sweep fig6_plain] 2/2 runs finished (2 completed)" in result.stdout
     run_cli("study.report", str(runs_root), "--out", str(tmp_path / "out"), check=True)
     table = pd.read_csv(tmp_path / "out" / "runs.csv")
@@ -293,8 +363,15 @@ def test_a_tiny_real_sweep_then_the_report(cifar_root, tmp_path):
 
 def test_a_shortcut_sweep_names_each_option_and_reports_them_side_by_side(cifar_root, tmp_path):
     runs_root = tmp_path / "runs"
-    result = run_cli("study.train", "-m", "experiment=shortcuts_mini", "model.depth=8", "model.shortcut=A,B",
-                     *tiny_run_args(cifar_root, runs_root), check=True)
+    result = run_cli(
+        "study.train",
+        "-m",
+        "experiment=shortcuts_mini",
+        "model.depth=8",
+        "model.shortcut=A,B",
+        *tiny_run_args(cifar_root, runs_root),
+        check=True,
+    )
     assert "resnet-8 seed 0: completed" in result.stdout and "resnet-8-B seed 0: completed" in result.stdout
     run_cli("study.report", str(runs_root), "--out", str(tmp_path / "out"), check=True)
     table = pd.read_csv(tmp_path / "out" / "shortcuts.csv")
@@ -303,9 +380,24 @@ def test_a_shortcut_sweep_names_each_option_and_reports_them_side_by_side(cifar_
 
 def test_reproduce_runs_the_mini_study_in_parallel_then_the_report(cifar_root, tmp_path):
     tiny = [a for a in tiny_run_args(cifar_root, tmp_path) if not a.startswith(("data.root=", "runs_root="))]
-    result = run_cli("study.reproduce", "--scale", "mini", "--jobs", "2", "--data-dir", str(cifar_root),
-                     "--runs", str(tmp_path / "runs"), "--results", str(tmp_path / "out"), "--", "model.depth=8", "data.train_subset=400", *tiny,
-                     check=True)
+    result = run_cli(
+        "study.reproduce",
+        "--scale",
+        "mini",
+        "--jobs",
+        "2",
+        "--data-dir",
+        str(cifar_root),
+        "--runs",
+        str(tmp_path / "runs"),
+        "--results",
+        str(tmp_path / "out"),
+        "--",
+        "model.depth=8",
+        "data.train_subset=400",
+        *tiny,
+        check=True,
+    )
     assert "[reproduce] sweep 1/1: mini" in result.stdout and "n_jobs=2" in result.stdout
     assert "[sweep mini] 2/2 runs finished (2 completed)" in result.stdout
     table = pd.read_csv(tmp_path / "out" / "runs.csv")
@@ -323,16 +415,19 @@ def edit_summary(run_dir: Path, **fields) -> None:
     (run_dir / "summary.json").write_text(json.dumps(summary))
 
 
-@pytest.mark.parametrize("field,value", [
-    ("status", "completed\n## Every claim: **reproduced**"),
-    ("arch", "\\input{/etc/passwd}"),
-    ("dataset", "=HYPERLINK(\"http://x\")"),
-    ("depth", "56"),
-    ("final_test_error", "7.5"),
-    ("final_test_error", float("inf")),
-    ("final_train_error", float("nan")),
-    ("seed", -3),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("status", "completed\n## Every claim: **reproduced**"),
+        ("arch", "\\input{/etc/passwd}"),
+        ("dataset", '=HYPERLINK("http://x")'),
+        ("depth", "56"),
+        ("final_test_error", "7.5"),
+        ("final_test_error", float("inf")),
+        ("final_train_error", float("nan")),
+        ("seed", -3),
+    ],
+)
 def test_a_malformed_summary_field_makes_the_run_damaged_not_used(tmp_path, field, value):
     study_runs(tmp_path / "runs")
     bad = fake_run(tmp_path / "runs", "plain", 110, folder="bad")
@@ -353,7 +448,7 @@ def test_text_from_run_folders_is_escaped_in_every_output(tmp_path):
     study_runs(root)
     sneaky = fake_run(root, "resnet", 110, status="interrupted", folder="x [link](http://evil) **bold** <b>")
     summary = json.loads((sneaky / "summary.json").read_text())
-    summary["data"]["layout"] = "=HYPERLINK(\"http://evil\")"
+    summary["data"]["layout"] = '=HYPERLINK("http://evil")'
     (sneaky / "summary.json").write_text(json.dumps(summary))
     report.main([str(root), "--out", str(tmp_path / "out")])
     text = "".join(p.read_text() for p in (tmp_path / "out").rglob("report.md"))
@@ -410,8 +505,13 @@ def test_make_plots_takes_paths_with_spaces(tmp_path):
     import subprocess
 
     study_runs(tmp_path / "my runs")
-    result = subprocess.run(["make", "-s", "plots", f"RUNS={tmp_path / 'my runs'}", f"RESULTS={tmp_path / 'my results'}"],
-                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        ["make", "-s", "plots", f"RUNS={tmp_path / 'my runs'}", f"RESULTS={tmp_path / 'my results'}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "my results" / "report.md").is_file()
 
@@ -431,9 +531,19 @@ def test_a_summary_never_holds_a_bare_nan(tmp_path):
 
 def claim_table(errors: dict) -> pd.DataFrame:
     """{(arch, depth): [(train, test) per seed]} as the report's run table."""
-    rows = [{"arch": arch, "depth": depth, "seed": seed, "status": "completed", "final_train_error": train,
-             "final_test_error": test, "run_dir": f"/r/{arch}{depth}/{seed}"}
-            for (arch, depth), seeds in errors.items() for seed, (train, test) in enumerate(seeds)]
+    rows = [
+        {
+            "arch": arch,
+            "depth": depth,
+            "seed": seed,
+            "status": "completed",
+            "final_train_error": train,
+            "final_test_error": test,
+            "run_dir": f"/r/{arch}{depth}/{seed}",
+        }
+        for (arch, depth), seeds in errors.items()
+        for seed, (train, test) in enumerate(seeds)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -442,31 +552,57 @@ def seeds(train: float, test: float, n: int = 3, spread: float = 0.1) -> list[tu
 
 
 CLAIM_CASES = {  # claim: {word: the (arch, depth) errors that give it}
-    1: {"reproduced": {("plain", 20): seeds(5, 9), ("plain", 56): seeds(9, 12)},
+    1: {
+        "reproduced": {("plain", 20): seeds(5, 9), ("plain", 56): seeds(9, 12)},
         "contradicted": {("plain", 20): seeds(9, 12), ("plain", 56): seeds(5, 9)},
-        "inconclusive (within seed noise)": {("plain", 20): seeds(5, 9, spread=2), ("plain", 56): seeds(5.2, 9, spread=2)},
+        "inconclusive (within seed noise)": {
+            ("plain", 20): seeds(5, 9, spread=2),
+            ("plain", 56): seeds(5.2, 9, spread=2),
+        },
         "indicative (one seed)": {("plain", 20): seeds(5, 9, n=1), ("plain", 56): seeds(9, 12)},
-        "not enough runs": {("plain", 20): seeds(5, 9)}},
-    2: {"reproduced": {("resnet", 20): seeds(5, 9), ("resnet", 56): seeds(3, 7)},
+        "not enough runs": {("plain", 20): seeds(5, 9)},
+    },
+    2: {
+        "reproduced": {("resnet", 20): seeds(5, 9), ("resnet", 56): seeds(3, 7)},
         "contradicted": {("resnet", 20): seeds(3, 7), ("resnet", 56): seeds(5, 9)},
-        "inconclusive (within seed noise)": {("resnet", 20): seeds(5, 9, spread=2), ("resnet", 56): seeds(4.9, 8.9, spread=2)},
+        "inconclusive (within seed noise)": {
+            ("resnet", 20): seeds(5, 9, spread=2),
+            ("resnet", 56): seeds(4.9, 8.9, spread=2),
+        },
         "indicative (one seed)": {("resnet", 20): seeds(5, 9, n=1), ("resnet", 56): seeds(3, 7)},
-        "not enough runs": {("resnet", 56): seeds(3, 7)}},
-    3: {"reproduced": {("plain", 20): seeds(5, 10), ("resnet", 20): seeds(4, 9), ("plain", 56): seeds(9, 14),
-                       ("resnet", 56): seeds(3, 7)},
+        "not enough runs": {("resnet", 56): seeds(3, 7)},
+    },
+    3: {
+        "reproduced": {
+            ("plain", 20): seeds(5, 10),
+            ("resnet", 20): seeds(4, 9),
+            ("plain", 56): seeds(9, 14),
+            ("resnet", 56): seeds(3, 7),
+        },
         "contradicted": {("plain", 20): seeds(5, 8), ("resnet", 20): seeds(4, 9)},
-        "inconclusive (within seed noise)": {("plain", 20): seeds(5, 9, spread=2), ("resnet", 20): seeds(5, 8.9, spread=2)},
+        "inconclusive (within seed noise)": {
+            ("plain", 20): seeds(5, 9, spread=2),
+            ("resnet", 20): seeds(5, 8.9, spread=2),
+        },
         "indicative (one seed)": {("plain", 20): seeds(5, 10, n=1), ("resnet", 20): seeds(4, 9)},
-        "not enough runs": {("resnet", 20): seeds(4, 9)}},
-    4: {"reproduced": {("resnet", 110): seeds(1, 6.6), ("resnet", 1202): seeds(1, 7.9)},
+        "not enough runs": {("resnet", 20): seeds(4, 9)},
+    },
+    4: {
+        "reproduced": {("resnet", 110): seeds(1, 6.6), ("resnet", 1202): seeds(1, 7.9)},
         "contradicted": {("resnet", 110): seeds(1, 7.9), ("resnet", 1202): seeds(1, 6.6)},
-        "inconclusive (within seed noise)": {("resnet", 110): seeds(1, 7, spread=2), ("resnet", 1202): seeds(1, 7.1, spread=2)},
+        "inconclusive (within seed noise)": {
+            ("resnet", 110): seeds(1, 7, spread=2),
+            ("resnet", 1202): seeds(1, 7.1, spread=2),
+        },
         "indicative (one seed)": {("resnet", 110): seeds(1, 6.6, n=1), ("resnet", 1202): seeds(1, 7.9)},
-        "not enough runs": {("resnet", 110): seeds(1, 6.6)}},
-    6: {"reproduced": {("resnet", 110): seeds(0.5, 6.6, n=5)},
+        "not enough runs": {("resnet", 110): seeds(1, 6.6)},
+    },
+    6: {
+        "reproduced": {("resnet", 110): seeds(0.5, 6.6, n=5)},
         "contradicted": {("resnet", 110): seeds(0.5, 8.0, n=5)},
         "indicative (one seed)": {("resnet", 110): seeds(0.5, 6.6, n=1)},
-        "not enough runs": {("resnet", 20): seeds(1, 9)}},
+        "not enough runs": {("resnet", 20): seeds(1, 9)},
+    },
 }
 
 
@@ -479,16 +615,26 @@ def test_each_claim_yields_each_verdict_word(claim, word):
     assert title.startswith(f"{claim}. ") and verdict == word, details
 
 
-@pytest.mark.parametrize("plain,resnet,word", [((1.2, 1.3, 1.25), (1.0, 1.05, 0.95), "reproduced"),
-                                               ((1.0, 1.05, 0.95), (1.2, 1.3, 1.25), "contradicted"),
-                                               ((1.0, 1.5, 0.5), (1.0, 1.4, 0.7), "inconclusive (within seed noise)"),
-                                               ((1.2,), (1.0, 1.05, 0.95), "indicative (one seed)")])
+@pytest.mark.parametrize(
+    "plain,resnet,word",
+    [
+        ((1.2, 1.3, 1.25), (1.0, 1.05, 0.95), "reproduced"),
+        ((1.0, 1.05, 0.95), (1.2, 1.3, 1.25), "contradicted"),
+        ((1.0, 1.5, 0.5), (1.0, 1.4, 0.7), "inconclusive (within seed noise)"),
+        ((1.2,), (1.0, 1.05, 0.95), "indicative (one seed)"),
+    ],
+)
 def test_the_layer_response_claim_yields_each_word(plain, resnet, word):
     from study.verdicts import claims
 
     table = claim_table({("plain", 20): seeds(5, 9, n=len(plain)), ("resnet", 20): seeds(4, 8, n=len(resnet))})
-    responses = pd.DataFrame([{"run_dir": f"/r/{arch}20/{i}", "response_std": v}
-                              for arch, values in (("plain", plain), ("resnet", resnet)) for i, v in enumerate(values)])
+    responses = pd.DataFrame(
+        [
+            {"run_dir": f"/r/{arch}20/{i}", "response_std": v}
+            for arch, values in (("plain", plain), ("resnet", resnet))
+            for i, v in enumerate(values)
+        ]
+    )
     assert claims(table, responses)[4][1] == word
     assert claims(table, None)[4][1] == "not enough runs"
 
@@ -498,8 +644,15 @@ def test_shortcut_options_are_tabled_as_table_3_with_a_verdict_on_the_papers_ord
     for option, error in errors.items():
         for depth in (20, 56):
             for seed in (0, 1, 2):
-                fake_run(tmp_path / "runs", "resnet", depth, seed=seed, test=error + 0.1 * seed * (1 + (option == "C")),
-                         shortcut=option, folder=f"fake{option}")
+                fake_run(
+                    tmp_path / "runs",
+                    "resnet",
+                    depth,
+                    seed=seed,
+                    test=error + 0.1 * seed * (1 + (option == "C")),
+                    shortcut=option,
+                    folder=f"fake{option}",
+                )
     run_cli("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
     table = pd.read_csv(tmp_path / "out" / "shortcuts.csv")
     assert list(zip(table.net, table.option)) == [(f"ResNet-{d}", o) for d in (20, 56) for o in "ABC"]
@@ -520,7 +673,8 @@ def test_one_shortcut_option_makes_no_shortcut_table(tmp_path):
 
 
 def test_figures_title_every_panel_keep_legends_off_the_curves_and_name_missing_runs_instead_of_empty_panels(
-        tmp_path, monkeypatch):
+    tmp_path, monkeypatch
+):
     study_runs(tmp_path / "runs")  # plain and ResNet 20-56: no 110 or 1202
     figures = {}
 

@@ -9,8 +9,8 @@ import sys
 import time
 
 import pytest
-from helpers import REPO, cli_env, run_cli, tiny_run_args
 
+from helpers import REPO, cli_env, run_cli, tiny_run_args
 from study import runs
 
 
@@ -63,10 +63,26 @@ def test_an_unreadable_lock_counts_by_its_age(tmp_path):
 
 
 def test_two_identical_commands_at_once_train_the_run_once(cifar_root, tmp_path):
-    args = tiny_run_args(cifar_root, tmp_path, "model.depth=8", "trainer.max_steps=40", "eval_every=20",
-                         "checkpoint_every=20", "optim.milestones=[30,35]")
-    procs = [subprocess.Popen([sys.executable, "-m", "study.train", *args], cwd=REPO, env=cli_env(),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    args = tiny_run_args(
+        cifar_root,
+        tmp_path,
+        "model.depth=8",
+        "trainer.max_steps=40",
+        "eval_every=20",
+        "checkpoint_every=20",
+        "optim.milestones=[30,35]",
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "study.train", *args],
+            cwd=REPO,
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     stdout = [out for out, _ in outputs]

@@ -4,6 +4,7 @@ import json
 import os
 
 import pytest
+
 from helpers import REPO, run_cli, tiny_run_args
 
 
@@ -17,7 +18,12 @@ def test_slurm_launcher_config_takes_site_settings_from_the_environment(monkeypa
         cfg = compose("train", ["hydra/launcher=slurm", "experiment=fig6_plain"], return_hydra_config=True)
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
-    assert (launcher.partition, launcher.account, launcher.gpus_per_node, launcher.tasks_per_node) == ("gpu-long", "proj42", 2, 2)
+    assert (launcher.partition, launcher.account, launcher.gpus_per_node, launcher.tasks_per_node) == (
+        "gpu-long",
+        "proj42",
+        2,
+        2,
+    )
     assert launcher.max_num_timeout > 0 and launcher.timeout_min > 0 and launcher.mem_gb > 0
 
 
@@ -51,15 +57,26 @@ def test_every_experiment_composes_to_the_papers_runs():
     assert check.hydra.sweeper.params.model == "resnet,plain" and check.optim.warmup is None
     assert shortcuts.model.arch == "resnet" and shortcuts.trainer.max_steps == 64000
     assert dict(shortcuts.hydra.sweeper.params) == {"model.depth": "20,56,110", "model.shortcut": "A,B,C"}
-    assert (shortcuts_mini.trainer.max_steps, shortcuts_mini.optim.lr, shortcuts_mini.model.arch) == (1200, 0.02, "resnet")
+    assert (shortcuts_mini.trainer.max_steps, shortcuts_mini.optim.lr, shortcuts_mini.model.arch) == (
+        1200,
+        0.02,
+        "resnet",
+    )
     assert shortcuts_mini.hydra.sweeper.params["model.shortcut"] == "A,B,C"
     assert shortcuts_mini.hydra.sweeper.params["model.depth"] == "20,56"
 
 
 def test_submitit_local_launcher_runs_a_sweep(cifar_root, tmp_path):
-    result = run_cli("study.train", "-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10",
-                     "model.depth=8", "seed=0,1", *tiny_run_args(cifar_root, tmp_path),
-                     check=True)
+    result = run_cli(
+        "study.train",
+        "-m",
+        "hydra/launcher=submitit_local",
+        "hydra.launcher.timeout_min=10",
+        "model.depth=8",
+        "seed=0,1",
+        *tiny_run_args(cifar_root, tmp_path),
+        check=True,
+    )
     summaries = [json.loads(p.read_text()) for p in tmp_path.rglob("summary.json")]
     assert sorted(s["seed"] for s in summaries) == [0, 1], result.stdout + result.stderr
     assert all(s["status"] == "completed" for s in summaries)
@@ -67,9 +84,16 @@ def test_submitit_local_launcher_runs_a_sweep(cifar_root, tmp_path):
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs a POSIX system")
 def test_ddp_on_two_cpu_processes_keeps_the_global_batch_and_writes_once(cifar_root, tmp_path):
-    result = run_cli("study.train", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp",
-                     "model.depth=8", *tiny_run_args(cifar_root, tmp_path), check=True,
-                     timeout=300)
+    result = run_cli(
+        "study.train",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "trainer.strategy=ddp",
+        "model.depth=8",
+        *tiny_run_args(cifar_root, tmp_path),
+        check=True,
+        timeout=300,
+    )
     (summary_path,) = list(tmp_path.rglob("summary.json"))
     summary = json.loads(summary_path.read_text())
     assert summary["status"] == "completed" and summary["steps"] == 6

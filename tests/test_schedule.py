@@ -6,8 +6,9 @@ from study.module import CifarClassifier, learning_rate
 RECIPE = dict(lr=0.1, milestones=[32_000, 48_000], gamma=0.1)
 
 
-@pytest.mark.parametrize("step,expected", [(0, 0.1), (31_999, 0.1), (32_000, 0.01), (47_999, 0.01),
-                                           (48_000, 0.001), (63_999, 0.001)])
+@pytest.mark.parametrize(
+    "step,expected", [(0, 0.1), (31_999, 0.1), (32_000, 0.01), (47_999, 0.01), (48_000, 0.001), (63_999, 0.001)]
+)
 def test_learning_rate_at_the_boundaries(step, expected):
     assert learning_rate(step, **RECIPE) == expected
 

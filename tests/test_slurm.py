@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from helpers import REPO, cli_env, run_cli, tiny_run_args
 
 pytestmark = pytest.mark.slurm
@@ -23,14 +24,23 @@ SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin"])
 def slurm(tmp_path_factory):
     missing = [tool for tool in ("munged", "slurmctld", "slurmd", "sbatch") if not shutil.which(tool, path=SBIN)]
     if missing:
-        pytest.skip(f"no Slurm here ({', '.join(missing)} missing): apt-get install slurmctld slurmd munge slurm-client")
+        pytest.skip(
+            f"no Slurm here ({', '.join(missing)} missing): apt-get install slurmctld slurmd munge slurm-client"
+        )
     folder = tmp_path_factory.mktemp("slurm")
-    up = subprocess.run([str(REPO / "scripts" / "slurm_local.sh"), "up", str(folder)], capture_output=True, text=True,
-                        timeout=120)
+    up = subprocess.run(
+        [str(REPO / "scripts" / "slurm_local.sh"), "up", str(folder)], capture_output=True, text=True, timeout=120
+    )
     if up.returncode != 0:
         pytest.skip(f"the local Slurm cluster did not start here: {up.stderr.strip()[-300:]}")
-    env = {"SLURM_CONF": str(folder / "slurm.conf"), "PATH": SBIN, "STUDY_SLURM_GPUS": "0", "STUDY_SLURM_CPUS": "1",
-           "STUDY_SLURM_MEM_GB": "2", "STUDY_SLURM_TIME_MIN": "10"}
+    env = {
+        "SLURM_CONF": str(folder / "slurm.conf"),
+        "PATH": SBIN,
+        "STUDY_SLURM_GPUS": "0",
+        "STUDY_SLURM_CPUS": "1",
+        "STUDY_SLURM_MEM_GB": "2",
+        "STUDY_SLURM_TIME_MIN": "10",
+    }
     yield env
     subprocess.run([str(REPO / "scripts" / "slurm_local.sh"), "down", str(folder)], capture_output=True, timeout=120)
 
@@ -71,8 +81,9 @@ def sweep_jobs(runs_root: Path) -> list[str]:
 
 def job_state(slurm: dict, job: str) -> str:
     """The job's state as scontrol tells it (it keeps ended jobs for MinJobAge, 10 minutes)."""
-    shown = subprocess.run(["scontrol", "-o", "show", "job", job], env={**os.environ, **slurm}, capture_output=True,
-                           text=True).stdout
+    shown = subprocess.run(
+        ["scontrol", "-o", "show", "job", job], env={**os.environ, **slurm}, capture_output=True, text=True
+    ).stdout
     fields = dict(f.split("=", 1) for f in shown.split() if "=" in f)
     return fields.get("JobState", "UNKNOWN")
 
@@ -84,9 +95,14 @@ class Sweep:
     def __init__(self, slurm: dict, cifar_root, runs_root: Path, *extra: str):
         self.slurm, self.runs_root = slurm, Path(runs_root)
         self.earlier = set(sweep_jobs(runs_root))  # jobs of an earlier sweep into the same folder
-        self.process = subprocess.Popen([sys.executable, "-m", "study.train", *sweep_args(cifar_root, runs_root, *extra)],
-                                        cwd=REPO, env=cli_env(slurm), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "study.train", *sweep_args(cifar_root, runs_root, *extra)],
+            cwd=REPO,
+            env=cli_env(slurm),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
     def jobs(self) -> list[str]:
         return [job for job in sweep_jobs(self.runs_root) if job not in self.earlier]
@@ -122,8 +138,9 @@ class Sweep:
                 break
             time.sleep(0.5)
         self.process.kill()
-        raise AssertionError(f"the job did not start training:\n{self.process.communicate()[0]}\n"
-                             f"{job_logs(self.runs_root)}")
+        raise AssertionError(
+            f"the job did not start training:\n{self.process.communicate()[0]}\n{job_logs(self.runs_root)}"
+        )
 
 
 def test_a_two_run_sweep_completes_each_folder_complete(slurm, cifar_root, tmp_path):
@@ -146,8 +163,9 @@ def uninterrupted(cifar_root, tmp_path) -> tuple[list[dict], dict]:
     return numbers(run_dir)
 
 
-def test_a_job_warned_of_its_time_limit_mid_training_is_requeued_and_resumes_to_the_same_numbers(slurm, cifar_root,
-                                                                                                   tmp_path):
+def test_a_job_warned_of_its_time_limit_mid_training_is_requeued_and_resumes_to_the_same_numbers(
+    slurm, cifar_root, tmp_path
+):
     # The warning Slurm sends signal_delay_s before a time limit, sent by the test itself once the
     # run is training: Slurm may send its own up to a minute early, before any handler exists.
     sweep = Sweep(slurm, cifar_root, tmp_path / "warned", *LONG)

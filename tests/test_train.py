@@ -9,10 +9,26 @@ import time
 from pathlib import Path
 
 import pytest
+
 from helpers import REPO, cli_env, run_cli, tiny_run_args
 
-SUMMARY_FIELDS = {"status", "arch", "depth", "shortcut", "dataset", "data", "provenance", "seed", "params", "steps",
-                  "final_train_error", "final_val_error", "final_test_error", "wall_time_s", "config"}
+SUMMARY_FIELDS = {
+    "status",
+    "arch",
+    "depth",
+    "shortcut",
+    "dataset",
+    "data",
+    "provenance",
+    "seed",
+    "params",
+    "steps",
+    "final_train_error",
+    "final_val_error",
+    "final_test_error",
+    "wall_time_s",
+    "config",
+}
 
 
 def train(cifar_root, runs_root, *extra, check=True):
@@ -83,8 +99,9 @@ def test_a_reused_folder_of_another_config_is_refused_and_left_alone(cifar_root,
     summary["status"] = status
     (run_dir / "summary.json").write_text(json.dumps(summary))
     before = folder_state(run_dir)
-    result = train(cifar_root, tmp_path, "model=plain", "model.depth=14", "optim.lr=0.05", f"hydra.run.dir={run_dir}",
-                   check=False)
+    result = train(
+        cifar_root, tmp_path, "model=plain", "model.depth=14", "optim.lr=0.05", f"hydra.run.dir={run_dir}", check=False
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "holds another run" in result.stderr
     assert "model.depth: the folder has 8, this config 14" in result.stderr
@@ -108,10 +125,19 @@ def lr_by_step(run_dir: Path) -> dict[int, float]:
 
 @pytest.mark.parametrize("threshold,expected_after", [(100.0, 0.1), (0.0, 0.01)])
 def test_warmup_holds_lr_at_001_until_the_training_error_falls_below_the_threshold(
-        cifar_root, tmp_path, threshold, expected_after):
-    train(cifar_root, tmp_path, "model.depth=8", "trainer.max_steps=60", "log_every=10",
-          "eval_every=60", "optim.milestones=[1000]", "optim.warmup=true",
-          f"optim.warmup_until_train_error={threshold}")
+    cifar_root, tmp_path, threshold, expected_after
+):
+    train(
+        cifar_root,
+        tmp_path,
+        "model.depth=8",
+        "trainer.max_steps=60",
+        "log_every=10",
+        "eval_every=60",
+        "optim.milestones=[1000]",
+        "optim.warmup=true",
+        f"optim.warmup_until_train_error={threshold}",
+    )
     lrs = lr_by_step(only_run_dir(tmp_path))
     assert lrs[50] == 0.01  # steps 0-49: the first 50-step window decides
     assert lrs[60] == expected_after
@@ -128,22 +154,25 @@ def test_warmup_is_on_by_default_from_110_layers():
         assert not warmup_enabled(compose("train", ["model.depth=110", "optim.warmup=false"]))
 
 
-@pytest.mark.parametrize("override,expected", [
-    ("model.depth=21", "6n+2"),
-    ("model.shortcut=D", "A, B, C"),
-    ("data.batch_size=0", "data.batch_size=0 must be a positive"),
-    ("trainer.max_steps=-5", "trainer.max_steps=-5 must be a positive"),
-    ("data.name=imagenet", "cifar10, fashion_mnist"),
-    ("optim.lr=0", "optim.lr=0 must be a positive number"),
-    ("optim.lr=-0.1", "optim.lr=-0.1 must be a positive number"),
-    ("optim.weight_decay=-1e-4", "optim.weight_decay=-0.0001 must be zero or positive"),
-    ("optim.momentum=1.5", "optim.momentum=1.5 must be in [0, 1)"),
-    ("optim.milestones=[48000,32000]", "must be rising step numbers"),
-    ("seed=-1", "seed=-1 must be a whole number"),
-    ("seed=x", "seed='x' must be a whole number"),
-    ("model.depth=20000", "model.depth=20000 is deeper than model.max_depth=1202"),
-    ("data.train_subset=16", "data.batch_size=32 is larger than the 16 training images"),
-])
+@pytest.mark.parametrize(
+    "override,expected",
+    [
+        ("model.depth=21", "6n+2"),
+        ("model.shortcut=D", "A, B, C"),
+        ("data.batch_size=0", "data.batch_size=0 must be a positive"),
+        ("trainer.max_steps=-5", "trainer.max_steps=-5 must be a positive"),
+        ("data.name=imagenet", "cifar10, fashion_mnist"),
+        ("optim.lr=0", "optim.lr=0 must be a positive number"),
+        ("optim.lr=-0.1", "optim.lr=-0.1 must be a positive number"),
+        ("optim.weight_decay=-1e-4", "optim.weight_decay=-0.0001 must be zero or positive"),
+        ("optim.momentum=1.5", "optim.momentum=1.5 must be in [0, 1)"),
+        ("optim.milestones=[48000,32000]", "must be rising step numbers"),
+        ("seed=-1", "seed=-1 must be a whole number"),
+        ("seed=x", "seed='x' must be a whole number"),
+        ("model.depth=20000", "model.depth=20000 is deeper than model.max_depth=1202"),
+        ("data.train_subset=16", "data.batch_size=32 is larger than the 16 training images"),
+    ],
+)
 def test_bad_settings_are_refused_before_any_data_is_loaded(tmp_path, override, expected):
     result = train(tmp_path / "no-data-here", tmp_path / "runs", override, check=False)
     assert result.returncode == 2
@@ -152,8 +181,9 @@ def test_bad_settings_are_refused_before_any_data_is_loaded(tmp_path, override, 
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.parametrize("override,options", [("model=vgg", ("plain", "resnet")),
-                                              ("data=imagenet", ("cifar10", "fashion_mnist"))])
+@pytest.mark.parametrize(
+    "override,options", [("model=vgg", ("plain", "resnet")), ("data=imagenet", ("cifar10", "fashion_mnist"))]
+)
 def test_unknown_model_or_dataset_is_refused_by_hydra_with_the_options(tmp_path, override, options):
     result = run_cli("study.train", override, f"runs_root={tmp_path}")
     assert result.returncode != 0 and all(option in result.stderr for option in options)
@@ -186,8 +216,14 @@ def test_a_nan_loss_stops_the_run_as_diverged(cifar_root, tmp_path):
 
 
 def start_run(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "study.train", *args], cwd=REPO, env=cli_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "study.train", *args],
+        cwd=REPO,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def wait_for_step(runs_root: Path, step: int, proc: subprocess.Popen, timeout: float = 300) -> None:
@@ -206,8 +242,17 @@ def wait_for_step(runs_root: Path, step: int, proc: subprocess.Popen, timeout: f
 def test_a_stopped_run_resumes_to_the_same_numbers_as_an_uninterrupted_one(cifar_root, tmp_path, signum):
     """SIGTERM/SIGINT checkpoint the current step; SIGKILL loses what followed the last periodic
     checkpoint. Either way the rerun ends with the uninterrupted run's numbers and metrics.csv."""
-    extra = ["model.depth=8", "trainer.max_steps=400", "log_every=10", "eval_every=50", "checkpoint_every=50",
-             "optim.milestones=[200,300]", "optim.warmup=true", "optim.warmup_until_train_error=85", "diag_every=25"]
+    extra = [
+        "model.depth=8",
+        "trainer.max_steps=400",
+        "log_every=10",
+        "eval_every=50",
+        "checkpoint_every=50",
+        "optim.milestones=[200,300]",
+        "optim.warmup=true",
+        "optim.warmup_until_train_error=85",
+        "diag_every=25",
+    ]
     args = lambda root: tiny_run_args(cifar_root, root, *extra)  # noqa: E731
     run_cli("study.train", *args(tmp_path / "straight"), check=True)
 
@@ -318,8 +363,22 @@ def test_output_to_a_file_is_one_line_an_interval_without_chatter(cifar_root, tm
 
 
 def test_the_dataloader_second_opinion_trains_and_reports(cifar_root, tmp_path):
-    run_cli("study.dataloader_check", str(cifar_root), "--out", str(tmp_path / "check"), "--depth", "8", "--steps", "4",
-            "--eval-every", "2", "--milestones", "2,3", check=True, timeout=300)
+    run_cli(
+        "study.dataloader_check",
+        str(cifar_root),
+        "--out",
+        str(tmp_path / "check"),
+        "--depth",
+        "8",
+        "--steps",
+        "4",
+        "--eval-every",
+        "2",
+        "--milestones",
+        "2,3",
+        check=True,
+        timeout=300,
+    )
     summary = json.loads((tmp_path / "check" / "summary.json").read_text())
     assert summary["steps"] == 4 and 0 <= summary["final_test_error"] <= 100
     assert summary["data"]["layout"] == "cifar-10-batches-py"
@@ -347,10 +406,11 @@ def test_evaluate_gives_the_runs_test_error_and_exports_a_plain_state_dict(cifar
     assert moved.returncode == 2 and "no CIFAR-10 in" in moved.stderr and "Traceback" not in moved.stderr
 
 
-def test_a_run_resumed_under_other_code_records_each_version_with_the_step_it_took_over(cifar_root, tmp_path, monkeypatch):
+def test_a_run_resumed_under_other_code_records_each_version_with_the_step_it_took_over(
+    cifar_root, tmp_path, monkeypatch
+):
     import study.train
     from helpers import train_in_process
-
     from study import runs
     from study.callbacks import StopOnSignal
 
@@ -374,7 +434,10 @@ def test_a_run_resumed_under_other_code_records_each_version_with_the_step_it_to
     monkeypatch.setattr(runs, "code_version", lambda: new)
     assert train_in_process(cifar_root, tmp_path)[0] == "completed"
     done = json.loads((run_dir / "summary.json").read_text())["provenance"]
-    assert done["code"] == new and done["code_history"] == [{"code": old, "from_step": 0}, {"code": new, "from_step": 4}]
+    assert done["code"] == new and done["code_history"] == [
+        {"code": old, "from_step": 0},
+        {"code": new, "from_step": 4},
+    ]
 
 
 def test_a_checkpoint_older_than_the_code_history_takes_the_first_version_from_the_old_summary():
