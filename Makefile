@@ -11,10 +11,25 @@ JOBS ?= 1
 SEEDS ?= 0
 SCALE ?= paper
 LAUNCHER ?=
-RUNS ?= runs/$(DATA)-$(SCALE)
-RESULTS ?= results/$(DATA)-$(SCALE)
+RUNS ?= runs/$(call raw,DATA)-$(call raw,SCALE)
+RESULTS ?= results/$(call raw,DATA)-$(call raw,SCALE)
 # Upper limit of the error axes (%); empty: the paper's 20, or what fits curves that lie higher.
 YMAX ?=
+
+# A user's value reaches the program byte for byte: `raw` takes a variable as given on the command
+# line or in the environment without letting make expand it (`$(shell ...)`, `$HOME` stay text),
+# `q` quotes it for the shell (backticks, `$(...)`, quotes, spaces stay text; a newline is written
+# $'\n', which needs bash), and none of them is exported, since make expands what it exports.
+SHELL := /bin/bash
+USER_VALUES := DATA DATA_DIR JOBS SEEDS SCALE LAUNCHER RUNS RESULTS YMAX
+unexport $(USER_VALUES)
+define newline
+
+
+endef
+raw = $(if $(filter command line environment environment override override,$(origin $(1))),$(value $(1)),$($(1)))
+q = '$(subst $(newline),'$$'\n'',$(subst ','\'',$(call raw,$(1))))'
+given = $(strip $(call raw,$(1)))
 
 .PHONY: install lint test test-slow reproduce-cifar plots bench bench-step bench-data models clean
 
@@ -37,20 +52,20 @@ test-slow: install
 	$(PY) -m pytest -q -m slow
 
 models: install
-	$(PY) -m study.models
+	$(PY) -m study.nets
 
 # The paper's CIFAR-10 study: every sweep of conf/experiment/, then the report.
 # SCALE=mini runs the CPU-scale version; DATA=fashion_mnist runs it on Fashion-MNIST.
 reproduce-cifar: install
-	$(PY) -m study.reproduce --scale "$(SCALE)" --data "$(DATA)" --jobs "$(JOBS)" --seeds "$(SEEDS)" \
-		--runs "$(RUNS)" --results "$(RESULTS)" $(if $(YMAX),--ymax "$(YMAX)") $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") \
-		$(if $(LAUNCHER),--launcher "$(LAUNCHER)")
+	$(PY) -m study.reproduce --scale $(call q,SCALE) --data $(call q,DATA) --jobs $(call q,JOBS) --seeds $(call q,SEEDS) \
+		--runs $(call q,RUNS) --results $(call q,RESULTS) $(if $(call given,YMAX),--ymax $(call q,YMAX)) \
+		$(if $(call given,DATA_DIR),--data-dir $(call q,DATA_DIR)) $(if $(call given,LAUNCHER),--launcher $(call q,LAUNCHER))
 
 plots: install
-	$(PY) -m study.report "$(RUNS)" --out "$(RESULTS)" $(if $(YMAX),--ymax "$(YMAX)")
+	$(PY) -m study.report $(call q,RUNS) --out $(call q,RESULTS) $(if $(call given,YMAX),--ymax $(call q,YMAX))
 
 bench: install
-	$(PY) -m study.bench $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+	$(PY) -m study.bench $(if $(call given,DATA_DIR),--data-dir $(call q,DATA_DIR))
 
 # One training step in fp32 and bf16, with and without torch.compile, at 1 and 2 threads.
 bench-step: install
@@ -58,7 +73,7 @@ bench-step: install
 
 # Load times of each CIFAR-10 layout (first and cached), from the copy in DATA_DIR.
 bench-data: install
-	$(PY) -m study.bench_data "$(DATA_DIR)"
+	$(PY) -m study.bench_data $(call q,DATA_DIR)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

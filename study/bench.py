@@ -23,11 +23,14 @@ import torch
 import torch.nn.functional as F
 
 from study import paper
-from study.callbacks import quiet_library_chatter
-from study.data import ImageDataModule, ImageSplits, load_splits
-from study.datasets import DataError
-from study.models import build_cifar_net
-from study.module import CifarClassifier
+from study.data import common_pipeline
+from study.data.sources import DataError
+from study.data.stream import ImageDataModule, ImageSplits, load_splits
+from study.nets import build_cifar_net
+from study.training.callbacks import quiet_library_chatter
+from study.training.config import FIXED_TRAINER_ARGS
+from study.training.diagnostics import measure
+from study.training.recipe import CifarClassifier, paper_sgd
 
 BATCH = paper.RECIPE["batch_size"]
 
@@ -84,15 +87,10 @@ def bench_harness(splits, depth, residual, total_steps, device) -> float:
         accelerator=device.type,
         devices=1,
         precision=precision,
-        logger=False,
         callbacks=[clock],
-        enable_checkpointing=False,
         enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-        use_distributed_sampler=False,
         benchmark=device.type == "cuda",
+        **FIXED_TRAINER_ARGS,
     )
     trainer.fit(
         CifarClassifier.with_paper_recipe(build_cifar_net(depth, residual), log_every=10**9, eval_every=10**9),
@@ -104,8 +102,7 @@ def bench_harness(splits, depth, residual, total_steps, device) -> float:
 def timed_training(depth: int, residual: bool, next_batch, total_steps: int, device: torch.device) -> list[float]:
     """A plain PyTorch training loop: the time after each of `total_steps` steps."""
     net = build_cifar_net(depth, residual).to(device, memory_format=torch.channels_last)
-    r = paper.RECIPE
-    opt = torch.optim.SGD(net.parameters(), lr=r["lr"], momentum=r["momentum"], weight_decay=r["weight_decay"])
+    opt = paper_sgd(net.parameters())
     times = [time.perf_counter()]
     for _ in range(total_steps):
         x, y = next_batch()
@@ -130,46 +127,16 @@ def bench_bare(splits, depth, residual, total_steps, device) -> list[float]:
     return timed_training(depth, residual, next_batch, total_steps, device)
 
 
-class ArrayImages(torch.utils.data.Dataset):
-    """uint8 images served as PIL images, exactly as torchvision's CIFAR10.__getitem__ does."""
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform):
-        self.images, self.labels, self.transform = images.permute(0, 2, 3, 1).numpy(), labels.numpy(), transform
-
-    def __len__(self):
-        return len(self.images)
-
-    def __getitem__(self, i):
-        from PIL import Image
-
-        return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
-
-
 def bench_dataloader(splits, depth, residual, total_steps, device, data_dir) -> list[float]:
-    from torchvision import datasets, transforms
+    from torchvision import datasets
 
-    transform = transforms.Compose(
-        [
-            transforms.RandomCrop(32, padding=4),
-            transforms.RandomHorizontalFlip(),
-            transforms.ToTensor(),
-            transforms.Normalize((0.4914, 0.4822, 0.4465), (0.247, 0.243, 0.261)),
-        ]
-    )
+    transform = common_pipeline.transform(train=True)
     try:
         dataset = datasets.CIFAR10(data_dir, train=True, transform=transform) if data_dir else None
     except RuntimeError:
         dataset = None
-    dataset = dataset or ArrayImages(splits.train_images, splits.train_labels, transform)
-    loader = torch.utils.data.DataLoader(
-        dataset,
-        batch_size=BATCH,
-        shuffle=True,
-        num_workers=os.cpu_count() or 1,
-        drop_last=True,
-        pin_memory=device.type == "cuda",
-        persistent_workers=True,
-    )
+    dataset = dataset or common_pipeline.ArrayImages(splits.train_images, splits.train_labels, transform)
+    loader = common_pipeline.loader(dataset, BATCH, train=True, pin_memory=device.type == "cuda")
     batches = iter(loader)
 
     def next_batch():
@@ -216,8 +183,6 @@ def diagnostics_share(splits, depth: int, device: torch.device, harness_rate: fl
     """(seconds per diagnostics measurement, its share of training time at one every `every` steps)
     for a ResNet of `depth`: the measurement (study/diagnostics.py) timed on its own, median of 3
     after one warm-up, against the harness's step time."""
-    from study.diagnostics import measure
-
     net = build_cifar_net(depth, True).to(device, memory_format=torch.channels_last)
     dm = ImageDataModule("cifar10", "", False, splits=splits)
     dm.setup()
@@ -243,7 +208,7 @@ def projected_study_hours(throughput: dict[int, float]) -> float:
         fit = np.polyfit(depths, [1 / throughput[d] for d in depths], 1)
     else:
         fit = [1 / (throughput[depths[0]] * depths[0]), 0.0]
-    runs = [20, 32, 44, 56, 110] + [20, 32, 44, 56] + [110] * 5 + [1202]
+    runs = list(paper.DEPTHS_TO_110) + list(paper.DEPTHS_TO_110[:-1]) + [110] * 5 + [1202]
     images = paper.RECIPE["max_steps"] * BATCH
     return sum(images * max(np.polyval(fit, d), 1e-9) for d in runs) / 3600
 
@@ -277,7 +242,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"study.bench on {hardware}, torch {torch.__version__}; data: {source}")
     print(f"batch {BATCH}; median of {args.repeats} timings of {steps} steps after {warmup} warm-up steps; images/s")
     print(
-        f"{'depth':>6} {'arch':>7} {'(a) harness':>12} {'(b) bare':>10} {'(c) loader':>11} {'a/b':>6} {'a/c':>6} {'peak MiB':>9}"
+        f"{'depth':>6} {'arch':>7} {'(a) harness':>12} {'(b) bare':>10} {'(c) loader':>11} {'a/b':>6} {'a/c':>6} "
+        f"{'peak MiB':>9}"
     )
     resnet_rate, ratios = {}, {}
     for depth in depths:

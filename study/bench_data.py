@@ -11,13 +11,14 @@ import argparse
 import hashlib
 import pickle
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from study.datasets import CIFAR10_CLASSES, IMAGE_FOLDERS, find_cifar10_layout, load_dataset
+from study.data.sources import CIFAR10_CLASSES, IMAGE_FOLDERS, DataError, find_cifar10_layout, load_dataset
 
 
 def per_file(splits: dict, suffix: str = ""):
@@ -74,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data_dir", type=Path, help="a complete CIFAR-10 copy, any layout")
     args = parser.parse_args(argv)
-    raw = load_dataset("cifar10", str(args.data_dir), False, False, (50_000, 10_000))
+    try:
+        raw = load_dataset("cifar10", str(args.data_dir), False, False, (50_000, 10_000))
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     splits = {"train": (raw.train_images, raw.train_labels), "test": (raw.test_images, raw.test_labels)}
     rows = []
     with tempfile.TemporaryDirectory(prefix="study-layouts-") as tmp:

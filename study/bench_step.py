@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from study import paper
-from study.models import build_cifar_net, forward_macs
+from study.nets import build_cifar_net, forward_macs
+from study.training.recipe import paper_sgd
 
 BATCH = paper.RECIPE["batch_size"]
 PRECISIONS = {"32-true": None, "bf16-mixed": torch.bfloat16}
@@ -40,8 +41,7 @@ def training_steps(depth: int, precision: str, compiled: bool, steps: int, seed:
     """(step times in s, the net's weights after the steps) for one bare training of `steps` steps."""
     torch.manual_seed(seed)
     net = build_cifar_net(depth, True).to(memory_format=torch.channels_last)
-    r = paper.RECIPE
-    opt = torch.optim.SGD(net.parameters(), lr=r["lr"], momentum=r["momentum"], weight_decay=r["weight_decay"])
+    opt = paper_sgd(net.parameters())
     g = torch.Generator().manual_seed(seed)
     dtype = PRECISIONS[precision]
     forward = torch.compile(net) if compiled else net
@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.warmup}; peak {f'{peak:.0f} GFLOP/s a core' if peak else 'unknown'}"
     )
     print(
-        f"{'depth':>5} {'precision':>10} {'compile':>7} {'threads':>7} {'ms/step':>8} {'img/s':>6} {'GFLOP/s':>8} {'of peak':>7}"
+        f"{'depth':>5} {'precision':>10} {'compile':>7} {'threads':>7} {'ms/step':>8} {'img/s':>6} {'GFLOP/s':>8} "
+        f"{'of peak':>7}"
     )
     for depth in [int(d) for d in args.depths.split(",")]:
         flops = 3 * 2 * forward_macs(build_cifar_net(depth, True)) * BATCH

@@ -13,7 +13,6 @@ Writes DIR/metrics.csv (step, train_error, test_error in %) and DIR/summary.json
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -21,29 +20,23 @@ import torch
 import torch.nn.functional as F
 
 from study import paper
-from study.bench import ArrayImages
-from study.data import load_splits
-from study.models import build_cifar_net
+from study.data import common_pipeline
+from study.data.stream import load_splits
+from study.nets import build_cifar_net
+from study.training.recipe import error_rate, paper_sgd
 
-CHANNEL_MEAN, CHANNEL_STD = (0.4914, 0.4822, 0.4465), (0.247, 0.243, 0.261)  # the common choice
 
-
-@torch.no_grad()
 def test_error(net: torch.nn.Module, loader) -> float:
     net.eval()
-    wrong = seen = 0
-    for x, y in loader:
-        wrong += (net(x.contiguous(memory_format=torch.channels_last)).argmax(1) != y).sum().item()
-        seen += len(y)
-    net.train()
-    return 100.0 * wrong / seen
+    try:
+        return error_rate(net, ((x.contiguous(memory_format=torch.channels_last), y) for x, y in loader))
+    finally:
+        net.train()
 
 
 def main(argv: list[str] | None = None) -> int:
-    from torchvision import transforms
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("data_dir", help="a CIFAR-10 copy, any layout study.datasets reads")
+    parser.add_argument("data_dir", help="a CIFAR-10 copy, any layout study.data.sources reads")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--depth", type=int, default=20)
     parser.add_argument("--plain", action="store_true", help="the plain net instead of the ResNet")
@@ -54,29 +47,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
     splits = load_splits("cifar10", args.data_dir, False, 0, None, verify_checksums=False)
-    normalize = [transforms.ToTensor(), transforms.Normalize(CHANNEL_MEAN, CHANNEL_STD)]
-    train_set = ArrayImages(
-        splits.train_images,
-        splits.train_labels,
-        transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(), *normalize]),
-    )
-    test_set = ArrayImages(splits.test_images, splits.test_labels, transforms.Compose(normalize))
-    workers = os.cpu_count() or 1
-    train_loader = torch.utils.data.DataLoader(
-        train_set,
-        batch_size=paper.RECIPE["batch_size"],
-        shuffle=True,
-        num_workers=workers,
-        drop_last=True,
-        persistent_workers=True,
-    )
-    test_loader = torch.utils.data.DataLoader(test_set, batch_size=1000, num_workers=workers)
+    pipeline = common_pipeline
+    train_set = pipeline.ArrayImages(splits.train_images, splits.train_labels, pipeline.transform(train=True))
+    test_set = pipeline.ArrayImages(splits.test_images, splits.test_labels, pipeline.transform(train=False))
+    train_loader = pipeline.loader(train_set, paper.RECIPE["batch_size"], train=True)
+    test_loader = pipeline.loader(test_set, 1000, train=False)
 
     net = build_cifar_net(args.depth, not args.plain).to(memory_format=torch.channels_last)
-    r = paper.RECIPE
-    opt = torch.optim.SGD(net.parameters(), lr=r["lr"], momentum=r["momentum"], weight_decay=r["weight_decay"])
+    opt = paper_sgd(net.parameters())
     milestones = [int(m) for m in args.milestones.split(",")]
-    schedule = torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma=r["lr_gamma"])
+    schedule = torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma=paper.RECIPE["lr_gamma"])
     args.out.mkdir(parents=True, exist_ok=True)
     rows, step, wrong, seen, started = ["step,lr,train_error,test_error"], 0, 0, 0, time.time()
     while step < args.steps:

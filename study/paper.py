@@ -6,6 +6,18 @@ reads from here.
 #: CIFAR depths the paper trains: 6n+2 with n = 3, 5, 7, 9, 18, 200.
 DEPTHS = (20, 32, 44, 56, 110, 1202)
 
+#: Depths of the plain nets of Figure 6 (left) and of the ResNets compared up to 110 layers.
+DEPTHS_TO_110 = (20, 32, 44, 56, 110)
+
+#: Figure 1's two plain nets.
+FIGURE1_DEPTHS = (20, 56)
+
+#: Figure 7's nets, as (arch, depth).
+FIGURE7_NETS = (("plain", 20), ("plain", 56), ("resnet", 20), ("resnet", 56), ("resnet", 110))
+
+#: The paper's CIFAR-10 grid per arch: Figure 6 and Table 6.
+GRID = {"plain": DEPTHS_TO_110, "resnet": DEPTHS}
+
 #: Exact parameter counts with option-A shortcuts (plain nets are identical).
 PARAMS = {20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_962, 1202: 19_421_274}
 

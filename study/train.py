@@ -1,308 +1,25 @@
-"""`python -m study.train`: one run of the paper's CIFAR recipe, end to end.
+"""`python -m study.train`: one run of the paper's CIFAR recipe, or a sweep of them.
 
     python -m study.train model=plain model.depth=56 data.root=DIR trainer.max_steps=N seed=S
     python -m study.train -m experiment=fig6_plain          # a sweep (conf/experiment/)
     python -m study.train experiment=mini debug=smoke       # any experiment, end to end in seconds
 
-A run lives in a folder that is a pure function of its config (study/runs.py). Running the same
-command again skips a completed or diverged run, resumes an interrupted or failed one from its
-newest valid checkpoint, and keeps metrics.csv's history. Messages go through `logging`: to the
-terminal and to the run folder's train.log.
+The config is conf/train.yaml with its groups; the run itself is study.training.run.train.
 """
 
-import logging
-import math
-import os
 import sys
 from pathlib import Path
 
 import hydra
-import joblib
-import lightning as L
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from hydra.utils import instantiate
-from lightning.pytorch.utilities import rank_zero_only
-from lightning.pytorch.utilities.exceptions import SIGTERMException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from study import diagnostics, loggers, runs
-from study.callbacks import (
-    CodeVersions,
-    FinalMeasurements,
-    KeepLock,
-    ProgressLines,
-    RunCheckpoints,
-    RunClock,
-    StopOnSignal,
-    quiet_library_chatter,
-)
-from study.checks import ConfigError, check_same_run, check_writable, validate
-from study.data import ImageDataModule
-from study.datasets import DataError, describe_source
-from study.models import build_cifar_net, count_parameters
-from study.module import CifarClassifier
-from study.verdicts import USABLE
+from study.data.sources import DataError
+from study.training.config import ConfigError, register_resolvers
+from study.training.run import RunError, train
 
-DONE = USABLE  # statuses a rerun leaves alone: both are results
-
-log = logging.getLogger("study")
-runs.register_configs()
-
-
-def share_cpu_cores() -> None:
-    """With N runs at once on this machine (joblib launcher; n_jobs=-1 means one per core), give
-    each 1/N of the cores: torch would otherwise start a thread per core in every run, and
-    oversubscribed CPUs crawl."""
-    n_jobs = OmegaConf.select(HydraConfig.get(), "launcher.n_jobs") if HydraConfig.initialized() else None
-    if isinstance(n_jobs, int) and n_jobs != 1:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // joblib.effective_n_jobs(n_jobs)))
-
-
-def warmup_enabled(cfg: DictConfig) -> bool:
-    return cfg.model.depth >= 110 if cfg.optim.warmup is None else bool(cfg.optim.warmup)
-
-
-def uses_gpu(cfg: DictConfig) -> bool:
-    return torch.cuda.is_available() and cfg.trainer.accelerator in ("auto", "gpu", "cuda")
-
-
-def default_precision(cfg: DictConfig) -> str:
-    if cfg.trainer.precision is not None:
-        return str(cfg.trainer.precision)
-    return "bf16-mixed" if uses_gpu(cfg) else "32-true"
-
-
-def default_benchmark(cfg: DictConfig) -> bool:
-    """cuDNN autotuning: on with a GPU, except where the user asked for determinism (Lightning
-    would otherwise ignore `deterministic`)."""
-    if cfg.trainer.get("benchmark") is not None:
-        return bool(cfg.trainer.benchmark)
-    return uses_gpu(cfg) and not cfg.trainer.deterministic
-
-
-def load_data(cfg: DictConfig) -> ImageDataModule:
-    d = cfg.data
-    datamodule = ImageDataModule(
-        d.name,
-        d.root,
-        d.download,
-        d.val_split,
-        d.train_subset,
-        d.batch_size,
-        d.eval_batch_size,
-        cfg.seed,
-        d.pad,
-        d.verify_checksums,
-        d.expected_counts,
-        d.eval_subset,
-    )
-    datamodule.setup()  # loads the data now, so a missing dataset stops the run before training
-    return datamodule
-
-
-def build_module(cfg: DictConfig, in_channels: int) -> CifarClassifier:
-    net = build_cifar_net(
-        cfg.model.depth, cfg.model.arch == "resnet", cfg.model.shortcut, num_classes=10, in_channels=in_channels
-    )
-    if cfg.model.compile:
-        net.compile()
-    o = cfg.optim
-    return CifarClassifier(
-        net,
-        lr=o.lr,
-        momentum=o.momentum,
-        weight_decay=o.weight_decay,
-        milestones=list(o.milestones),
-        gamma=o.gamma,
-        warmup=warmup_enabled(cfg),
-        warmup_lr=o.warmup_lr,
-        warmup_until_train_error=o.warmup_until_train_error,
-        log_every=cfg.log_every,
-        eval_every=cfg.eval_every,
-        channels_last=cfg.model.channels_last,
-    )
-
-
-def resume_point(run_dir: Path, first_process: bool) -> tuple[Path, int] | None:
-    """The newest usable checkpoint; without one, an earlier history is set aside, never lost."""
-    resume, refused = runs.newest_checkpoint(run_dir)
-    if first_process and resume:
-        path, step = resume
-        log.info(
-            f"resume: {run_dir} from {path.name} at step {step}"
-            + (f" (refused: {'; '.join(refused)})" if refused else "")
-        )
-        runs.trim_metrics(run_dir, step)
-        diagnostics.trim(run_dir, step)
-    elif first_process and refused:
-        aside = runs.set_aside(run_dir, "no-usable-checkpoint")
-        log.info(
-            f"restart: {run_dir} has no usable checkpoint ({'; '.join(refused)}); training restarts from step 0, "
-            f"the old metrics.csv and checkpoints are kept in {aside.name}/"
-        )
-    return resume
-
-
-def previous_code(run_dir: Path) -> dict | None:
-    """The code version the run's previous summary names (a run resumed from a checkpoint that
-    predates CodeVersions); None where there is none or it cannot be read."""
-    try:
-        summary = runs.read_summary(run_dir)
-    except ValueError:
-        return None
-    code = ((summary or {}).get("provenance") or {}).get("code")
-    return code if isinstance(code, dict) else None
-
-
-def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list) -> L.Trainer:
-    bar = cfg.trainer.enable_progress_bar and sys.stdout.isatty()  # a file gets one line an interval instead
-    return instantiate(
-        cfg.trainer,
-        precision=default_precision(cfg),
-        benchmark=default_benchmark(cfg),
-        enable_progress_bar=bar,
-        callbacks=callbacks + ([] if bar else [ProgressLines(cfg.log_every)]),
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-        use_distributed_sampler=False,
-        default_root_dir=str(run_dir),
-        _convert_="all",
-    )
-
-
-def rounded(error: float | None) -> float | None:
-    return None if error is None or not math.isfinite(error) else round(error, 4)
-
-
-def write_responses(run_dir: Path, responses: list[dict]) -> None:
-    lines = ["layer,name,std"] + [f"{r['layer']},{r['name']},{r['std']:.6g}" for r in responses]
-    runs.atomic_write_text(run_dir / "layer_responses.csv", "\n".join(lines) + "\n")
-
-
-def final_status(
-    module: CifarClassifier, stop: StopOnSignal, trainer: L.Trainer, cfg: DictConfig, final: FinalMeasurements
-) -> tuple[str, str | None]:
-    """(status, why it failed or None)."""
-    if module.divergence:
-        return "diverged", None
-    if stop.signum is not None or trainer.global_step < cfg.trainer.max_steps:
-        return "interrupted", None
-    nonfinite = [split for split, error in final.errors.items() if not math.isfinite(error)]
-    if nonfinite:  # a result no table can use; never written as NaN
-        return "failed", f"the final {', '.join(nonfinite)} is not a finite number"
-    return "completed", None
-
-
-def train(cfg: DictConfig, run_dir: Path) -> str:
-    """Train (or skip, or resume) the run of `cfg` in `run_dir`; returns its status."""
-    quiet_library_chatter()
-    validate(cfg)
-    check_same_run(run_dir, cfg)
-    if already_done(run_dir):
-        return "skipped"
-    check_writable(run_dir)
-    first_process = rank_zero_only.rank == 0  # DDP's other processes rerun this command into the same folder
-    lock = runs.RunLock(run_dir) if first_process else None
-    holder = lock.acquire() if lock else None
-    if holder:
-        log.info(f"running elsewhere: {runs.describe_holder(holder)}; {run_dir} is left to it")
-        return "running"
-    stop = StopOnSignal()
-    stop.install()
-    try:
-        if already_done(run_dir):  # finished by another process while this one waited for the lock
-            return "skipped"
-        return _train(cfg, run_dir, stop, lock, first_process)
-    finally:
-        stop.restore_handlers()
-        if lock:
-            lock.release()
-
-
-def already_done(run_dir: Path) -> bool:
-    previous = runs.read_summary(run_dir) if (run_dir / runs.SUMMARY).is_file() else None
-    if previous and previous["status"] in DONE:
-        log.info(f"skip: {run_dir} is already {previous['status']} (test error {previous.get('final_test_error')}%)")
-        return True
-    return False
-
-
-def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: runs.RunLock | None, first_process: bool) -> str:
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    share_cpu_cores()
-    L.seed_everything(cfg.seed, workers=False, verbose=False)
-    datamodule = load_data(cfg)
-    if first_process:  # from here on the folder holds a run, which the report lists
-        log.info(describe_source(datamodule.splits.source))
-        runs.atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved))
-    module = build_module(cfg, datamodule.in_channels)
-    before = previous_code(run_dir)
-    resume = resume_point(run_dir, first_process)
-    clock, final, code = RunClock(), FinalMeasurements(), CodeVersions(runs.code_version(), before)
-    summary = {
-        "status": None,
-        "arch": cfg.model.arch,
-        "depth": cfg.model.depth,
-        "shortcut": cfg.model.shortcut,
-        "dataset": cfg.data.name,
-        "data": datamodule.splits.source,
-        "seed": cfg.seed,
-        "params": count_parameters(module.net),
-        "steps": None,
-        "provenance": None,
-        "final_train_error": None,
-        "final_val_error": None,
-        "final_test_error": None,
-    }
-    trainer, run_loggers = None, []
-    try:
-        callbacks = [stop, RunCheckpoints(run_dir / runs.CHECKPOINTS, cfg.checkpoint_every), clock, code, final]
-        if cfg.diag_every:
-            callbacks.append(diagnostics.Diagnostics(run_dir, cfg.diag_every, cfg.data.batch_size))
-        trainer = build_trainer(cfg, run_dir, callbacks + ([KeepLock(lock)] if lock else []))
-        summary["provenance"] = runs.provenance(trainer.strategy.root_device, str(trainer.precision), code.current)
-        study_id, _ = runs.study_of({**summary, "config": resolved}, summary["data"])
-        run_loggers = loggers.build_loggers(cfg, run_dir, runs.run_id(cfg), f"study-{study_id}", resolved)
-        trainer.loggers = run_loggers
-        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume[0]) if resume else None, weights_only=True)
-    except SIGTERMException:
-        pass  # Lightning's own SIGTERM exit; the run was checkpointed at this step
-    except Exception as err:
-        if first_process:
-            summary.update(
-                status="failed",
-                steps=trainer.global_step if trainer else (resume[1] if resume else 0),
-                error=f"{type(err).__name__}: {err}",
-                wall_time_s=clock.elapsed_s(),
-                config=resolved,
-            )
-            runs.write_summary(run_dir, summary)
-        raise
-    if not trainer.is_global_zero:
-        return "worker"
-    status, error = final_status(module, stop, trainer, cfg, final)
-    if status == "completed":
-        write_responses(run_dir, final.responses)
-    if error:
-        summary["error"] = error
-    summary.update(module.divergence or {})
-    errors = {f"final_{split}_error": rounded(final.errors.get(f"{split}_error")) for split in ("train", "val", "test")}
-    summary.update(status=status, steps=trainer.global_step, **errors, wall_time_s=clock.elapsed_s(), config=resolved)
-    summary["provenance"]["code_history"] = code.record(trainer.global_step)
-    runs.write_summary(run_dir, summary)
-    loggers.finish(run_loggers, status, errors)
-    log.info(f"{status}: {run_dir} after {trainer.global_step} steps, test error {summary['final_test_error']}")
-    if status == "interrupted":
-        log.info(f"rerun the same command to resume from step {trainer.global_step}")
-        if stop.signum is not None:
-            stop.pass_on()
-            raise SystemExit(128 + stop.signum)  # as if killed by the signal: a sweep stops too
-    return status
+register_resolvers()
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -311,11 +28,11 @@ def main(cfg: DictConfig) -> str:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         return train(cfg, run_dir)
-    except (ConfigError, DataError) as err:
+    except (ConfigError, DataError, RunError) as err:
         print(f"error: {err}", file=sys.stderr)
         if multirun:
             return "refused"
-        raise SystemExit(2)
+        raise SystemExit(2) from None
     except Exception as err:
         if multirun:  # the run's summary says failed; the sweep goes on with the others
             print(f"failed: {run_dir}: {type(err).__name__}: {err}", file=sys.stderr)

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from helpers import make_fake_cifar10
-from study.runs import register_configs
+from study.training.config import register_resolvers
 
-register_configs()  # ${run_id:}, for tests that compose the app's config themselves
+register_resolvers()  # ${run_id:}, for tests that compose the app's config themselves
 
 
 @pytest.fixture(scope="session")

@@ -136,17 +136,17 @@ def compose_config(*overrides: str):
     """The app's config for these overrides, composed as `python -m study.train` would."""
     from hydra import compose, initialize_config_dir
 
-    from study.runs import register_configs
+    from study.training.config import register_resolvers
 
-    register_configs()
+    register_resolvers()
     with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
         return compose("train", list(overrides))
 
 
 def train_in_process(cifar_root: Path, runs_root: Path, *extra: str) -> tuple[str, Path]:
     """(status, run folder) of a tiny run trained in this process by `study.train.train`."""
-    from study.runs import run_id
-    from study.train import train
+    from study.runs.identity import run_id
+    from study.training.run import train
 
     cfg = compose_config(*tiny_run_args(cifar_root, runs_root, *extra))
     run_dir = Path(runs_root) / run_id(cfg)

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from helpers import fixture_arrays, in_folder_order, write_binary, write_image_folders, write_pickles
-from study.data import ImageDataModule, StepBatches, augment, load_splits, normalize
-from study.datasets import DataError, load_dataset, read_idx
+from study.data.sources import DataError, load_dataset, read_idx
+from study.data.stream import ImageDataModule, StepBatches, augment, load_splits, normalize
 
 
 def test_augmentation_keeps_shapes_and_crops_within_the_padding():
@@ -377,7 +377,7 @@ def test_debian_fashion_mnist_loads():
 def test_small_evaluations_and_the_probe_batch_cover_every_class_of_a_copy_stored_class_by_class():
     import torch
 
-    from study.data import ImageDataModule, ImageSplits, spread_indices
+    from study.data.stream import ImageDataModule, ImageSplits, spread_indices
 
     labels = torch.arange(10).repeat_interleave(100)  # image folders: class by class
     images = torch.zeros(1000, 3, 32, 32, dtype=torch.uint8)

@@ -5,7 +5,7 @@ import csv
 import pytest
 
 from helpers import train_in_process
-from study.diagnostics import FIELDS
+from study.training.diagnostics import COLUMNS
 
 
 def read(path) -> list[dict]:
@@ -27,7 +27,7 @@ def test_one_row_per_layer_per_interval_on_a_fixed_batch(cifar_root, tmp_path):
     )
     assert status == "completed"
     rows = read(run_dir / "diagnostics.csv")
-    assert list(rows[0]) == FIELDS
+    assert list(rows[0]) == COLUMNS
     steps = sorted({int(r["step"]) for r in rows})
     assert steps == [0, 2, 4, 6]
     for step in steps:  # 7 3x3 layers of an 8-layer net, in forward order
@@ -83,13 +83,13 @@ def synthetic(values: dict) -> tuple:
     ],
 )
 def test_each_signal_verdict_yields_each_word_with_its_numbers(values, forward, backward):
-    from study import signals
+    from study.results import claims
 
     table, diagnostics = synthetic(values)
-    (f_claim, f_word, f_lines), (b_claim, b_word, b_lines) = signals.claims(table, diagnostics)
+    (f_claim, f_word, f_lines), (b_claim, b_word, b_lines) = claims.signal_claims(table, diagnostics)
     assert "Forward" in f_claim and "Backward" in b_claim
     assert (f_word, b_word) == (forward, backward)
-    assert f_lines[0].startswith("criterion:") and str(signals.RESPONSE_FLOOR) in f_lines[0]
+    assert f_lines[0].startswith("criterion:") and str(claims.RESPONSE_FLOOR) in f_lines[0]
     if values:
         assert "ResNet-20" in b_lines[1]  # compared with the ResNet's
         assert f"{min(v[0] for v in values.values()):.3g}" in f_lines[1]

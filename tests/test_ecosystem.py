@@ -6,18 +6,20 @@ import os
 from pathlib import Path
 
 import joblib
+import pandas as pd
 import pytest
 
-from helpers import compose_config, run_cli, tiny_run_args, train_in_process, wandb_records
-from study import paper, runs
+from helpers import REPO, compose_config, run_cli, tiny_run_args, train_in_process, wandb_records
+from study import paper
+from study.runs import identity as runs
 
 
 def test_a_trainer_option_reaches_the_trainer_and_names_a_new_run(cifar_root, tmp_path, monkeypatch):
-    import study.train
+    import study.training.run
 
     built = []
-    real = study.train.build_trainer
-    monkeypatch.setattr(study.train, "build_trainer", lambda *a, **k: built.append(real(*a, **k)) or built[-1])
+    real = study.training.run.build_trainer
+    monkeypatch.setattr(study.training.run, "build_trainer", lambda *a, **k: built.append(real(*a, **k)) or built[-1])
     status, clipped = train_in_process(
         cifar_root, tmp_path, "model.depth=8", "trainer.gradient_clip_val=0.25", "+trainer.detect_anomaly=true"
     )
@@ -203,3 +205,23 @@ def test_the_joblib_launchers_default_n_jobs_splits_the_cores(cifar_root, tmp_pa
         for root in ("alone", "joblib")
     }
     assert threads == {"alone": os.cpu_count(), "joblib": max(1, os.cpu_count() // joblib.effective_n_jobs(-1))}
+
+
+#: The experiment that made each committed result folder's runs.
+COMMITTED = {"cifar10-mini": "mini", "cifar10-recipe-check": "recipe_check", "cifar10-shortcuts-mini": "shortcuts_mini"}
+
+
+@pytest.mark.parametrize("folder,experiment", COMMITTED.items())
+def test_every_committed_run_keeps_its_folder_name(folder, experiment):
+    rows = pd.read_csv(REPO / "results" / folder / "runs.csv", keep_default_na=False)
+    assert len(rows)
+    for r in rows.itertuples():
+        cfg = compose_config(
+            f"experiment={experiment}",
+            f"data={r.dataset}",
+            f"model={r.arch}",
+            f"model.depth={r.depth}",
+            f"model.shortcut={r.shortcut}",
+            f"seed={r.seed}",
+        )
+        assert runs.run_id(cfg).split("/")[-1] == str(r.run_dir).split("/")[-1], (folder, r.arch, r.depth)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from study import paper
-from study.models import (
+from study.nets import (
     ZeroPadShortcut,
     build_cifar_net,
     count_parameters,
@@ -97,7 +97,7 @@ def test_grey_images_and_other_sizes_work():
 
 @pytest.mark.slow
 def test_models_self_check_prints_the_table(capsys):
-    from study.models import main
+    from study.nets import main
 
     main()
     out = capsys.readouterr().out

@@ -10,6 +10,7 @@ import pytest
 from helpers import REPO, run_cli, tiny_run_args
 from study import report
 from study.paper import PARAMS
+from study.results import collect, figures, publish, tables
 
 
 def fake_run(
@@ -95,10 +96,10 @@ def test_runs_csv_equals_the_summaries(tmp_path):
     study_runs(tmp_path / "runs")
     assert report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 0
     table = pd.read_csv(tmp_path / "out" / "runs.csv")
-    assert list(table.columns) == report.RUN_COLUMNS and len(table) == 8
+    assert list(table.columns) == collect.RUN_COLUMNS and len(table) == 8
     for row in table.itertuples():
         summary = json.loads((tmp_path / "runs" / row.run_dir / "summary.json").read_text())
-        for column in report.SUMMARY_COLUMNS:
+        for column in collect.SUMMARY_COLUMNS:
             value = getattr(row, column)
             assert (pd.isna(value) and summary[column] is None) or value == summary[column]
     curves = pd.read_csv(tmp_path / "out" / "curves.csv")
@@ -193,9 +194,9 @@ def test_a_curve_above_the_axis_is_named_in_the_legend(tmp_path):
     import matplotlib.pyplot as plt
 
     fake_run(tmp_path, "plain", 110, train=62.0, test=65.0)
-    _, curves, _, _, _, _ = report.load_runs([tmp_path])
+    curves = collect.collect([tmp_path]).curves
     fig, ax = plt.subplots()
-    report.draw_curves(ax, curves, "plain", [110], {"train": "--", "test": "-"}, (0, 20))
+    figures.draw_curves(ax, curves, "plain", [110], {"train": "--", "test": "-"}, (0, 20))
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     plt.close(fig)
     assert any("plain-110" in label and "above 20" in label for label in labels)
@@ -216,9 +217,9 @@ def test_partial_and_damaged_sweeps_still_report_and_list_the_gaps(tmp_path):
     text = (tmp_path / "out" / "report.md").read_text()
     assert "failed at step 1200" in text and "interrupted at step 800" in text
     name = lambda run_dir: run_dir.relative_to(tmp_path / "runs").as_posix()  # noqa: E731
-    assert report.md(f"{name(running)}: no summary.json yet") in text
-    assert report.md(f"{name(truncated)}: damaged summary") in text
-    assert report.md(f"{name(garbage)}: damaged metrics.csv") in text
+    assert tables.md(f"{name(running)}: no summary.json yet") in text
+    assert tables.md(f"{name(truncated)}: damaged summary") in text
+    assert tables.md(f"{name(garbage)}: not used, its metrics.csv is damaged") in text
     assert verdict_of(tmp_path / "out", 1) == "indicative (one seed)"  # from the good runs
 
 
@@ -315,10 +316,10 @@ def test_one_study_keeps_the_usual_file_names_and_names_its_data_copy(tmp_path):
 def test_the_axes_fit_the_curves_unless_told(tmp_path):
     study_runs(tmp_path / "runs")
     fake_run(tmp_path / "runs", "plain", 110, train=62.0, test=75.0)
-    _, curves, _, _, _, _ = report.load_runs([tmp_path / "runs"])
-    assert report.fitted_ylim(curves, None) == (0.0, 100.0)  # 75 + 30 at the first point: capped at 100
-    assert report.fitted_ylim(curves[curves.depth < 110], None) == (0.0, 40.0)
-    assert report.fitted_ylim(curves, 20.0) == (0.0, 20.0)
+    curves = collect.collect([tmp_path / "runs"]).curves
+    assert figures.fitted_ylim(curves, None) == (0.0, 100.0)  # 75 + 30 at the first point: capped at 100
+    assert figures.fitted_ylim(curves[curves.depth < 110], None) == (0.0, 40.0)
+    assert figures.fitted_ylim(curves, 20.0) == (0.0, 20.0)
 
 
 def test_a_folder_without_runs_is_an_error(tmp_path, capsys):
@@ -437,7 +438,7 @@ def test_a_malformed_summary_field_makes_the_run_damaged_not_used(tmp_path, fiel
     table = pd.read_csv(out / "runs.csv")
     assert len(table) == 8 and bad.relative_to(tmp_path / "runs").as_posix() not in set(table.run_dir)
     text = (out / "report.md").read_text()
-    assert report.md(f"its summary.json is damaged ({field} is") in text
+    assert tables.md(f"its summary.json is damaged ({field} is") in text
     assert not any(line.startswith("## Every claim") for line in text.splitlines())
     assert "\\input" not in (out / "table6.tex").read_text()
     assert "inf" not in (out / "table6.md").read_text()
@@ -466,8 +467,10 @@ def test_a_damaged_curve_or_response_file_is_listed_not_a_crash(tmp_path):
     (words / "metrics.csv").write_text("step,train_error\n100,lots\n")
     assert report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 0
     text = (tmp_path / "out" / "report.md").read_text()
-    assert report.md(f"{no_std.relative_to(tmp_path / 'runs').as_posix()}: damaged layer_responses.csv") in text
-    assert report.md(f"{words.relative_to(tmp_path / 'runs').as_posix()}: damaged metrics.csv") in text
+    assert tables.md(f"{no_std.relative_to(tmp_path / 'runs').as_posix()}: damaged layer_responses.csv") in text
+    words_name = words.relative_to(tmp_path / "runs").as_posix()
+    assert tables.md(f"{words_name}: not used, its metrics.csv is damaged (line 2: train_error is 'lots'") in text
+    assert words_name not in (tmp_path / "out" / "runs.csv").read_text()  # in no table or figure
 
 
 def test_a_run_reached_twice_is_counted_once_and_a_disagreeing_copy_is_named(tmp_path):
@@ -480,7 +483,7 @@ def test_a_run_reached_twice_is_counted_once_and_a_disagreeing_copy_is_named(tmp
     report.main([str(root), str(tmp_path / "copy"), "--out", str(tmp_path / "out2")])
     table = pd.read_csv(tmp_path / "out2" / "runs.csv")
     assert len(table) == 8 and 99.0 not in set(table.final_train_error) | set(table.final_test_error)
-    assert report.md(f"{copy}: a copy of") in (tmp_path / "out2" / "report.md").read_text()
+    assert tables.md(f"{copy}: a copy of") in (tmp_path / "out2" / "report.md").read_text()
 
 
 def test_a_report_that_fails_midway_leaves_the_previous_set_untouched(tmp_path, monkeypatch):
@@ -494,7 +497,7 @@ def test_a_report_that_fails_midway_leaves_the_previous_set_untouched(tmp_path, 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(report, "figure7", broken)
+    monkeypatch.setattr(publish, "figure7", broken)
     with pytest.raises(RuntimeError):
         report.main([str(tmp_path / "runs"), "--out", str(out)])
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
@@ -517,7 +520,8 @@ def test_make_plots_takes_paths_with_spaces(tmp_path):
 
 
 def test_a_summary_never_holds_a_bare_nan(tmp_path):
-    from study.runs import read_summary, write_summary
+    from study.runs.summary import read as read_summary
+    from study.runs.summary import write as write_summary
 
     write_summary(tmp_path, {"status": "diverged", "last_finite_loss": float("nan"), "final": [1.0, float("inf")]})
     text = (tmp_path / "summary.json").read_text()
@@ -608,7 +612,7 @@ CLAIM_CASES = {  # claim: {word: the (arch, depth) errors that give it}
 
 @pytest.mark.parametrize("claim,word", [(c, w) for c, cases in CLAIM_CASES.items() for w in cases])
 def test_each_claim_yields_each_verdict_word(claim, word):
-    from study.verdicts import claims
+    from study.results.claims import paper_claims as claims
 
     verdicts = claims(claim_table(CLAIM_CASES[claim][word]))
     title, verdict, details = verdicts[claim - 1]
@@ -625,7 +629,7 @@ def test_each_claim_yields_each_verdict_word(claim, word):
     ],
 )
 def test_the_layer_response_claim_yields_each_word(plain, resnet, word):
-    from study.verdicts import claims
+    from study.results.claims import paper_claims as claims
 
     table = claim_table({("plain", 20): seeds(5, 9, n=len(plain)), ("resnet", 20): seeds(4, 8, n=len(resnet))})
     responses = pd.DataFrame(
@@ -676,18 +680,18 @@ def test_figures_title_every_panel_keep_legends_off_the_curves_and_name_missing_
     tmp_path, monkeypatch
 ):
     study_runs(tmp_path / "runs")  # plain and ResNet 20-56: no 110 or 1202
-    figures = {}
+    drawn = {}
 
     def keep(fig, out, name):
         fig.canvas.draw()
-        figures[name] = fig
+        drawn[name] = fig
 
-    monkeypatch.setattr(report, "save_figure", keep)
+    monkeypatch.setattr(figures, "save_figure", keep)
     report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")])
-    fig6 = figures["fig6"]
+    fig6 = drawn["fig6"]
     assert [ax.get_title() for ax in fig6.axes] == ["plain nets", "ResNets"]  # no empty ResNet-110 vs 1202 panel
     assert "resnet-1202" in fig6._supxlabel.get_text() and fig6._suptitle.get_text().startswith("Figure 6")
-    for fig in figures.values():
+    for fig in drawn.values():
         renderer = fig.canvas.get_renderer()
         for ax in fig.axes:
             assert ax.get_title(), "every panel has a title"
@@ -695,6 +699,6 @@ def test_figures_title_every_panel_keep_legends_off_the_curves_and_name_missing_
             assert box.x0 >= ax.get_window_extent(renderer).x1, "the legend lies beside the axes, not on the curves"
     labels = [t.get_text() for t in fig6.axes[0].get_legend().get_texts()]
     assert "training error (thin, dashed)" in labels and "test error (bold)" in labels
-    for ax in figures["fig7"].axes:
+    for ax in drawn["fig7"].axes:
         ticks = ax.get_xticks()
         assert all(float(t).is_integer() for t in ticks), "layer numbers are whole"

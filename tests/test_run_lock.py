@@ -11,7 +11,7 @@ import time
 import pytest
 
 from helpers import REPO, cli_env, run_cli, tiny_run_args
-from study import runs
+from study.runs import lock as runs
 
 
 def write_lock(run_dir, age_s: float = 0.0, **holder) -> None:

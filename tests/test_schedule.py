@@ -1,7 +1,7 @@
 import pytest
 
-from study.models import build_cifar_net
-from study.module import CifarClassifier, learning_rate
+from study.nets import build_cifar_net
+from study.training.recipe import CifarClassifier, learning_rate
 
 RECIPE = dict(lr=0.1, milestones=[32_000, 48_000], gamma=0.1)
 

@@ -65,34 +65,6 @@ def finish(loggers: list[Logger], status: str, final: dict) -> None:
             run.finish()
 
 
-def upload_report(studies: dict[str, dict], project: str, entity: str | None, mode: str) -> list[str]:
-    """One wandb run a study (job_type "report", group "study-<id>", the runs' group): its figures
-    as images and its Table 6 as a wandb Table. `studies` maps the study id to {"title", "folder"
-    (its figures), "wandb_dir", "table6" (a DataFrame)}. Returns the runs' folders (offline) or
-    addresses."""
-    import wandb
-
-    places = []
-    for sid, study in studies.items():
-        run = wandb.init(
-            project=project,
-            entity=entity,
-            group=f"study-{sid}",
-            job_type="report",
-            name=f"report {sid}",
-            notes=study["title"],
-            dir=str(study["wandb_dir"]),
-            mode=mode,
-            reinit="finish_previous",
-        )
-        images = {f"figure/{p.stem}": wandb.Image(str(p)) for p in sorted(Path(study["folder"]).glob("*.png"))}
-        table = study["table6"]
-        run.log({**images, "table6": wandb.Table(dataframe=table.astype(str))})
-        places.append(run.url or run.dir)
-        run.finish()
-    return places
-
-
 def check(cfg: DictConfig) -> list[str]:
     """What is wrong with the logger settings, before any data is read."""
     problems = []

@@ -18,13 +18,31 @@ parameters), B projects (1x1 conv + BN) only where the shape changes, C projects
     110    18   1,727,962                    253M
     1202   200 19,421,274                    2.8G
 
-`python -m study.models` recounts this table and checks it against `study.paper`.
+`python -m study.nets` (`make models`) recounts this table and checks it against `study.paper`.
 """
+
+from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from study import paper
+
+__all__ = [
+    "ARCHS",
+    "SHORTCUTS",
+    "NetConfig",
+    "CifarNet",
+    "build_net",
+    "build_cifar_net",
+    "blocks_per_stage",
+    "response_layers",
+    "count_parameters",
+    "forward_macs",
+]
+
+ARCHS = ("plain", "resnet")
 SHORTCUTS = ("A", "B", "C")
 STAGE_WIDTHS = (16, 32, 64)
 
@@ -36,9 +54,55 @@ def blocks_per_stage(depth: int) -> int:
         nearest = sorted({max(8, lower), max(8, lower + 6)})
         raise ValueError(
             f"depth {depth!r} is not a CIFAR net depth: it must be 6n+2 with n >= 1 "
-            f"(the paper uses 20, 32, 44, 56, 110, 1202); nearest valid: {' or '.join(map(str, nearest))}"
+            f"(the paper uses {', '.join(map(str, paper.DEPTHS))}); nearest valid: {' or '.join(map(str, nearest))}"
         )
     return (depth - 2) // 6
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """What builds a net. Checkpoints carry it as a plain dict (`as_dict`), so a net can be rebuilt
+    from a checkpoint alone; any value that cannot build a net is refused here, with a ValueError
+    that names it."""
+
+    arch: str = "resnet"
+    depth: int = 20
+    shortcut: str = "A"
+    num_classes: int = 10
+    in_channels: int = 3
+
+    def __post_init__(self):
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch {self.arch!r} is unknown: choose one of {', '.join(ARCHS)}")
+        blocks_per_stage(self.depth)
+        if self.shortcut not in SHORTCUTS:
+            raise ValueError(f"unknown shortcut {self.shortcut!r}: choose one of {', '.join(SHORTCUTS)}")
+        for name in ("num_classes", "in_channels"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} {value!r} must be a positive whole number")
+
+    @classmethod
+    def from_dict(cls, values) -> "NetConfig":
+        """From a checkpoint's record; a ValueError for anything but the fields above."""
+        if not isinstance(values, dict):
+            raise ValueError(f"the net's description is a {type(values).__name__}, not a mapping")
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"the net's description has unknown fields: {', '.join(map(str, unknown))}")
+        return cls(**values)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def residual(self) -> bool:
+        return self.arch == "resnet"
+
+    def describe(self) -> str:
+        """`resnet-56`, `plain-20`, `resnet-20 (shortcut B)`."""
+        option = f" (shortcut {self.shortcut})" if self.residual and self.shortcut != "A" else ""
+        return f"{self.arch}-{self.depth}{option}"
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -95,13 +159,14 @@ class BasicBlock(nn.Module):
 
 
 class CifarNet(nn.Module):
-    def __init__(self, depth: int, residual: bool, shortcut: str, num_classes: int, in_channels: int):
+    """The 6n+2-layer CIFAR net of section 4.2 that `config` describes."""
+
+    def __init__(self, config: NetConfig):
         super().__init__()
-        n = blocks_per_stage(depth)
-        if shortcut not in SHORTCUTS:
-            raise ValueError(f"unknown shortcut {shortcut!r}: choose one of {', '.join(SHORTCUTS)}")
-        self.depth, self.residual, self.shortcut_option = depth, residual, shortcut
-        self.conv1 = conv3x3(in_channels, STAGE_WIDTHS[0])
+        self.config = config
+        n = blocks_per_stage(config.depth)
+        self.depth, self.residual, self.shortcut_option = config.depth, config.residual, config.shortcut
+        self.conv1 = conv3x3(config.in_channels, STAGE_WIDTHS[0])
         self.bn1 = nn.BatchNorm2d(STAGE_WIDTHS[0])
         self.relu = nn.ReLU(inplace=True)
         self.in_planes = STAGE_WIDTHS[0]
@@ -109,7 +174,7 @@ class CifarNet(nn.Module):
         self.stage2 = self._make_stage(STAGE_WIDTHS[1], n, stride=2)
         self.stage3 = self._make_stage(STAGE_WIDTHS[2], n, stride=2)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(STAGE_WIDTHS[2], num_classes)
+        self.fc = nn.Linear(STAGE_WIDTHS[2], config.num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")  # He et al. 2015b
@@ -131,11 +196,16 @@ class CifarNet(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
+def build_net(config: NetConfig) -> CifarNet:
+    """The net a NetConfig describes."""
+    return CifarNet(config)
+
+
 def build_cifar_net(
     depth: int, residual: bool, shortcut: str = "A", num_classes: int = 10, in_channels: int = 3
-) -> nn.Module:
+) -> CifarNet:
     """The paper's 6n+2-layer CIFAR net; residual=False gives its plain counterpart."""
-    return CifarNet(depth, residual, shortcut, num_classes, in_channels)
+    return build_net(NetConfig("resnet" if residual else "plain", depth, shortcut, num_classes, in_channels))
 
 
 def response_layers(model: nn.Module) -> list[tuple[str, nn.BatchNorm2d]]:
@@ -166,8 +236,6 @@ def forward_macs(model: nn.Module, in_channels: int = 3, size: int = 32) -> int:
 
 
 def main() -> None:
-    from study import paper
-
     print(f"{'depth':>6} {'params':>12} {'paper':>12} {'MACs plain':>12} {'MACs resnet':>12} {'public':>8}  check")
     all_ok = True
     for depth in paper.DEPTHS:

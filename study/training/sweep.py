@@ -16,7 +16,8 @@ from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from study.checks import ConfigError, check_same_run, check_writable, validate
+from study.runs.identity import net_label
+from study.training.config import ConfigError, check_same_run, check_writable, validate
 
 
 def sweep_size(config: DictConfig) -> int:
@@ -40,8 +41,7 @@ def refuse(err: Exception) -> None:
 
 def job_label(config: DictConfig) -> str:
     m = config.model
-    shortcut = f"-{m.shortcut}" if m.arch == "resnet" and m.shortcut != "A" else ""  # as in the run's folder
-    return f"{m.arch}-{m.depth}{shortcut} seed {config.seed}"
+    return f"{net_label(m.arch, m.depth, m.shortcut, sep='-')} seed {config.seed}"
 
 
 class SweepProgress(Callback):
@@ -80,5 +80,6 @@ class SweepProgress(Callback):
         done = [line["status"] for line in lines if "status" in line]
         tally = ", ".join(f"{done.count(s)} {s}" for s in sorted(set(done)))
         print(
-            f"[sweep {config.experiment_name}] {len(done)}/{total} runs finished ({tally}); {job_label(config)}: {status}"
+            f"[sweep {config.experiment_name}] {len(done)}/{total} runs finished ({tally}); "
+            f"{job_label(config)}: {status}"
         )

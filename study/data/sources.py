@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from study.fileio import atomic_output
+
 #: CIFAR-10's classes in label order (as in the official batches.meta).
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -306,8 +308,6 @@ def read_cache(path: Path, fingerprint: str) -> dict | None:
 
 
 def write_cache(candidates: list[Path], splits: dict, fingerprint: str) -> Path | None:
-    from study.runs import atomic_output
-
     arrays = {
         f"{split}_{kind}": a
         for split, (images, labels) in splits.items()
@@ -408,16 +408,26 @@ def finish(splits: dict, source: dict, started: float) -> RawData:
     return RawData(train_x, train_y, test_x, test_y, source)
 
 
-def describe_source(source: dict) -> str:
-    """One line saying which copy a run uses."""
-    what = {PICKLES: "torchvision's pickles", BINARY: "the binary version"}.get(source["layout"], source["layout"])
+def copy_notes(source: dict) -> list[str]:
+    """What a reader must know about a copy: its image format, whether its pixels were re-encoded,
+    whether its checksums went unchecked."""
     notes = []
     if source.get("image_format"):
-        notes.append(source["image_format"].upper())
+        notes.append(str(source["image_format"]).upper())
     if source.get("reencoded"):
-        notes.append("re-encoded: pixels differ slightly from the originals")
+        notes.append(
+            "re-encoded: its pixels differ slightly from the originals, so compare relative effects, "
+            "not absolute errors, with the paper"
+        )
     if source.get("checksums_verified") is False:
         notes.append("checksums not verified")
+    return notes
+
+
+def describe_source(source: dict) -> str:
+    """One line saying which copy a run uses, as it is loaded."""
+    what = {PICKLES: "torchvision's pickles", BINARY: "the binary version"}.get(source["layout"], source["layout"])
+    notes = copy_notes(source)
     if "cache_hit" in source:
         notes.append(f"{'from the cache' if source['cache_hit'] else 'decoded into the cache'} {source['cache']}")
     detail = f" ({'; '.join(notes)})" if notes else ""
@@ -425,6 +435,13 @@ def describe_source(source: dict) -> str:
         f"data: {source['dataset']} from {source['folder']}, {what}{detail}: {source['train_images']:,} training "
         f"and {source['test_images']:,} test images, copy {source['content']}, read in {source['load_s']} s"
     )
+
+
+def describe_copy(source: dict) -> str:
+    """The copy a run recorded, for a report: its content fingerprint, layout and notes."""
+    if not source.get("content"):
+        return "data copy not recorded"
+    return f"data copy {source['content']} ({', '.join([source.get('layout') or '?', *copy_notes(source)])})"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,17 +1,63 @@
-"""Refusals of impossible settings, before any data is read or any folder is made: one line that
-names the value and what is allowed."""
+"""A run's config (conf/train.yaml): the resolvers it uses, the Trainer arguments the harness owns,
+and the refusal of impossible settings before any data is read or any folder is made, in one
+line that names the value and what is allowed.
+"""
 
 import os
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from study.datasets import DATASETS
-from study.models import SHORTCUTS, blocks_per_stage
+from study.data.sources import DATASETS
+from study.fileio import UnsafeFile, inside
+from study.nets import ARCHS, SHORTCUTS, blocks_per_stage
+from study.runs import summary
+from study.runs.identity import identity_differences, run_id, trainer_defaults
+from study.training import loggers
 
-ARCHS = ("plain", "resnet")
+#: Trainer arguments the harness sets itself; a config that sets them is refused (with the key
+#: that does the job instead).
+TRAINER_SET_BY_HARNESS = {
+    "logger": "choose loggers with logger=csv|tensorboard|wandb or logger=[tensorboard,wandb]",
+    "callbacks": "the run's callbacks are fixed (study/training/callbacks.py)",
+    "enable_checkpointing": "checkpoints are taken every checkpoint_every steps",
+    "default_root_dir": "the run folder is set by runs_root or hydra.run.dir",
+    "max_epochs": "a run's length is trainer.max_steps",
+    "min_epochs": "a run's length is trainer.max_steps",
+    "min_steps": "a run's length is trainer.max_steps",
+    "limit_val_batches": "validation and test errors are measured every eval_every steps",
+    "val_check_interval": "validation and test errors are measured every eval_every steps",
+    "check_val_every_n_epoch": "validation and test errors are measured every eval_every steps",
+    "num_sanity_val_steps": "there is no sanity validation",
+    "use_distributed_sampler": "the data stream shards itself",
+}
+
+
+def register_resolvers() -> None:
+    """`${run_id:}` in conf/train.yaml: the run folder of the config it is resolved in; and, for
+    conf/hydra/launcher/slurm.yaml, `${gpus_or_null:N}` (no GPU request on a CPU-only partition)
+    and `${at_least_one:N}` (one task per GPU, one task without GPUs)."""
+    resolvers = {
+        "run_id": lambda *, _root_: run_id(_root_),
+        "gpus_or_null": lambda n: int(n) or None,
+        "at_least_one": lambda n: max(1, int(n)),
+    }
+    for name, resolver in resolvers.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)
+
+
+#: The Trainer arguments every run is built with (and the benchmark's harness column).
+FIXED_TRAINER_ARGS = {
+    "logger": False,
+    "enable_checkpointing": False,
+    "enable_model_summary": False,
+    "limit_val_batches": 0,
+    "num_sanity_val_steps": 0,
+    "use_distributed_sampler": False,
+}
 
 
 class ConfigError(ValueError):
@@ -97,8 +143,6 @@ def validate(cfg: DictConfig) -> None:
             "choose a smaller batch or a larger data.train_subset"
         )
     check_trainer(cfg.trainer)
-    from study import loggers
-
     for problem in loggers.check(cfg):
         raise ConfigError(problem)
     devices = cfg.trainer.devices
@@ -119,8 +163,6 @@ def validate(cfg: DictConfig) -> None:
 
 def check_trainer(trainer: DictConfig) -> None:
     """Every trainer.X must be an argument of lightning.Trainer that the harness leaves to the user."""
-    from study.runs import TRAINER_SET_BY_HARNESS, trainer_defaults
-
     known = trainer_defaults()
     for key in trainer:
         if key == "_target_":
@@ -140,10 +182,81 @@ def check_trainer(trainer: DictConfig) -> None:
         )
 
 
-def check_same_run(run_dir: Path, cfg: DictConfig) -> None:
-    """Refuse to skip or resume a run folder that holds a run of another config."""
-    from study.runs import identity_differences
+#: What Hydra and a run of this harness write into a run folder.
+RUN_FOLDER_ENTRIES = {
+    ".hydra",
+    "train.log",
+    "config.yaml",
+    "summary.json",
+    "metrics.csv",
+    "diagnostics.csv",
+    "layer_responses.csv",
+    "checkpoints",
+    "run.lock",
+    "tensorboard",
+    "wandb",
+    ".write-probe",
+}
+#: The files of a run folder that a run reads or rewrites.
+RUN_FILES = ("config.yaml", "summary.json", "metrics.csv", "diagnostics.csv", "layer_responses.csv", "train.log")
+RUN_FOLDER_PREFIXES = ("set-aside-", "run.lock.stale-", ".config.yaml.", ".summary.json.", ".metrics.csv.")
 
+
+def check_ours(run_dir: Path) -> None:
+    """Refuse a folder that is not empty and holds no run of this harness (someone's own files),
+    before anything in it changes."""
+    run_dir = Path(run_dir)
+    if run_dir.is_symlink() or (run_dir.exists() and not run_dir.is_dir()):
+        raise ConfigError(
+            f"{run_dir} is not a folder of its own (a file or a link): nothing was changed; "
+            "choose another folder with hydra.run.dir=..., or leave it out and the run gets its own"
+        )
+    if not run_dir.is_dir():
+        return
+    try:  # nothing a run reads or rewrites may lead out of its folder, or be a device or FIFO
+        for name in RUN_FILES:
+            inside(run_dir, name)
+        ckpts = run_dir / "checkpoints"
+        if ckpts.is_symlink():
+            raise UnsafeFile("checkpoints/ is a link")
+        for ckpt in sorted(ckpts.glob("*.ckpt")) if ckpts.is_dir() else []:
+            inside(run_dir, f"checkpoints/{ckpt.name}")
+    except UnsafeFile as err:
+        raise ConfigError(
+            f"{run_dir}: {err}, which a run never writes; nothing was changed there. Replace it with the run's own "
+            "file, or train elsewhere (hydra.run.dir=...)"
+        ) from None
+    if (run_dir / "config.yaml").is_file() or (run_dir / "summary.json").is_file():
+        return
+    stray = sorted(
+        p.name
+        for p in run_dir.iterdir()
+        if p.name not in RUN_FOLDER_ENTRIES and not p.name.startswith(RUN_FOLDER_PREFIXES)
+    )
+    if stray:
+        shown = ", ".join(stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
+        raise ConfigError(
+            f"{run_dir} holds files that are not a run of this harness ({shown}); nothing was changed there. "
+            "Choose an empty folder with hydra.run.dir=..., or leave it out and the run gets its own"
+        )
+
+
+def check_same_run(run_dir: Path, cfg: DictConfig) -> None:
+    """Refuse to train into a folder that is someone else's, or that holds a run of another config,
+    or whose summary cannot be read."""
+    try:
+        check_ours(run_dir)
+        summary.read(run_dir)
+    except OSError as err:  # a name too long for the file system, a folder we may not read
+        raise ConfigError(
+            f"cannot write to the output folder {run_dir} ({err.strerror or err}): "
+            "choose another with runs_root=DIR (or hydra.run.dir=DIR)"
+        ) from None
+    except ValueError as err:
+        raise ConfigError(
+            f"{err}: the run in {run_dir} cannot be judged, so nothing was changed there. Move the folder aside "
+            "(or the damaged file out of it) and run again"
+        ) from None
     differences = identity_differences(run_dir, cfg)
     if differences:
         raise ConfigError(

@@ -1,9 +1,9 @@
 """Forward and backward signals through training (section 4.1's argument that plain nets do not
 degrade because signals vanish): every `diag_every` steps, on one fixed training mini-batch (the
-same images each time, spread over the training set, no augmentation), each 3x3 layer's response std (its BN output before ReLU
-and addition, Figure 7's quantity, in train mode on that batch) and the L2 norm of its weight's
-gradient of that batch's loss. Written to `diagnostics.csv`: step, layer, name, response_std,
-grad_norm.
+same images each time, spread over the training set, no augmentation), each 3x3 layer's response
+std (its BN output before ReLU and addition, Figure 7's quantity, in train mode on that batch)
+and the L2 norm of its weight's gradient of that batch's loss. Written to `diagnostics.csv`:
+step, layer, name, response_std, grad_norm.
 
 Measuring changes nothing that is trained: the gradients are computed with torch.autograd.grad
 (the optimizer's .grad stays as it was), BN's running statistics are put back, and nothing random
@@ -18,11 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from study.models import response_layers
-from study.runs import trim_rows
-from study.signals import COLUMNS as FIELDS  # what the report reads is what is written
+from study.fileio import trim_rows
+from study.nets import response_layers
 
 FILE = "diagnostics.csv"
+#: Its columns: what is written here is what the report reads (study.results.claims).
+COLUMNS = ["step", "layer", "name", "response_std", "grad_norm"]
 
 
 def conv_of(net: nn.Module, bn_name: str) -> nn.Conv2d:
@@ -91,7 +92,7 @@ class Diagnostics(L.Callback):
         with open(self.path, "a", newline="") as f:  # the csv module's format, as metrics.csv and trim_rows
             writer = csv.writer(f)
             if new:
-                writer.writerow(FIELDS)
+                writer.writerow(COLUMNS)
             writer.writerows(
                 [step, r["layer"], r["name"], f"{r['response_std']:.6g}", f"{r['grad_norm']:.6g}"] for r in rows
             )

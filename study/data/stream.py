@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset
 
-from study.datasets import DataError, load_dataset
+from study.data.sources import DataError, load_dataset
 
 
 @dataclass
@@ -30,7 +30,7 @@ class ImageSplits:
     val_labels: torch.Tensor | None
     test_images: torch.Tensor
     test_labels: torch.Tensor
-    source: dict  # which copy of the data: layout, folder, fingerprints (study.datasets)
+    source: dict  # which copy of the data: layout, folder, fingerprints (study.data.sources)
 
 
 def _as_tensors(images_nhwc: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from study import paper
-from study.models import response_layers
+from study.nets import response_layers
+from study.runs.checkpoints import RECORD
 
 WARMUP_WINDOW = 50  # steps per warm-up test
 DIVERGENCE_CHECK_EVERY = 10  # steps between tests for a NaN or infinite loss
@@ -32,14 +33,36 @@ def learning_rate(
     return round(lr * gamma ** sum(step >= m for m in milestones), 12)  # 0.001, not 0.0010000000000000002
 
 
+def paper_sgd(parameters) -> torch.optim.SGD:
+    """SGD with the paper's lr, momentum and weight decay (study.paper.RECIPE), for the benchmarks
+    and the DataLoader second opinion; runs take theirs from the config."""
+    r = paper.RECIPE
+    return torch.optim.SGD(parameters, lr=r["lr"], momentum=r["momentum"], weight_decay=r["weight_decay"])
+
+
 @torch.no_grad()
+def misclassified(net: nn.Module, batches) -> tuple[torch.Tensor, torch.Tensor]:
+    """(wrong, seen) per class over (images, labels) batches, float64 on the batches' device, one
+    entry per output of the net: the one top-1 error count that runs, evaluate and the second
+    opinion share. Nothing waits for the device until the caller reads the counts."""
+    wrong = seen = None
+    for images, labels in batches:
+        logits = net(images)
+        if wrong is None:
+            wrong = torch.zeros(logits.shape[1], dtype=torch.float64, device=labels.device)
+            seen = torch.zeros_like(wrong)
+        miss = (logits.argmax(1) != labels).double()
+        wrong.index_add_(0, labels, miss)
+        seen.index_add_(0, labels, torch.ones_like(miss))
+    if wrong is None:
+        raise ValueError("no images to measure an error on")
+    return wrong, seen
+
+
 def error_rate(net: nn.Module, batches, reduce=None) -> float:
     """Top-1 error in percent over (images, labels) batches; `reduce` sums counts across ranks."""
-    wrong, seen = 0, 0
-    for images, labels in batches:
-        wrong = wrong + (net(images).argmax(1) != labels).sum()  # stays on the device until the end
-        seen += len(labels)
-    counts = torch.stack([wrong.double(), wrong.new_tensor(seen, dtype=torch.float64)])
+    wrong, seen = misclassified(net, batches)
+    counts = torch.stack([wrong.sum(), seen.sum()])
     if reduce is not None:
         counts = reduce(counts)
     return 100.0 * (counts[0] / counts[1]).item()
@@ -186,7 +209,8 @@ class CifarClassifier(L.LightningModule):
         if window_error < self.hparams.warmup_until_train_error:
             self.warming_up = False
             self.print(
-                f"warm-up over at step {self.global_step + 1}: training error {window_error:.1f}%, lr back to {self.hparams.lr}"
+                f"warm-up over at step {self.global_step + 1}: training error {window_error:.1f}%, "
+                f"lr back to {self.hparams.lr}"
             )
 
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
@@ -244,6 +268,10 @@ class CifarClassifier(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["warming_up"] = self.warming_up
+        config = getattr(self.net, "config", None)
+        if config is not None:  # what rebuilds the net from this checkpoint alone (study.runs.checkpoints)
+            datamodule = self.trainer.datamodule if self._trainer is not None else None
+            checkpoint[RECORD] = {"net": config.as_dict(), "dataset": getattr(datamodule, "name", None)}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.warming_up = checkpoint["warming_up"]

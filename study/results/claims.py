@@ -1,126 +1,38 @@
-"""The claims of section 4.2 (Figures 1, 6 and 7, Table 6) and a verdict on each, from all seeds.
+"""The paper's claims, each with a seed-aware verdict (study.results.stats) from the runs' numbers:
 
-Per configuration (arch, depth): mean ± std (n) over seeds. Per comparison: a difference of means
-(or of differences) with a 95% interval across seeds, Welch's t interval (unequal variances,
-Welch-Satterthwaite degrees of freedom). Words:
+- section 4.2 (Figures 1, 6 and 7, Table 6): `paper_claims`;
+- section 4.1, that plain nets do not degrade because signals vanish, from diagnostics.csv:
+  `signal_claims` (forward: every layer's response keeps a non-zero std; backward: the layers'
+  gradient norms stay within a bounded range of each other);
+- the shortcut options' ordering of Table 3 (found on ImageNet): `shortcut_claim`.
 
-    reproduced                        the interval lies on the paper's side of zero
-    contradicted                      it lies on the other side
-    inconclusive (within seed noise)  it holds zero
-    indicative (one seed)             a configuration has one seed: no interval; its direction is said
-    not enough runs                   a configuration has no finished run
-
-A claim made of several comparisons takes the weakest word among them, in that order from the
-bottom: not enough runs, contradicted, inconclusive, indicative, reproduced.
+Each returns (claim, verdict, detail lines).
 """
 
 import math
-from dataclasses import dataclass
 
 import pandas as pd
 
 from study import paper
-
-USABLE = ("completed", "diverged")  # runs with final numbers
-REPRODUCED, CONTRADICTED = "reproduced", "contradicted"
-INCONCLUSIVE, INDICATIVE, MISSING = "inconclusive (within seed noise)", "indicative (one seed)", "not enough runs"
-WEAKEST_FIRST = (MISSING, CONTRADICTED, INCONCLUSIVE, INDICATIVE, REPRODUCED)
-METHOD = (
-    "95% intervals are Welch's t intervals across seeds for a difference of means (unequal variances, "
-    "Welch-Satterthwaite degrees of freedom), computed from each seed's final error."
+from study.results.stats import (
+    CONTRADICTED,
+    INDICATIVE,
+    MISSING,
+    REPRODUCED,
+    compare,
+    config_stats,
+    interval,
+    stats_of,
+    weakest,
 )
+from study.runs.summary import USABLE
 
-# Student's t, 97.5th percentile, by degrees of freedom (interpolated in 1/df between entries).
-T975 = {
-    1: 12.706,
-    2: 4.303,
-    3: 3.182,
-    4: 2.776,
-    5: 2.571,
-    6: 2.447,
-    7: 2.365,
-    8: 2.306,
-    9: 2.262,
-    10: 2.228,
-    12: 2.179,
-    15: 2.131,
-    20: 2.086,
-    25: 2.060,
-    30: 2.042,
-    40: 2.021,
-    60: 2.000,
-    120: 1.980,
-    math.inf: 1.960,
-}
-
-
-def t975(df: float) -> float:
-    keys = sorted(T975)
-    if df <= keys[0]:
-        return T975[keys[0]]
-    for lo, hi in zip(keys, keys[1:]):
-        if df <= hi:
-            w = (1 / lo - 1 / df) / (1 / lo - (0 if hi == math.inf else 1 / hi))
-            return T975[lo] + w * (T975[hi] - T975[lo])
-    return T975[math.inf]
-
-
-@dataclass
-class Stats:
-    mean: float
-    std: float
-    n: int
-
-    def __str__(self) -> str:
-        return f"{self.mean:.2f} ± {self.std:.2f} ({self.n})" if self.n > 1 else f"{self.mean:.2f} (1 seed)"
-
-
-def config_stats(table: pd.DataFrame, column: str) -> dict[tuple[str, int], Stats]:
-    """(arch, depth) -> mean ± std (n) of `column` over the usable runs' seeds."""
-    done = table[table.status.isin(USABLE) & table[column].notna()]
-    out = {}
-    for (arch, depth), values in done.groupby(["arch", "depth"])[column]:
-        out[(arch, int(depth))] = Stats(
-            float(values.mean()), float(values.std()) if len(values) > 1 else 0.0, len(values)
-        )
-    return out
-
-
-def interval(terms: list[tuple[float, Stats]]) -> tuple[float, float, float]:
-    """(d, low, high): the linear combination d = sum(c * mean) of configurations and its 95%
-    Welch interval; every configuration needs two seeds or more."""
-    d = sum(c * s.mean for c, s in terms)
-    parts = [(c * c * s.std**2 / s.n, s.n) for c, s in terms]
-    var = sum(v for v, _ in parts)
-    if var == 0:  # seeds that agree exactly: the interval is a point
-        return d, d, d
-    df = var**2 / sum(v**2 / (n - 1) for v, n in parts if v > 0)
-    half = t975(df) * math.sqrt(var)
-    return d, d - half, d + half
-
-
-def compare(terms: list[tuple[float, Stats | None]], paper_sign: int, unit: str = " points") -> tuple[str, str]:
-    """(word, numbers) for the linear combination sum(c * mean) of configurations, whose sign the
-    paper says is `paper_sign` (+1 or -1)."""
-    if any(s is None for _, s in terms):
-        return MISSING, "no finished run"
-    if any(s.n < 2 for _, s in terms):
-        d = sum(c * s.mean for c, s in terms)
-        return (
-            INDICATIVE,
-            f"difference {d:+.2f}{unit} ({'as the paper' if d * paper_sign > 0 else 'against the paper'})",
-        )
-    d, low, high = interval(terms)
-    numbers = f"difference {d:+.2f}{unit}, 95% interval [{low:+.2f}, {high:+.2f}]"
-    if low * paper_sign > 0 and high * paper_sign > 0:
-        return REPRODUCED, numbers
-    if low * paper_sign < 0 and high * paper_sign < 0:
-        return CONTRADICTED, numbers
-    return INCONCLUSIVE, numbers
-
-
-def weakest(words: list[str]) -> str:
-    return min(words, key=WEAKEST_FIRST.index) if words else MISSING
+#: Forward criterion: every 3x3 layer's response std stays above this (BN makes it 1 at the start).
+RESPONSE_FLOOR = 0.01
+#: Backward criterion: the largest layer gradient norm over the smallest stays below this.
+GRADIENT_RANGE = 100.0
+#: Where Table 3 found its ordering of the shortcut options.
+SHORTCUT_FINDING = "on ImageNet (Table 3): B slightly better than A, C marginally better than B"
 
 
 def depth_pairs(stats: dict, arch: str, depths) -> list[tuple[int, int]]:
@@ -146,10 +58,10 @@ def ordered_claim(
     return weakest(words), lines
 
 
-def claims(table: pd.DataFrame, responses: pd.DataFrame | None = None) -> list[tuple[str, str, list[str]]]:
+def paper_claims(table: pd.DataFrame, responses: pd.DataFrame | None = None) -> list[tuple[str, str, list[str]]]:
     """(claim with its figure, verdict, detail lines) for each claim of section 4.2."""
     train, test = config_stats(table, "final_train_error"), config_stats(table, "final_test_error")
-    plain_depths, resnet_depths = (20, 32, 44, 56, 110), (20, 32, 44, 56, 110)
+    plain_depths = resnet_depths = paper.DEPTHS_TO_110
     out = [
         (
             "1. Plain nets: each deeper net ends with a higher training error (Fig. 1, Fig. 6 left)",
@@ -229,8 +141,9 @@ def response_claim(table: pd.DataFrame, responses: pd.DataFrame | None) -> tuple
             f"{d} layers, mean response std: ResNet {stats[('resnet', d)]} vs plain {stats[('plain', d)]}; "
             f"{numbers}: {word}"
         )
-    if len([d for arch, d in stats if arch == "resnet" and d in (20, 56, 110)]) >= 2:
-        word, more = ordered_claim(stats, "resnet", (20, 56, 110), -1, "mean response std", unit="")
+    figure7_resnets = [d for arch, d in paper.FIGURE7_NETS if arch == "resnet"]
+    if len([d for arch, d in stats if arch == "resnet" and d in figure7_resnets]) >= 2:
+        word, more = ordered_claim(stats, "resnet", figure7_resnets, -1, "mean response std", unit="")
         words.append(word)
         lines += more
     return (weakest(words) if words else MISSING), lines or [
@@ -260,3 +173,80 @@ def resnet110_claim(test: dict, table: pd.DataFrame) -> tuple[str, list[str]]:
     if ours.n < 5:
         lines.append(f"{ours.n} of the paper's 5 seeds (SEEDS=0,1,2,3,4 runs them)")
     return word, lines
+
+
+def per_run(table: pd.DataFrame, diagnostics: dict) -> pd.DataFrame:
+    """One row a run with diagnostics: its smallest response std and its largest gradient range
+    (largest over smallest layer norm) over all measured steps."""
+    rows = []
+    for r in table.itertuples():
+        d = diagnostics.get(r.run_dir)
+        if d is None:
+            continue
+        norms = d[d.grad_norm > 0].groupby("step").grad_norm
+        ratio = (norms.max() / norms.min()).max() if len(d[d.grad_norm > 0]) else math.inf
+        rows.append(
+            {
+                "run_dir": r.run_dir,
+                "arch": r.arch,
+                "depth": int(r.depth),
+                "seed": r.seed,
+                "min_response_std": float(d.response_std.min()),
+                "gradient_range": float(ratio),
+            }
+        )
+    return pd.DataFrame(rows, columns=["run_dir", "arch", "depth", "seed", "min_response_std", "gradient_range"])
+
+
+def signal_claims(table: pd.DataFrame, diagnostics: dict) -> list[tuple[str, str, list[str]]]:
+    """(claim, verdict, details) for the forward and the backward signal claims."""
+    runs = per_run(table, diagnostics)
+    plain = runs[runs.arch == "plain"]
+    out = []
+    for claim, column, score, criterion in (
+        (
+            "Forward signals do not vanish in plain nets (section 4.1)",
+            "min_response_std",
+            lambda v: math.log10(max(v, 1e-30) / RESPONSE_FLOOR),
+            f"every 3x3 layer's response std, at every measured step, stays above {RESPONSE_FLOOR}; the difference "
+            f"is log10(smallest std / {RESPONSE_FLOOR}) in decades, above zero as the paper says",
+        ),
+        (
+            "Backward signals do not vanish in plain nets (section 4.1)",
+            "gradient_range",
+            lambda v: math.log10(GRADIENT_RANGE / v),
+            f"at every measured step the largest layer gradient norm is less than {GRADIENT_RANGE:g} times the "
+            "smallest; "
+            f"the difference is log10({GRADIENT_RANGE:g} / that ratio) in decades, above zero as the paper says",
+        ),
+    ):
+        words, lines = [], [f"criterion: {criterion}"]
+        for depth, group in plain.groupby("depth"):
+            word, numbers = compare([(1.0, stats_of(group[column].map(score)))], +1, unit=" decades")
+            words.append(word)
+            twin = runs[(runs.arch == "resnet") & (runs.depth == depth)][column]
+            beside = f"; ResNet-{depth}: {twin.min():.3g} to {twin.max():.3g}" if len(twin) else ""
+            lines.append(
+                f"plain-{depth}: {column.replace('_', ' ')} {group[column].min():.3g} to "
+                f"{group[column].max():.3g} over {len(group)} seed(s){beside}; {numbers}: {word}"
+            )
+        if not words:
+            lines.append("no plain run has diagnostics.csv (diag_every=0, or runs made before diagnostics)")
+        out.append((claim, weakest(words) if words else MISSING, lines))
+    return out
+
+
+def shortcut_claim(runs_of_family: pd.DataFrame) -> tuple[str, str, list[str]]:
+    """The paper's ordering (error A > B > C) per depth, each step a Welch comparison across seeds."""
+    # config_stats groups by (arch, depth); here the option takes the arch's place
+    stats = config_stats(runs_of_family.assign(arch=runs_of_family.shortcut), "final_test_error")
+    words, lines = [], [f"as found {SHORTCUT_FINDING}; here on CIFAR-10, test error per depth"]
+    for depth in sorted(runs_of_family.depth.unique()):
+        for worse, better in (("A", "B"), ("B", "C")):
+            a, b = stats.get((worse, depth)), stats.get((better, depth))
+            if a is None and b is None:
+                continue
+            word, numbers = compare([(1.0, a), (-1.0, b)], +1)
+            words.append(word)
+            lines.append(f"ResNet-{depth}: {worse} − {better}: {numbers} (the paper: positive): {word}")
+    return "Shortcut options: B better than A, C better than B", weakest(words), lines

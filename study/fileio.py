@@ -1,0 +1,97 @@
+"""Files written so that a crash never leaves half of one: atomic writes, strict JSON, CSV rewrites.
+Imports nothing from study: every layer above uses it.
+"""
+
+import contextlib
+import csv
+import io
+import json
+import math
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+__all__ = ["atomic_output", "atomic_write_text", "write_json", "finite", "trim_rows", "UnsafeFile", "inside"]
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path):
+    """Yields a temporary path beside `path`; renames it onto `path` once the block succeeds, so a
+    crash never leaves a half-written file that a later run trusts."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the run's files are as readable as any
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    with atomic_output(path) as tmp:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def finite(value):
+    """`value` with every non-finite float replaced by None: strict JSON has no NaN or Infinity."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def write_json(path: Path, value) -> None:
+    """Strict JSON (no NaN), indented, written atomically."""
+    atomic_write_text(path, json.dumps(finite(value), indent=2, allow_nan=False) + "\n")
+
+
+def trim_rows(path: Path, keep) -> None:
+    """Rewrite a CSV file with only the rows for which `keep(row)` is true (csv module format, as
+    Lightning's CSV logger writes)."""
+    if not path.is_file():
+        return
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames or [], [r for r in reader if keep(r)]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, out.getvalue())
+
+
+class UnsafeFile(ValueError):
+    """A file in a folder given to us that leads out of it, or is not a plain file."""
+
+
+def inside(folder: Path, name: str) -> Path | None:
+    """`folder/name` if it is a plain file in `folder` (a link is followed only where it stays
+    inside); None if there is none. UnsafeFile names what it is otherwise: a link out of the
+    folder, a device, FIFO, socket or folder, which nothing here may read or rewrite."""
+    path = Path(folder) / name
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(mode):
+        target = path.resolve()
+        if not target.is_relative_to(Path(folder).resolve()):
+            raise UnsafeFile(f"{name} is a link to {target}, outside the folder")
+        try:
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            return None
+    if not stat.S_ISREG(mode):
+        raise UnsafeFile(f"{name} is not a plain file (a device, FIFO, socket or folder)")
+    return path

@@ -1,0 +1,301 @@
+"""A report's output set, written whole or not at all: per study runs.csv, curves.csv, the figures,
+Table 6 and report.md with a verdict on each claim; an index where the runs make several studies;
+the shortcut table where options were compared; and, on request, the figures and Table 6 uploaded
+to wandb beside the runs.
+
+The set is written into a staging folder first and then replaces the previous report's files,
+so a failure leaves the previous set as it was; files of others in the folder are left alone.
+"""
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from study import paper
+from study.data.sources import describe_copy
+from study.fileio import atomic_write_text
+from study.results.claims import paper_claims, shortcut_claim, signal_claims
+from study.results.collect import Collection, collect, study_titles
+from study.results.figures import figure1, figure6, figure7, figure_signals, fitted_ylim
+from study.results.stats import METHOD
+from study.results.tables import (
+    md,
+    shortcut_families,
+    shortcut_markdown,
+    shortcut_table,
+    table6,
+    table6_latex,
+    table6_markdown,
+    write_csv,
+)
+from study.runs.summary import USABLE
+
+__all__ = ["write_report", "REPORT_FILES"]
+
+
+def provenance_lines(table: pd.DataFrame) -> list[str]:
+    """What made the study's runs, and a warning, naming the runs, where they differ."""
+    lines = []
+    for column, what in (
+        ("code_version", "code version"),
+        ("device", "device"),
+        ("precision", "precision"),
+        ("threads", "CPU threads"),
+    ):
+        values = table[column].astype(object).where(table[column].notna(), "not recorded").astype(str)
+        kinds = sorted(set(values))
+        if len(kinds) == 1:
+            lines.append(f"- {what}: {md(kinds[0])}")
+        else:
+            lines.append(
+                f"- **warning: this study mixes {what}s**: "
+                + "; ".join(
+                    f"{md(kind)} ({', '.join(md(Path(d).name) for d in table.run_dir[values == kind])})"
+                    for kind in kinds
+                )
+            )
+    return lines
+
+
+def write_study(out: Path, title: str, study: Collection, roots: list[Path], ymax: float | None) -> None:
+    """One study's files: runs.csv, curves.csv, the figures, Table 6 and report.md."""
+    table, curves, responses, diagnostics, problems = (
+        study.runs,
+        study.curves,
+        study.responses,
+        study.diagnostics,
+        study.problems,
+    )
+    (shared,) = study.studies.values()
+    out.mkdir(parents=True, exist_ok=True)
+    ylim = fitted_ylim(curves, ymax)
+    write_csv(table, out / "runs.csv")
+    write_csv(curves, out / "curves.csv")
+    figure1(curves, out, ylim)
+    figure6(curves, out, ylim)
+    figure7(table, responses, out)
+    drew_signals = figure_signals(table, diagnostics, out)
+    t6 = table6(table)
+    write_csv(t6, out / "table6.csv")
+    atomic_write_text(out / "table6.md", table6_markdown(t6))
+    atomic_write_text(out / "table6.tex", table6_latex(t6))
+
+    lines = [
+        f"# Degradation study: {md(title)}",
+        "",
+        f"{len(table)} run{'s' if len(table) != 1 else ''} from {md(', '.join(map(str, roots)))}.",
+        "",
+        f"Data: {md(describe_copy(shared['data']))}.",
+        "",
+        "Made with:",
+        "",
+        *provenance_lines(table),
+        "",
+    ]
+    response_means = pd.DataFrame(
+        [{"run_dir": run_dir, "response_std": frame["std"].mean()} for run_dir, frame in responses.items()],
+        columns=["run_dir", "response_std"],
+    )
+    lines += ["## Verdicts", "", METHOD + " To firm up a verdict, add seeds: `make reproduce-cifar SEEDS=0,1,2`.", ""]
+    for claim, verdict, details in paper_claims(table, response_means) + signal_claims(table, diagnostics):
+        lines += [f"### {claim}: **{verdict}**", ""] + [f"- {d}" for d in details] + [""]
+    lines += [
+        f"## Table 6 (test error, %; ours on {md(shared['dataset'])}, the paper's on CIFAR-10)",
+        "",
+        table6_markdown(t6),
+        "## Figures",
+        "",
+        "![Figure 1](fig1.png)",
+        "",
+        "![Figure 6](fig6.png)",
+        "",
+        "![Figure 7](fig7.png)",
+        "",
+    ]
+    if drew_signals:
+        lines += [
+            "Signals through training (section 4.1): gradient norm and response std per 3x3 layer on one fixed "
+            "training batch, at the start, before each lr drop and at the end (`diagnostics.csv`).",
+            "",
+            "![Signals through training](fig_signals.png)",
+            "",
+        ]
+    not_done = table[~table.status.isin(USABLE)]
+    if len(not_done) or problems:
+        lines += ["## Runs not used", ""]
+        lines += [f"- {md(r.run_dir)}: {r.status} at step {r.steps}" for r in not_done.itertuples()]
+        lines += [f"- {md(p)}" for p in problems] + [""]
+    missing = [
+        f"{arch}-{depth}"
+        for arch, depths in paper.GRID.items()
+        for depth in depths
+        if not ((table.arch == arch) & (table.depth == depth) & table.status.isin(USABLE)).any()
+    ]
+    if missing:
+        lines += ["## Not run yet (of the paper's CIFAR-10 study)", "", ", ".join(missing), ""]
+    diverged = table[table.status == "diverged"]
+    if len(diverged):
+        lines += ["## Diverged runs (used: a diverged net is a result)", ""]
+        lines += [f"- {r.arch}-{r.depth} seed {r.seed}: {md(r.run_dir)}" for r in diverged.itertuples()] + [""]
+    atomic_write_text(out / "report.md", "\n".join(lines))
+
+
+def write_index(out: Path, collection: Collection, titles: dict, roots: list[Path], ymax: float | None) -> None:
+    table, studies = collection.runs, collection.studies
+    index = [
+        "# Degradation study: results",
+        "",
+        f"{len(table)} runs from {md(', '.join(map(str, roots)))} belong to {len(studies)} studies: runs that "
+        "differ in more than the seed, the net or the data copy are never pooled. Each has its own report.",
+        "",
+    ]
+    for sid in sorted(studies, key=titles.get):
+        members = collection.of_study(sid)
+        write_study(out / f"study-{sid}", titles[sid], members, roots, ymax)
+        index.append(
+            f"- [{md(titles[sid])}](study-{sid}/report.md): {len(members.runs)} runs, "
+            f"{md(describe_copy(studies[sid]['data']))}"
+        )
+    if collection.problems:
+        index += ["", "## Runs not used", ""] + [f"- {md(p)}" for p in collection.problems]
+    write_csv(table, out / "runs.csv")
+    atomic_write_text(out / "report.md", "\n".join(index) + "\n")
+
+
+#: What a report writes into --out; only these are replaced, anything else there is left alone.
+REPORT_FILES = [
+    "runs.csv",
+    "curves.csv",
+    "report.md",
+    "table6.md",
+    "table6.csv",
+    "table6.tex",
+    "shortcuts.md",
+    "shortcuts.csv",
+] + [f"fig{n}.{ext}" for n in ("1", "6", "7", "_signals") for ext in ("png", "pdf")]
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Replace the report files in `out` by the set in `staging`: stale ones of an earlier report
+    (a study folder that is gone, a file this one does not write) go, other files stay."""
+    out.mkdir(parents=True, exist_ok=True)
+    for old in [out / name for name in REPORT_FILES] + list(out.glob("study-*")):
+        if old.is_dir():
+            shutil.rmtree(old)
+        elif old.exists():
+            old.unlink()
+    for new in staging.iterdir():
+        new.replace(out / new.name)
+
+
+def upload_to_wandb(out: Path, studies: dict, titles: dict, project: str, entity: str | None, mode: str) -> None:
+    """Each study's figures and Table 6 into its wandb group (study-<id>, where its runs are)."""
+    folders = {sid: out if len(studies) == 1 else out / f"study-{sid}" for sid in studies}
+    uploads = {
+        sid: {
+            "title": titles[sid],
+            "folder": folder,
+            "wandb_dir": out,
+            "table6": pd.read_csv(folder / "table6.csv", keep_default_na=False),
+        }
+        for sid, folder in folders.items()
+    }
+    for place in upload_report(uploads, project, entity, mode):
+        print(f"wandb: {place}")
+
+
+def write_shortcuts(out: Path, table: pd.DataFrame, studies: dict) -> None:
+    """shortcuts.md/.csv and a section of report.md, where runs of several shortcut options agree
+    in everything else (one family here; more would each need their own table)."""
+    families = shortcut_families(table, studies)
+    if not families:
+        return
+    runs_of_family = max(families, key=len)
+    t = shortcut_table(runs_of_family)
+    write_csv(t, out / "shortcuts.csv")
+    atomic_write_text(out / "shortcuts.md", shortcut_markdown(t))
+    claim, verdict, details = shortcut_claim(runs_of_family)
+    section = [
+        "",
+        "## Shortcut options (in the manner of Table 3)",
+        "",
+        shortcut_markdown(t),
+        f"### {claim}: **{verdict}**",
+        "",
+    ] + [f"- {d}" for d in details]
+    if len(families) > 1:
+        section += [
+            "",
+            f"- {len(families) - 1} other famil{'y' if len(families) == 2 else 'ies'} of shortcut runs "
+            "(another schedule or data copy) are in their studies' folders, not tabled here",
+        ]
+    with open(out / "report.md", "a") as f:
+        f.write("\n".join(section) + "\n")
+
+
+def write_report(roots: list[Path], out: Path, ymax: float | None = None, wandb: dict | None = None) -> int:
+    collection = collect(roots)
+    table, studies, problems = collection.runs, collection.studies, collection.problems
+    if table.empty:
+        print(
+            f"error: no runs found under {', '.join(map(str, roots))} (a run folder holds summary.json); "
+            "train some with python -m study.train or make reproduce-cifar",
+            file=sys.stderr,
+        )
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+        return 1
+    titles = study_titles(studies)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:  # the whole set is written aside first: a failure leaves the previous set as it was
+        if len(studies) == 1:
+            (sid,) = studies
+            write_study(staging, titles[sid], collection, roots, ymax)
+        else:  # one folder per study, never a pooled table; report.md links them
+            write_index(staging, collection, titles, roots, ymax)
+        write_shortcuts(staging, table, studies)
+        publish(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(
+        f"report: {len(table)} runs ({(table.status == 'completed').sum()} completed) in {len(studies)} "
+        f"{'study' if len(studies) == 1 else 'studies'}, {len(problems)} damaged or unfinished; "
+        f"written to {out}/report.md"
+    )
+    for p in problems:
+        print(f"  skipped {p}")
+    if wandb is not None:
+        upload_to_wandb(out, studies, titles, **wandb)
+    return 0
+
+
+def upload_report(studies: dict[str, dict], project: str, entity: str | None, mode: str) -> list[str]:
+    """One wandb run a study (job_type "report", group "study-<id>", the runs' group): its figures
+    as images and its Table 6 as a wandb Table. `studies` maps the study id to {"title", "folder"
+    (its figures), "wandb_dir", "table6" (a DataFrame)}. Returns the runs' folders (offline) or
+    addresses."""
+    import wandb
+
+    places = []
+    for sid, study in studies.items():
+        run = wandb.init(
+            project=project,
+            entity=entity,
+            group=f"study-{sid}",
+            job_type="report",
+            name=f"report {sid}",
+            notes=study["title"],
+            dir=str(study["wandb_dir"]),
+            mode=mode,
+            reinit="finish_previous",
+        )
+        images = {f"figure/{p.stem}": wandb.Image(str(p)) for p in sorted(Path(study["folder"]).glob("*.png"))}
+        table = study["table6"]
+        run.log({**images, "table6": wandb.Table(dataframe=table.astype(str))})
+        places.append(run.url or run.dir)
+        run.finish()
+    return places

@@ -1,0 +1,174 @@
+"""Which run a config is: the folder it trains in, and the study it belongs to.
+
+    RUN_ROOT/<dataset>/<arch><depth>[-<shortcut>]/seed<seed>-<hash>/
+
+The folder is a pure function of the config (`run_id`), so a rerun of the same command finds,
+skips or resumes its run, and a run shared by two experiments is trained once. The hash covers
+the config without the keys of NOT_IDENTITY (where data and logs live, how a run is watched).
+"""
+
+import functools
+import hashlib
+import json
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from study.runs.summary import stored_config
+
+__all__ = ["identity", "study_identity", "study_of", "run_id", "net_label", "identity_differences", "flat_items"]
+
+
+#: Keys that say where data and logs live or how a run is watched, not what is trained: runs that
+#: differ only in these share one folder.
+NOT_IDENTITY = (
+    "runs_root",
+    "experiment_name",
+    "table6_run",
+    "data.root",
+    "data.download",
+    "data.eval_batch_size",
+    "data.verify_checksums",
+    "data.expected_counts",
+    "logger",
+    "checkpoint_every",
+    "model.compile",
+    "model.max_depth",
+    "trainer.accelerator",
+    "trainer.enable_progress_bar",
+    "trainer._target_",
+    "trainer.benchmark",
+    "trainer.log_every_n_steps",
+    "trainer.enable_model_summary",
+    "trainer.profiler",
+    "diag_every",
+)
+
+
+#: Keys that came after runs were made, with their defaults: at its default such a key is left out
+#: of a run's identity, so the folders of runs made before it existed keep their names.
+ADDED_KEYS = {"data.eval_subset": None}
+
+
+#: Trainer keys the harness gives its own meaning (precision null: bf16 on a GPU, else 32-true;
+#: benchmark null: on with a GPU unless deterministic). Every other `trainer.X` goes to
+#: `lightning.Trainer` as given, and counts in a run's identity only where it differs from
+#: Lightning's default: spelling out a default changes nothing that is trained.
+TRAINER_HARNESS_KEYS = (
+    "max_steps",
+    "accelerator",
+    "devices",
+    "strategy",
+    "precision",
+    "deterministic",
+    "enable_progress_bar",
+    "benchmark",
+)
+
+
+@functools.cache
+def trainer_defaults() -> dict:
+    """lightning.Trainer's arguments and their defaults (read once: identity() asks for every run)."""
+    import inspect
+
+    import lightning
+
+    return {
+        name: p.default
+        for name, p in inspect.signature(lightning.Trainer.__init__).parameters.items()
+        if name != "self"
+    }
+
+
+#: Keys of a run's identity that vary inside one study (its figures and tables span them).
+WITHIN_STUDY = ("seed", "model.arch", "model.depth")
+
+
+def _drop(plain: dict, keys) -> dict:
+    for key in keys:
+        *parents, leaf = key.split(".")
+        node = plain
+        for p in parents:
+            node = node.get(p, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return plain
+
+
+def identity(cfg: DictConfig | dict) -> dict:
+    """What a run trains: its resolved config without the keys of NOT_IDENTITY."""
+    if isinstance(cfg, dict):
+        plain = json.loads(json.dumps(cfg))
+        plain.pop("hydra", None)
+    else:  # Hydra's own section is not resolvable before a job runs, and names no training choice
+        plain = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
+    for key, default in ADDED_KEYS.items():
+        section, leaf = key.split(".")
+        if isinstance(plain.get(section), dict) and plain[section].get(leaf, default) == default:
+            plain[section].pop(leaf, None)
+    trainer = plain.get("trainer")
+    if isinstance(trainer, dict):
+        defaults = trainer_defaults()
+        for key in [k for k in trainer if k not in TRAINER_HARNESS_KEYS and k in defaults]:
+            if trainer[key] == defaults[key]:
+                del trainer[key]
+    return _drop(plain, NOT_IDENTITY)
+
+
+def study_identity(config: dict) -> dict:
+    """What a run's study shares: its identity without seed, arch and depth. Runs pool into one row
+    of a table only when this, their arch and depth, and their data copy are equal."""
+    return _drop(identity(config), WITHIN_STUDY)
+
+
+def study_of(summary: dict, data: dict) -> tuple[str, dict]:
+    """(id, what is shared) of the study a run belongs to: its run identity without seed, arch and
+    depth (study_identity, the same keys that name its folder), and the copy of the
+    data it was trained on. Runs of different studies are never pooled."""
+    config = summary.get("config") if isinstance(summary.get("config"), dict) else {}
+    precision = (summary.get("provenance") or {}).get("precision")  # the effective one: null in a config means auto
+    shared = {
+        "dataset": summary.get("dataset"),
+        "config": {**study_identity(config), "precision": precision},
+        "data": {
+            k: data.get(k) for k in ("layout", "image_format", "content", "reencoded", "checksums_verified", "folder")
+        },
+    }
+    key = json.dumps([shared["dataset"], shared["config"], shared["data"]["content"]], sort_keys=True, default=str)
+    return hashlib.sha256(key.encode()).hexdigest()[:8], shared
+
+
+def flat_items(tree, prefix: str = "") -> dict:
+    if not isinstance(tree, dict):
+        return {prefix.rstrip("."): tree}
+    out = {}
+    for key, value in tree.items():
+        out.update(flat_items(value, f"{prefix}{key}."))
+    return out
+
+
+def identity_differences(run_dir: Path, cfg: DictConfig | dict) -> list[str]:
+    """'key: folder has X, this config Y' for each key of a run's identity on which the run stored
+    in `run_dir` differs from `cfg` (none when the folder holds no run)."""
+    stored = stored_config(run_dir)
+    if stored is None:
+        return []
+    before, now = flat_items(identity(stored)), flat_items(identity(cfg))
+    return [
+        f"{key}: the folder has {before.get(key, '(unset)')!r}, this config {now.get(key, '(unset)')!r}"
+        for key in sorted(set(before) | set(now))
+        if before.get(key) != now.get(key)
+    ]
+
+
+def net_label(arch: str, depth: int, shortcut: str, sep: str = "") -> str:
+    """`resnet20`, `plain56`, `resnet20-B` (sep="-": `resnet-20-B`): a run's net as its folder and
+    its sweep's progress lines name it; the shortcut appears only where it is not the default A."""
+    option = f"-{shortcut}" if arch == "resnet" and shortcut != "A" else ""
+    return f"{arch}{sep}{depth}{option}"
+
+
+def run_id(cfg: DictConfig) -> str:
+    digest = hashlib.sha256(json.dumps(identity(cfg), sort_keys=True).encode()).hexdigest()[:10]
+    m = cfg.model
+    return f"{cfg.data.name}/{net_label(m.arch, m.depth, m.shortcut)}/seed{cfg.seed}-{digest}"

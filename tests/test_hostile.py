@@ -1,0 +1,162 @@
+"""Run folders, checkpoints and names from someone else: nothing run, nothing overwritten, nothing
+followed out of its folder, nothing plotted that cannot be, no secret printed."""
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import pytest
+from test_report import fake_run
+
+from helpers import run_cli, tiny_run_args, train_in_process
+from study.results.tables import md
+
+
+def snapshot(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def train(cifar_root, runs_root, *extra):
+    return run_cli("study.train", *tiny_run_args(cifar_root, runs_root, "model.depth=8", *extra))
+
+
+def test_a_folder_of_the_users_that_holds_no_run_is_refused_and_left_byte_identical(cifar_root, tmp_path):
+    mine = tmp_path / "my folder"
+    (mine / ".hydra").mkdir(parents=True)
+    for name, text in {"hparams.yaml": "lr: 3", "layer_responses.csv": "mine", ".hydra/config.yaml": "mine: 1"}.items():
+        (mine / name).write_text(text)
+    before = snapshot(mine)
+    result = train(cifar_root, tmp_path / "runs", f"hydra.run.dir={mine}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{mine} holds files that are not a run of this harness" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert snapshot(mine) == before
+
+
+def test_a_summary_without_a_status_is_refused_in_one_line(cifar_root, tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "summary.json").write_text(json.dumps({"arch": "resnet"}))
+    before = snapshot(folder)
+    result = train(cifar_root, tmp_path / "runs", f"hydra.run.dir={folder}")
+    assert result.returncode == 2 and "has no 'status' field" in result.stderr and "Traceback" not in result.stderr
+    assert snapshot(folder) == before
+
+
+def test_a_history_linked_out_of_its_folder_is_refused_by_training_and_the_report(cifar_root, tmp_path):
+    status, run_dir = train_in_process(cifar_root, tmp_path / "runs", "model.depth=8")
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text("secret,header\n1,2\n")
+    (run_dir / "metrics.csv").unlink()
+    (run_dir / "metrics.csv").symlink_to(outside)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    (run_dir / "summary.json").write_text(json.dumps({**summary, "status": "interrupted"}))
+    result = train(cifar_root, tmp_path / "runs")
+    assert (
+        result.returncode == 2 and "metrics.csv is a link to" in result.stderr and "outside the folder" in result.stderr
+    )
+    assert outside.read_text() == "secret,header\n1,2\n"
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    fake_run(tmp_path / "runs", "resnet", 20)
+    run_cli("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert md(f"{run_dir.relative_to(tmp_path / 'runs').as_posix()}: not used, metrics.csv is a link to") in text
+
+
+@pytest.mark.parametrize(
+    "row,why",
+    [
+        ("0.1,-100,,20.0", "step is '-100'"),
+        ("0.1,1e30,,20.0", "step is '1e30'"),
+        ("0.1,5.7,,20.0", "step is '5.7'"),
+        ("0.1,100,,5000", "train_error is '5000'"),
+        ("0.1,100,,-40", "train_error is '-40'"),
+        ("-0.1,100,,20.0", "lr is '-0.1'"),
+        ("0.1,100,,twenty", "train_error is 'twenty'"),
+    ],
+)
+def test_a_history_with_a_value_it_cannot_hold_makes_the_run_damaged_and_unused(tmp_path, row, why):
+    good = fake_run(tmp_path / "runs", "resnet", 20)
+    bad = fake_run(tmp_path / "runs", "plain", 20)
+    lines = (bad / "metrics.csv").read_text().splitlines()
+    (bad / "metrics.csv").write_text("\n".join([lines[0], row, *lines[1:]]) + "\n")
+    assert run_cli("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out")).returncode == 0
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert md(f"its metrics.csv is damaged (line 2: {why}, which it cannot be)") in text
+    runs = (tmp_path / "out" / "runs.csv").read_text()
+    assert "plain" not in runs.split("\n", 1)[1] and good.name in runs
+
+
+def test_two_rows_for_one_step_with_different_errors_make_the_run_damaged(tmp_path):
+    fake_run(tmp_path / "runs", "resnet", 20)
+    bad = fake_run(tmp_path / "runs", "plain", 20)
+    with open(bad / "metrics.csv", "a") as f:
+        f.write("0.1,600,,1.0\n")
+    run_cli("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
+    assert "a second train\\_error for step 600" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_nan_cells_are_left_out_with_a_note(tmp_path):
+    run = fake_run(tmp_path / "runs", "resnet", 20)
+    with open(run / "metrics.csv", "a") as f:
+        f.write(",600,nan,\n")
+    run_cli("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
+    assert "metrics.csv has 1 NaN cell(s), left out of its curves" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_evaluate_never_resolves_an_interpolation_from_a_run_folder(cifar_root, tmp_path):
+    status, run_dir = train_in_process(cifar_root, tmp_path / "runs", "model.depth=8")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary["config"]["data"]["root"] = "${oc.env:SECRET_TOKEN}"
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    result = run_cli("study.evaluate", str(run_dir), env={"SECRET_TOKEN": "hunter2"})
+    assert result.returncode == 2 and "interpolation" in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_a_checkpoint_of_another_net_with_the_same_shapes_is_refused_by_evaluate_and_resume(cifar_root, tmp_path):
+    _, resnet_dir = train_in_process(cifar_root, tmp_path / "runs", "model.depth=8")
+    _, plain_dir = train_in_process(cifar_root, tmp_path / "runs", "model.depth=8", "model=plain")
+    (plain_dir / "checkpoints" / "last.ckpt").write_bytes((resnet_dir / "checkpoints" / "last.ckpt").read_bytes())
+    result = run_cli("study.evaluate", str(plain_dir), f"data.root={cifar_root}", "data.verify_checksums=false")
+    assert result.returncode == 2 and "holds a resnet-8, but its run folder's config is a plain-8" in result.stderr
+    summary = json.loads((plain_dir / "summary.json").read_text())
+    (plain_dir / "summary.json").write_text(json.dumps({**summary, "status": "interrupted"}))
+    resumed = train(cifar_root, tmp_path / "runs", "model=plain")
+    assert resumed.returncode == 2 and "it holds a resnet-8, the run is a plain-8" in resumed.stderr
+
+
+def test_a_checkpoint_evaluates_on_its_own(cifar_root, tmp_path):
+    _, run_dir = train_in_process(cifar_root, tmp_path / "runs", "model.depth=8")
+    alone = tmp_path / "alone.ckpt"
+    alone.write_bytes((run_dir / "checkpoints" / "last.ckpt").read_bytes())
+    result = run_cli("study.evaluate", str(alone), f"data.root={cifar_root}", "data.verify_checksums=false")
+    assert result.returncode == 0, result.stderr
+    assert "resnet-8 from" in result.stdout and "test error:" in result.stdout
+
+
+def test_a_full_disk_says_in_one_line_where_and_that_the_run_resumes(cifar_root, tmp_path, monkeypatch):
+    from study.training import callbacks, run
+    from study.training.run import RunError
+
+    real = callbacks.RunCheckpoints.save
+
+    def save(self, trainer):
+        if trainer.global_step >= 4:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(self, trainer)
+
+    monkeypatch.setattr(callbacks.RunCheckpoints, "save", save)
+    monkeypatch.setattr(run.summary, "write", lambda *a: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full")))
+    with pytest.raises(RunError, match=r"is out of space .* resumes from its last checkpoint \(step 3\)"):
+        train_in_process(cifar_root, tmp_path / "runs", "model.depth=8", "checkpoint_every=3")
+
+
+def test_a_name_too_long_for_the_file_system_is_one_line(cifar_root, tmp_path):
+    long = tmp_path / ("x" * 300)
+    result = train(cifar_root, long)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "File name too long" in result.stderr
+    fake_run(tmp_path / "runs", "resnet", 20)
+    report = run_cli("study.report", str(tmp_path / "runs"), "--out", str(long))
+    assert report.returncode == 2 and "Traceback" not in report.stderr and "File name too long" in report.stderr
