@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import make_fake_cifar10
+from helpers import compose_config, make_fake_cifar10
 from study.training.config import register_resolvers
 
 register_resolvers()  # ${run_id:}, for tests that compose the app's config themselves
@@ -19,3 +19,9 @@ def cifar_root(tmp_path_factory) -> Path:
 def private_cache_home(tmp_path, monkeypatch):
     """Decoded-layout caches that cannot go beside the data go here, not into ~/.cache."""
     monkeypatch.setenv("STUDY_CACHE_DIR", str(tmp_path / "cache-home"))
+
+
+@pytest.fixture(scope="session")
+def default_config():
+    """The app's default config, composed once as `python -m study.train` composes it."""
+    return compose_config()

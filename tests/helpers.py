@@ -3,6 +3,7 @@ pickles, the binary version, PNG and JPEG image folders), written from the same 
 to run the real CLI on them. The fixtures' md5s cannot match the real files', so runs on them set
 data.verify_checksums=false, as a user with a re-pickled copy would."""
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import numpy as np
 
 from study.bench_data import write_binary, write_pickles  # noqa: F401 (the tests' layout writers)
 from study.bench_data import write_image_folders as write_image_folders_as_named
+from study.paper import PARAMS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -151,3 +153,75 @@ def train_in_process(cifar_root: Path, runs_root: Path, *extra: str) -> tuple[st
     cfg = compose_config(*tiny_run_args(cifar_root, runs_root, *extra))
     run_dir = Path(runs_root) / run_id(cfg)
     return train(cfg, run_dir), run_dir
+
+
+def fake_run(
+    root: Path,
+    arch: str,
+    depth: int,
+    seed: int = 0,
+    train: float = 5.0,
+    test: float = 8.0,
+    status: str = "completed",
+    steps: int = 600,
+    dataset: str = "cifar10",
+    shortcut: str = "A",
+    copy: str = "c0ffee",
+    folder: str = "fake",
+    max_steps: int = 600,
+) -> Path:
+    run_dir = root / dataset / f"{arch}{depth}" / f"seed{seed}-{folder}"
+    run_dir.mkdir(parents=True)
+    config = {
+        "seed": seed,
+        "model": {"arch": arch, "depth": depth, "shortcut": shortcut},
+        "data": {"name": dataset, "root": f"/somewhere/{folder}"},
+        "trainer": {"max_steps": max_steps},
+    }
+    data = {"layout": "image folders", "image_format": "jpeg", "content": copy, "reencoded": True}
+    provenance = {
+        "code": {"commit": "0123456789abcdef" * 2 + "01234567", "changed": False},
+        "device": "AMD EPYC, 2 cores (CPU)",
+        "precision": "32-true",
+        "threads": 2,
+    }
+    summary = {
+        "status": status,
+        "arch": arch,
+        "depth": depth,
+        "shortcut": shortcut,
+        "dataset": dataset,
+        "seed": seed,
+        "params": PARAMS.get(depth, 1),
+        "steps": steps,
+        "final_train_error": train,
+        "final_val_error": None,
+        "final_test_error": test,
+        "wall_time_s": 12.5,
+        "config": config,
+        "data": data,
+        "provenance": provenance,
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    lines = ["lr,step,test_error,train_error"]
+    for step in range(100, steps + 1, 100):
+        lines.append(f"0.1,{step},,{train + 30 * (1 - step / steps):.2f}")
+        lines.append(f",{step},{test + 30 * (1 - step / steps):.2f},")
+    (run_dir / "metrics.csv").write_text("\n".join(lines) + "\n")
+    n_layers = depth - 1
+    (run_dir / "layer_responses.csv").write_text(
+        "layer,name,std\n"
+        + "".join(f"{i + 1},l{i},{(2.0 if arch == 'plain' else 1.0) / (1 + i % 3)}\n" for i in range(n_layers))
+    )
+    return run_dir
+
+
+def study_runs(
+    root: Path, plain_train=(3.0, 5.0, 7.0, 9.0), resnet_test=(8.5, 7.4, 7.0, 6.8), seeds=(0,), spread: float = 0.2
+) -> None:
+    """Plain and ResNet 20-56; each seed's errors differ from the given ones by up to `spread`."""
+    for depth, p_train, r_test in zip((20, 32, 44, 56), plain_train, resnet_test):
+        for seed in seeds:
+            jitter = spread * ((seed % 3) - 1)
+            fake_run(root, "plain", depth, seed=seed, train=p_train + jitter, test=p_train + 6 + jitter)
+            fake_run(root, "resnet", depth, seed=seed, train=r_test - 5 + jitter, test=r_test + jitter)

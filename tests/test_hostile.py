@@ -7,9 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from test_report import fake_run
 
-from helpers import run_cli, tiny_run_args, train_in_process
+from helpers import fake_run, run_cli, tiny_run_args, train_in_process
 from study.results.tables import md
 
 

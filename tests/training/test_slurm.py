@@ -192,6 +192,7 @@ def test_a_job_warned_of_its_time_limit_mid_training_is_requeued_and_resumes_to_
     assert numbers(run_dir) == uninterrupted(cifar_root, tmp_path)
 
 
+@pytest.mark.slow  # the requeue path stays in the default suite through the time-limit warning
 def test_scontrol_requeue_of_a_running_job_resumes_to_the_same_numbers(slurm, cifar_root, tmp_path):
     sweep = Sweep(slurm, cifar_root, tmp_path / "requeued", *LONG)
     slurm_cmd(slurm, "scontrol", "requeue", sweep.running_job())
@@ -201,6 +202,7 @@ def test_scontrol_requeue_of_a_running_job_resumes_to_the_same_numbers(slurm, ci
     assert numbers(run_dir) == uninterrupted(cifar_root, tmp_path)
 
 
+@pytest.mark.slow
 def test_scancel_leaves_the_run_interrupted_and_the_same_sweep_resumes_it(slurm, cifar_root, tmp_path):
     sweep = Sweep(slurm, cifar_root, tmp_path / "cancelled", *LONG)
     slurm_cmd(slurm, "scancel", sweep.running_job())

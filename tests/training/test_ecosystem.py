@@ -169,8 +169,8 @@ def test_wandb_disabled_writes_no_wandb_files(cifar_root, tmp_path):
     assert status == "completed" and not list(run_dir.rglob("*.wandb"))
 
 
-def test_the_default_config_is_the_papers_recipe():
-    cfg = compose_config()
+def test_the_default_config_is_the_papers_recipe(default_config):
+    cfg = default_config
     r = paper.RECIPE
     assert (cfg.data.batch_size, cfg.optim.lr, cfg.optim.momentum, cfg.optim.weight_decay, cfg.optim.gamma) == (
         r["batch_size"],
