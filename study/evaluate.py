@@ -79,7 +79,17 @@ def net_config(loaded: dict, run_dir: Path | None, checkpoint: Path) -> NetConfi
     model = stored.get("model") if isinstance(stored.get("model"), dict) else None
     try:
         recorded = checkpoints.net_of(loaded)
-        from_run = NetConfig(model["arch"], model["depth"], model["shortcut"]) if model else None
+        from_run = (
+            NetConfig(
+                model["arch"],
+                model["depth"],
+                model["shortcut"],
+                unit=model.get("unit", "original"),
+                block=model.get("block", "basic"),
+            )
+            if model
+            else None
+        )
     except (ValueError, KeyError, TypeError) as err:
         raise EvaluateError(f"cannot tell which net {checkpoint} holds ({err})") from None
     if recorded is None and from_run is None:
@@ -98,7 +108,7 @@ def net_config(loaded: dict, run_dir: Path | None, checkpoint: Path) -> NetConfi
 
 
 def _net_fields(config: NetConfig) -> tuple:
-    return config.arch, config.depth, config.shortcut
+    return config.arch, config.depth, config.shortcut, config.unit, config.block
 
 
 def load(path: Path, overrides: list[str]):

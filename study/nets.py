@@ -1,4 +1,5 @@
-"""The CIFAR-10 nets of He et al. (2015), section 4.2: plain and residual 6n+2-layer stacks.
+"""The CIFAR nets of He et al. (2015), section 4.2: plain and residual 6n+2-layer stacks, and the
+units of its follow-up (He et al. 2016, "Identity Mappings in Deep Residual Networks").
 
     stem    3x3 conv, 16 filters, BN, ReLU                      32x32
     stage1  n blocks of two 3x3 convs, 16 filters               32x32
@@ -18,7 +19,20 @@ parameters), B projects (1x1 conv + BN) only where the shape changes, C projects
     110    18   1,727,962                    253M
     1202   200 19,421,274                    2.8G
 
-`python -m study.nets` (`make models`) recounts this table and checks it against `study.paper`.
+Two more choices, each with the paper's as the default (`NetConfig`):
+
+    unit   original  conv-BN-ReLU twice, the addition, then ReLU (He et al. 2015)
+           preact    BN-ReLU-conv twice, then the addition, nothing after it; one BN-ReLU after
+                     the last stage (He et al. 2016); projections act on the pre-activated input
+    block  basic       two 3x3 convs; depth 6n+2
+           bottleneck  1x1, 3x3, 1x1 convs, the output four times wider (64, 128, 256); depth 9n+2
+                       (He et al. 2016: 164 and 1001; 1.7M and 10.2M parameters with projections
+                       where the shape changes, option B)
+
+A plain twin has the same layers as its residual net, without the addition. Every shortcut
+option applies to every unit and block (A zero-pads the stem's 16 channels to a bottleneck's 64).
+
+`python -m study.nets` (`make models`) recounts these tables and checks them against `study.paper`.
 """
 
 from dataclasses import asdict, dataclass, fields
@@ -44,19 +58,32 @@ __all__ = [
 
 ARCHS = ("plain", "resnet")
 SHORTCUTS = ("A", "B", "C")
+UNITS = ("original", "preact")
+BLOCKS = ("basic", "bottleneck")
 STAGE_WIDTHS = (16, 32, 64)
+#: 3x3-or-1x1 conv layers per block, and how much wider a block's output is than its inner width.
+LAYERS_PER_BLOCK = {"basic": 2, "bottleneck": 3}
+EXPANSION = {"basic": 1, "bottleneck": 4}
 
 
-def blocks_per_stage(depth: int) -> int:
-    """n for a 6n+2-layer net; a ValueError naming the nearest valid depths for any other depth."""
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
-        lower = 6 * ((int(depth) - 2) // 6) + 2 if isinstance(depth, (int, float)) else 8
-        nearest = sorted({max(8, lower), max(8, lower + 6)})
-        raise ValueError(
-            f"depth {depth!r} is not a CIFAR net depth: it must be 6n+2 with n >= 1 "
-            f"(the paper uses {', '.join(map(str, paper.DEPTHS))}); nearest valid: {' or '.join(map(str, nearest))}"
+def blocks_per_stage(depth: int, block: str = "basic") -> int:
+    """n for a (3 x layers per block)n+2-layer net: 6n+2 with basic blocks, 9n+2 with bottlenecks;
+    a ValueError naming the nearest valid depths for any other depth."""
+    per = 3 * LAYERS_PER_BLOCK[block]
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < per + 2 or (depth - 2) % per:
+        lower = per * ((int(depth) - 2) // per) + 2 if isinstance(depth, (int, float)) else per + 2
+        nearest = sorted({max(per + 2, lower), max(per + 2, lower + per)})
+        used = (
+            f"the paper uses {', '.join(map(str, paper.DEPTHS))}"
+            if block == "basic"
+            else f"He et al. 2016 use {', '.join(map(str, paper.BOTTLENECK_DEPTHS))}"
         )
-    return (depth - 2) // 6
+        what = "a CIFAR net depth" if block == "basic" else "a CIFAR depth for bottleneck blocks"
+        raise ValueError(
+            f"depth {depth!r} is not {what}: it must be {per}n+2 with n >= 1 ({used}); "
+            f"nearest valid: {' or '.join(map(str, nearest))}"
+        )
+    return (depth - 2) // per
 
 
 @dataclass(frozen=True)
@@ -70,13 +97,14 @@ class NetConfig:
     shortcut: str = "A"
     num_classes: int = 10
     in_channels: int = 3
+    unit: str = "original"
+    block: str = "basic"
 
     def __post_init__(self):
-        if self.arch not in ARCHS:
-            raise ValueError(f"arch {self.arch!r} is unknown: choose one of {', '.join(ARCHS)}")
-        blocks_per_stage(self.depth)
-        if self.shortcut not in SHORTCUTS:
-            raise ValueError(f"unknown shortcut {self.shortcut!r}: choose one of {', '.join(SHORTCUTS)}")
+        for name, allowed in (("arch", ARCHS), ("shortcut", SHORTCUTS), ("unit", UNITS), ("block", BLOCKS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} {getattr(self, name)!r} is unknown: choose one of {', '.join(allowed)}")
+        blocks_per_stage(self.depth, self.block)
         for name in ("num_classes", "in_channels"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -100,20 +128,26 @@ class NetConfig:
         return self.arch == "resnet"
 
     def describe(self) -> str:
-        """`resnet-56`, `plain-20`, `resnet-20 (shortcut B)`."""
-        option = f" (shortcut {self.shortcut})" if self.residual and self.shortcut != "A" else ""
-        return f"{self.arch}-{self.depth}{option}"
+        """`resnet-56`, `plain-20`, `resnet-20 (shortcut B)`, `resnet-164 (preact, bottleneck)`."""
+        notes = [f"shortcut {self.shortcut}"] if self.residual and self.shortcut != "A" else []
+        notes += [choice for choice, default in ((self.unit, "original"), (self.block, "basic")) if choice != default]
+        return f"{self.arch}-{self.depth}" + (f" ({', '.join(notes)})" if notes else "")
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
 
 
-def projection(in_planes: int, out_planes: int, stride: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False),
-        nn.BatchNorm2d(out_planes),
-    )
+def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
+
+
+def projection(in_planes: int, out_planes: int, stride: int, unit: str = "original") -> nn.Module:
+    """A 1x1 conv where the shape changes (options B, C): followed by BN in the original unit; alone
+    in the pre-activation unit, whose input is already normalised (He et al. 2016's code)."""
+    if unit == "preact":
+        return conv1x1(in_planes, out_planes, stride)
+    return nn.Sequential(conv1x1(in_planes, out_planes, stride), nn.BatchNorm2d(out_planes))
 
 
 class ZeroPadShortcut(nn.Module):
@@ -129,10 +163,10 @@ class ZeroPadShortcut(nn.Module):
         return F.pad(x, (0, 0, 0, 0, 0, self.extra_channels))
 
 
-def make_shortcut(option: str, in_planes: int, out_planes: int, stride: int) -> nn.Module:
+def make_shortcut(option: str, in_planes: int, out_planes: int, stride: int, unit: str = "original") -> nn.Module:
     changes_shape = stride != 1 or in_planes != out_planes
     if option == "C" or (option == "B" and changes_shape):
-        return projection(in_planes, out_planes, stride)
+        return projection(in_planes, out_planes, stride, unit)
     if option == "A" and changes_shape:
         return ZeroPadShortcut(in_planes, out_planes, stride)
     return nn.Identity()
@@ -158,23 +192,106 @@ class BasicBlock(nn.Module):
         return self.relu(out)
 
 
+class Bottleneck(nn.Module):
+    """1x1 (reduce), 3x3 (stride here), 1x1 (expand to 4x), each conv-BN, ReLU between; the
+    addition, then ReLU."""
+
+    def __init__(self, in_planes: int, planes: int, stride: int, shortcut: nn.Module | None):
+        super().__init__()
+        self.conv1 = conv1x1(in_planes, planes)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = conv3x3(planes, planes, stride)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = conv1x1(planes, planes * EXPANSION["bottleneck"])
+        self.bn3 = nn.BatchNorm2d(planes * EXPANSION["bottleneck"])
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut = shortcut
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        if self.shortcut is not None:
+            out = out + self.shortcut(x)
+        return self.relu(out)
+
+
+class PreActBlock(nn.Module):
+    """BN-ReLU-3x3 conv twice, then the addition; nothing after it (He et al. 2016)."""
+
+    def __init__(self, in_planes: int, planes: int, stride: int, shortcut: nn.Module | None):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_planes)
+        self.conv1 = conv3x3(in_planes, planes, stride)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv2 = conv3x3(planes, planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut = shortcut
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        activated = F.relu(self.bn1(x))
+        out = self.conv2(self.relu(self.bn2(self.conv1(activated))))
+        return out if self.shortcut is None else out + self.shortcut(preact_shortcut_input(self.shortcut, x, activated))
+
+
+class PreActBottleneck(nn.Module):
+    """BN-ReLU-1x1, BN-ReLU-3x3 (stride here), BN-ReLU-1x1 (4x wider), then the addition."""
+
+    def __init__(self, in_planes: int, planes: int, stride: int, shortcut: nn.Module | None):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_planes)
+        self.conv1 = conv1x1(in_planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv2 = conv3x3(planes, planes, stride)
+        self.bn3 = nn.BatchNorm2d(planes)
+        self.conv3 = conv1x1(planes, planes * EXPANSION["bottleneck"])
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut = shortcut
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        activated = F.relu(self.bn1(x))
+        out = self.conv2(self.relu(self.bn2(self.conv1(activated))))
+        out = self.conv3(self.relu(self.bn3(out)))
+        return out if self.shortcut is None else out + self.shortcut(preact_shortcut_input(self.shortcut, x, activated))
+
+
+def preact_shortcut_input(shortcut: nn.Module, x: torch.Tensor, activated: torch.Tensor) -> torch.Tensor:
+    """A projection sees the pre-activated input, an identity (or zero-pad) the raw one: the
+    identity path stays clean (He et al. 2016)."""
+    return activated if isinstance(shortcut, nn.Conv2d) else x
+
+
+BLOCK_TYPES = {
+    ("original", "basic"): BasicBlock,
+    ("original", "bottleneck"): Bottleneck,
+    ("preact", "basic"): PreActBlock,
+    ("preact", "bottleneck"): PreActBottleneck,
+}
+
+
 class CifarNet(nn.Module):
-    """The 6n+2-layer CIFAR net of section 4.2 that `config` describes."""
+    """The CIFAR net that `config` describes: a stem, three stages of n blocks, pooling, one
+    linear layer."""
 
     def __init__(self, config: NetConfig):
         super().__init__()
         self.config = config
-        n = blocks_per_stage(config.depth)
+        n = blocks_per_stage(config.depth, config.block)
         self.depth, self.residual, self.shortcut_option = config.depth, config.residual, config.shortcut
+        self.block_type = BLOCK_TYPES[(config.unit, config.block)]
+        self.expansion = EXPANSION[config.block]
         self.conv1 = conv3x3(config.in_channels, STAGE_WIDTHS[0])
-        self.bn1 = nn.BatchNorm2d(STAGE_WIDTHS[0])
+        if config.unit == "original":  # the pre-activation stem hands its conv output to the first block's BN
+            self.bn1 = nn.BatchNorm2d(STAGE_WIDTHS[0])
         self.relu = nn.ReLU(inplace=True)
         self.in_planes = STAGE_WIDTHS[0]
         self.stage1 = self._make_stage(STAGE_WIDTHS[0], n, stride=1)
         self.stage2 = self._make_stage(STAGE_WIDTHS[1], n, stride=2)
         self.stage3 = self._make_stage(STAGE_WIDTHS[2], n, stride=2)
+        if config.unit == "preact":  # the last block's output is not activated: one BN-ReLU before pooling
+            self.bn_final = nn.BatchNorm2d(self.in_planes)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(STAGE_WIDTHS[2], config.num_classes)
+        self.fc = nn.Linear(self.in_planes, config.num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")  # He et al. 2015b
@@ -183,16 +300,23 @@ class CifarNet(nn.Module):
         layers = []
         for i in range(blocks):
             block_stride = stride if i == 0 else 1
+            out_planes = planes * self.expansion
             shortcut = (
-                make_shortcut(self.shortcut_option, self.in_planes, planes, block_stride) if self.residual else None
+                make_shortcut(self.shortcut_option, self.in_planes, out_planes, block_stride, self.config.unit)
+                if self.residual
+                else None
             )
-            layers.append(BasicBlock(self.in_planes, planes, block_stride, shortcut))
-            self.in_planes = planes
+            layers.append(self.block_type(self.in_planes, planes, block_stride, shortcut))
+            self.in_planes = out_planes
         return nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.conv1(x)
+        if self.config.unit == "original":
+            x = self.relu(self.bn1(x))
         x = self.stage3(self.stage2(self.stage1(x)))
+        if self.config.unit == "preact":
+            x = self.relu(self.bn_final(x))
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
@@ -208,15 +332,26 @@ def build_cifar_net(
     return build_net(NetConfig("resnet" if residual else "plain", depth, shortcut, num_classes, in_channels))
 
 
-def response_layers(model: nn.Module) -> list[tuple[str, nn.BatchNorm2d]]:
-    """The BN after every 3x3 conv, in forward order: its output (before ReLU and before the
-    addition) is the "layer response" of the paper's Figure 7. Shortcut projections' BNs are not
-    3x3 layers and are left out."""
-    return [
-        (name, module)
-        for name, module in model.named_modules()
-        if isinstance(module, nn.BatchNorm2d) and ".shortcut" not in name
-    ]
+def response_layers(model: nn.Module) -> list[tuple[str, nn.Module, nn.Conv2d]]:
+    """(name, module whose output is the response, its 3x3 conv) for every 3x3 layer, in forward
+    order: the "layer responses" of the paper's Figure 7. In the original unit the response is the
+    BN output after the conv (before ReLU and before the addition); in the pre-activation unit,
+    whose convs are followed by no BN, the conv output itself. Shortcut projections and 1x1 convs
+    are not 3x3 layers and are left out."""
+    preact = getattr(getattr(model, "config", None), "unit", "original") == "preact"
+    layers, last_conv = [], None
+    for name, module in model.named_modules():
+        if ".shortcut" in name or name.startswith("shortcut"):
+            continue
+        if isinstance(module, nn.Conv2d):
+            last_conv = module
+            if preact and module.kernel_size == (3, 3):
+                layers.append((name, module, module))
+        elif isinstance(module, nn.BatchNorm2d) and not preact and last_conv is not None:
+            if last_conv.kernel_size == (3, 3):
+                layers.append((name, module, last_conv))
+            last_conv = None
+    return layers
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -235,6 +370,11 @@ def forward_macs(model: nn.Module, in_channels: int = 3, size: int = 32) -> int:
     return counter.get_total_flops() // 2  # one multiply-add is two FLOPs
 
 
+#: The published bottleneck counts are rounded to 0.1M, and they seem to leave BN's parameters
+#: out (ResNet-1001: 10,327,706 with them, 10.18M without, published 10.2M): a 2% band.
+BOTTLENECK_PARAMS_BAND = 0.02
+
+
 def main() -> None:
     print(f"{'depth':>6} {'params':>12} {'paper':>12} {'MACs plain':>12} {'MACs resnet':>12} {'public':>8}  check")
     all_ok = True
@@ -251,6 +391,20 @@ def main() -> None:
         )
     for option in ("B", "C"):
         print(f"ResNet-20 option {option}: {count_parameters(build_cifar_net(20, True, option)):,} parameters")
+    print(
+        f"\nHe et al. 2016, bottleneck blocks, option B\n{'depth':>6} {'unit':>9} {'params':>12} {'published':>10} "
+        f"{'MACs':>9}  check"
+    )
+    for depth in paper.BOTTLENECK_DEPTHS:
+        for unit in UNITS:
+            net = build_net(NetConfig("resnet", depth, "B", unit=unit, block="bottleneck"))
+            params, published = count_parameters(net), paper.BOTTLENECK_PARAMS_M[depth]
+            ok = abs(params / (published * 1e6) - 1) < BOTTLENECK_PARAMS_BAND
+            all_ok &= ok
+            print(
+                f"{depth:>6} {unit:>9} {params:>12,} {published:>9.1f}M {forward_macs(net) / 1e6:>8.0f}M  "
+                f"{'ok' if ok else 'MISMATCH'}"
+            )
     if not all_ok:
         raise SystemExit("parameter or multiply-add counts disagree with study/paper.py")
 

@@ -43,3 +43,30 @@ RECIPE = {
     "warmup_until_train_error": 80.0,  # percent
     "pad": 4,
 }
+
+
+# He et al. (2016), "Identity Mappings in Deep Residual Networks": the pre-activation unit and the
+# bottleneck nets on CIFAR. Numbers as the project's issue cites them (its Table 4; the 1001-layer
+# pre-activation CIFAR-10 error also in the authors' KaimingHe/resnet-1k-layers README); not yet
+# checked here against a copy of the paper.
+
+#: The bottleneck depths (9n+2) they train.
+BOTTLENECK_DEPTHS = (164, 1001)
+
+#: Their parameter counts, in millions as published (projection shortcuts where the shape changes).
+BOTTLENECK_PARAMS_M = {164: 1.7, 1001: 10.2}
+
+#: Test error (%) by (dataset, depth, unit); ResNet-110 is the median of 5 runs, the 1001-layer
+#: pre-activation net's CIFAR-10 error is at batch 128 (4.62% at batch 64).
+FOLLOWUP_TEST_ERROR = {
+    ("cifar10", 110, "original"): 6.61,
+    ("cifar10", 110, "preact"): 6.37,
+    ("cifar10", 164, "original"): 5.93,
+    ("cifar10", 164, "preact"): 5.46,
+    ("cifar10", 1001, "original"): 7.61,
+    ("cifar10", 1001, "preact"): 4.92,
+    ("cifar100", 164, "original"): 25.16,
+    ("cifar100", 164, "preact"): 24.33,
+    ("cifar100", 1001, "original"): 27.82,
+    ("cifar100", 1001, "preact"): 22.71,
+}

@@ -3,8 +3,10 @@ import torch
 
 from study import paper
 from study.nets import (
+    NetConfig,
     ZeroPadShortcut,
     build_cifar_net,
+    build_net,
     count_parameters,
     forward_macs,
     make_shortcut,
@@ -84,10 +86,11 @@ def test_unknown_shortcut_lists_the_options():
 
 def test_every_3x3_layer_response_is_reachable_by_name():
     net = build_cifar_net(20, True, "B")
-    names = [name for name, _ in response_layers(net)]
+    names = [name for name, _, _ in response_layers(net)]
     assert len(names) == 19  # 6n+1 conv layers; the shortcut projections are not 3x3 layers
     assert names[0] == "bn1" and names[1] == "stage1.0.bn1" and names[-1] == "stage3.2.bn2"
     assert dict(net.named_modules())["stage2.0.bn2"] is response_layers(net)[8][1]
+    assert dict(net.named_modules())["stage2.0.conv2"] is response_layers(net)[8][2]
 
 
 def test_grey_images_and_other_sizes_work():
@@ -102,3 +105,50 @@ def test_models_self_check_prints_the_table(capsys):
     main()
     out = capsys.readouterr().out
     assert "19,421,274" in out and "MISMATCH" not in out
+
+
+@pytest.mark.parametrize("depth,unit,params", [(164, "original", 1_704_154), (164, "preact", 1_703_258)])
+def test_bottleneck_nets_have_the_published_parameter_counts(depth, unit, params):
+    net = build_net(NetConfig("resnet", depth, "B", unit=unit, block="bottleneck"))
+    assert count_parameters(net) == params
+    assert count_parameters(net) == pytest.approx(paper.BOTTLENECK_PARAMS_M[depth] * 1e6, rel=0.02)
+
+
+def test_a_pre_activation_unit_adds_its_branch_to_a_clean_identity_path():
+    torch.manual_seed(0)
+    basic = build_net(NetConfig("resnet", 8, unit="preact")).stage1[0].eval()  # 16 -> 16: an identity shortcut
+    bottleneck = build_net(NetConfig("resnet", 20, unit="preact", block="bottleneck")).stage1[1].eval()  # 64 -> 64
+    for unit, last, width in ((basic, basic.conv2, 16), (bottleneck, bottleneck.conv3, 64)):
+        x = torch.randn(4, width, 8, 8)  # negative values too: nothing after the addition clips them
+        torch.nn.init.zeros_(last.weight)
+        assert torch.equal(unit(x), x) and (unit(x) < 0).any()
+    original = build_net(NetConfig("resnet", 8)).stage1[0].eval()
+    torch.nn.init.zeros_(original.conv2.weight)
+    torch.nn.init.zeros_(original.bn2.bias)
+    x = torch.randn(4, 16, 8, 8)
+    assert torch.equal(original(x), torch.relu(x))  # the original unit's ReLU after the addition
+
+
+def test_a_pre_activation_net_ends_with_one_bn_relu_and_responds_at_its_3x3_convs():
+    net = build_net(NetConfig("resnet", 8, unit="preact"))
+    assert not hasattr(net, "bn1") and isinstance(net.bn_final, torch.nn.BatchNorm2d)
+    layers = response_layers(net)
+    assert len(layers) == 7 and all(module is conv and conv.kernel_size == (3, 3) for _, module, conv in layers)
+
+
+def test_a_bottleneck_net_responds_at_its_3x3_layers_only():
+    layers = response_layers(build_net(NetConfig("resnet", 11, "B", block="bottleneck")))
+    assert len(layers) == 1 + 3 and all(conv.kernel_size == (3, 3) for _, _, conv in layers)
+
+
+@pytest.mark.parametrize("depth", [21, 57, 100])
+def test_a_depth_bottlenecks_cannot_build_names_their_rule(depth):
+    with pytest.raises(ValueError, match="9n\\+2 .*He et al. 2016 use 164, 1001"):
+        build_net(NetConfig("resnet", depth, block="bottleneck"))
+
+
+def test_unknown_unit_or_block_lists_the_options():
+    with pytest.raises(ValueError, match="original, preact"):
+        NetConfig(unit="post")
+    with pytest.raises(ValueError, match="basic, bottleneck"):
+        NetConfig(block="wide")

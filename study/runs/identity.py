@@ -47,7 +47,7 @@ NOT_IDENTITY = (
 
 #: Keys that came after runs were made, with their defaults: at its default such a key is left out
 #: of a run's identity, so the folders of runs made before it existed keep their names.
-ADDED_KEYS = {"data.eval_subset": None}
+ADDED_KEYS = {"data.eval_subset": None, "model.unit": "original", "model.block": "basic"}
 
 
 #: Trainer keys the harness gives its own meaning (precision null: bf16 on a GPU, else 32-true;
@@ -161,14 +161,17 @@ def identity_differences(run_dir: Path, cfg: DictConfig | dict) -> list[str]:
     ]
 
 
-def net_label(arch: str, depth: int, shortcut: str, sep: str = "") -> str:
-    """`resnet20`, `plain56`, `resnet20-B` (sep="-": `resnet-20-B`): a run's net as its folder and
-    its sweep's progress lines name it; the shortcut appears only where it is not the default A."""
+def net_label(arch: str, depth: int, shortcut: str, sep: str = "", unit: str = "original", block: str = "basic") -> str:
+    """`resnet20`, `plain56`, `resnet20-B`, `resnet164-preact-bottleneck` (sep="-": `resnet-20-B`):
+    a run's net as its folder and its sweep's progress lines name it; the shortcut, unit and block
+    appear only where they are not the paper's (A, original, basic)."""
     option = f"-{shortcut}" if arch == "resnet" and shortcut != "A" else ""
-    return f"{arch}{sep}{depth}{option}"
+    choices = "".join(f"-{choice}" for choice, default in ((unit, "original"), (block, "basic")) if choice != default)
+    return f"{arch}{sep}{depth}{option}{choices}"
 
 
 def run_id(cfg: DictConfig) -> str:
     digest = hashlib.sha256(json.dumps(identity(cfg), sort_keys=True).encode()).hexdigest()[:10]
     m = cfg.model
-    return f"{cfg.data.name}/{net_label(m.arch, m.depth, m.shortcut)}/seed{cfg.seed}-{digest}"
+    label = net_label(m.arch, m.depth, m.shortcut, unit=m.get("unit", "original"), block=m.get("block", "basic"))
+    return f"{cfg.data.name}/{label}/seed{cfg.seed}-{digest}"

@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 
 from study.data.sources import DATASETS
 from study.fileio import inside, write_json
-from study.nets import ARCHS, SHORTCUTS, blocks_per_stage
+from study.nets import ARCHS, BLOCKS, SHORTCUTS, blocks_per_stage
 
 __all__ = ["SUMMARY", "STATUSES", "USABLE", "FIELDS", "blank", "write", "read", "problems", "stored_config"]
 
@@ -41,10 +41,14 @@ def _number(low: float = 0.0, high: float = math.inf):
 
 
 def _depth(value) -> bool:
-    try:
-        return _whole(8)(value) and blocks_per_stage(value) > 0
-    except ValueError:
-        return False
+    """A depth some block builds (the block itself is in the run's config)."""
+    for block in BLOCKS:
+        try:
+            if _whole(8)(value) and blocks_per_stage(value, block) > 0:
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 def _optional(check):

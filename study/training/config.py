@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from study.data.sources import DATASETS
 from study.fileio import UnsafeFile, inside
-from study.nets import ARCHS, SHORTCUTS, blocks_per_stage
+from study.nets import ARCHS, BLOCKS, SHORTCUTS, UNITS, blocks_per_stage
 from study.runs import summary
 from study.runs.identity import identity_differences, run_id, trainer_defaults
 from study.training import loggers
@@ -71,10 +71,16 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(
             f"model.arch={m.arch!r} is unknown: choose one of {', '.join(ARCHS)} (model=plain or model=resnet)"
         )
+    for key, allowed in (("unit", UNITS), ("block", BLOCKS)):
+        if m.get(key, allowed[0]) not in allowed:
+            raise ConfigError(f"model.{key}={m.get(key)!r} is unknown: choose one of {', '.join(allowed)}")
+    block = m.get("block", "basic")
     try:
-        blocks_per_stage(m.depth)
+        blocks_per_stage(m.depth, block)
     except ValueError as err:
-        raise ConfigError(f"model.depth={m.depth}: {err}") from None
+        raise ConfigError(
+            f"model.depth={m.depth}: {err}" + (" (model.block=bottleneck)" if block != "basic" else "")
+        ) from None
     if m.depth > m.max_depth:
         raise ConfigError(
             f"model.depth={m.depth} is deeper than model.max_depth={m.max_depth}: ResNet-1202, the "

@@ -26,19 +26,16 @@ FILE = "diagnostics.csv"
 COLUMNS = ["step", "layer", "name", "response_std", "grad_norm"]
 
 
-def conv_of(net: nn.Module, bn_name: str) -> nn.Conv2d:
-    """The 3x3 conv a response BN follows: `stage1.0.bn2` follows `stage1.0.conv2`."""
-    *parent, leaf = bn_name.split(".")
-    return net.get_submodule(".".join([*parent, leaf.replace("bn", "conv")]))
-
-
 def measure(net: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> list[dict]:
     """Per 3x3 layer, in forward order: response std and weight-gradient norm on this batch."""
     layers = response_layers(net)
-    weights = [conv_of(net, name).weight for name, _ in layers]
+    weights = [conv.weight for _, _, conv in layers]
     saved = {name: buffer.clone() for name, buffer in net.named_buffers()}
     stds: list[torch.Tensor] = []
-    handles = [bn.register_forward_hook(lambda m, i, out: stds.append(out.detach().float().std())) for _, bn in layers]
+    handles = [
+        module.register_forward_hook(lambda m, i, out: stds.append(out.detach().float().std()))
+        for _, module, _ in layers
+    ]
     was_training = net.training
     net.train()
     try:
@@ -54,7 +51,7 @@ def measure(net: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> list[
     norms = torch.stack([g.detach().float().norm() for g in grads]).cpu().tolist()
     return [
         {"layer": i + 1, "name": name, "response_std": float(std), "grad_norm": norm}
-        for i, ((name, _), std, norm) in enumerate(zip(layers, torch.stack(stds).cpu().tolist(), norms))
+        for i, ((name, _, _), std, norm) in enumerate(zip(layers, torch.stack(stds).cpu().tolist(), norms))
     ]
 
 

@@ -84,7 +84,7 @@ def layer_response_std(net: nn.Module, batches) -> list[dict]:
 
         return record
 
-    handles = [module.register_forward_hook(hook(i)) for i, (_, module) in enumerate(layers)]
+    handles = [module.register_forward_hook(hook(i)) for i, (_, module, _) in enumerate(layers)]
     try:
         for images, _ in batches:
             net(images)
@@ -93,7 +93,7 @@ def layer_response_std(net: nn.Module, batches) -> list[dict]:
             h.remove()
     mean = sums[:, 1] / sums[:, 0]
     std = (sums[:, 2] / sums[:, 0] - mean.square()).clamp_min(0).sqrt()
-    return [{"layer": i + 1, "name": name, "std": std[i].item()} for i, (name, _) in enumerate(layers)]
+    return [{"layer": i + 1, "name": name, "std": std[i].item()} for i, (name, _, _) in enumerate(layers)]
 
 
 class CifarClassifier(L.LightningModule):

@@ -92,7 +92,9 @@ def load_data(cfg: DictConfig) -> ImageDataModule:
 
 def net_config(cfg: DictConfig, in_channels: int) -> NetConfig:
     m = cfg.model
-    return NetConfig(m.arch, m.depth, m.shortcut, num_classes=10, in_channels=in_channels)
+    return NetConfig(
+        m.arch, m.depth, m.shortcut, 10, in_channels, unit=m.get("unit", "original"), block=m.get("block", "basic")
+    )
 
 
 def build_module(cfg: DictConfig, net: NetConfig) -> CifarClassifier:

@@ -41,7 +41,8 @@ def refuse(err: Exception) -> None:
 
 def job_label(config: DictConfig) -> str:
     m = config.model
-    return f"{net_label(m.arch, m.depth, m.shortcut, sep='-')} seed {config.seed}"
+    label = net_label(m.arch, m.depth, m.shortcut, "-", m.get("unit", "original"), m.get("block", "basic"))
+    return f"{label} seed {config.seed}"
 
 
 class SweepProgress(Callback):

@@ -464,3 +464,20 @@ def test_a_checkpoint_older_than_the_code_history_takes_the_first_version_from_t
     damaged = CodeVersions(new)
     damaged.load_state_dict({"history": [{"code": "rm -rf", "from_step": "x"}]})
     assert damaged.history == []
+
+
+def test_a_pre_activation_bottleneck_run_trains_resumes_and_reports_in_its_own_folder(cifar_root, tmp_path):
+    from helpers import train_in_process
+
+    extra = ("model.unit=preact", "model.block=bottleneck", "model.depth=11", "model.shortcut=B", "diag_every=2")
+    status, run_dir = train_in_process(cifar_root, tmp_path / "runs", *extra)
+    assert status == "completed" and run_dir.parent.name == "resnet11-B-preact-bottleneck"
+    assert len(read_rows(run_dir / "diagnostics.csv")) and (run_dir / "layer_responses.csv").is_file()
+    report = run_cli("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
+    assert "1 runs (1 completed)" in report.stdout
+
+
+def test_a_depth_the_block_cannot_build_is_refused_before_the_data(tmp_path):
+    result = run_cli("study.train", "model.block=bottleneck", "model.depth=8", f"runs_root={tmp_path}")
+    assert result.returncode == 2 and "9n+2" in result.stderr and "model.block=bottleneck" in result.stderr
+    assert not list(tmp_path.iterdir())
