@@ -45,8 +45,9 @@ lint: install
 	$(PY) -m ruff check study tests scripts notebooks
 	$(PY) -m ruff format --check study tests scripts notebooks
 
+# One test process per core; the Slurm tests share one worker (and one cluster).
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadgroup
 
 test-slow: install
 	$(PY) -m pytest -q -m slow

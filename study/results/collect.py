@@ -17,9 +17,9 @@ import pandas as pd
 from study.fileio import UnsafeFile, inside
 from study.runs import summary as summaries
 from study.runs.identity import flat_items, study_of
+from study.runs.layout import DIAGNOSTICS_COLUMNS
 from study.runs.lock import describe_holder, lock_holder
 from study.runs.provenance import describe_code_history
-from study.training.diagnostics import COLUMNS as DIAGNOSTICS_COLUMNS
 
 #: The summary fields (study.runs.summary.FIELDS) a report tables, one row a run, in runs.csv's order.
 SUMMARY_COLUMNS = [

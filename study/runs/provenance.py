@@ -5,8 +5,10 @@ precision; and how a report writes them.
 import os
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["code_version", "provenance", "describe_code", "describe_code_history"]
 
@@ -41,6 +43,7 @@ def provenance(device: "torch.device", precision: str, code: dict | None = None)
     import platform
 
     import lightning
+    import torch
     import torchvision
 
     if device.type == "cuda":

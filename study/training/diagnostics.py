@@ -20,10 +20,10 @@ from torch import nn
 
 from study.fileio import trim_rows
 from study.nets import response_layers
+from study.runs.layout import DIAGNOSTICS, DIAGNOSTICS_COLUMNS
 
-FILE = "diagnostics.csv"
-#: Its columns: what is written here is what the report reads (study.results.claims).
-COLUMNS = ["step", "layer", "name", "response_std", "grad_norm"]
+FILE = DIAGNOSTICS
+COLUMNS = DIAGNOSTICS_COLUMNS  # what is written here is what the report reads
 
 
 def measure(net: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> list[dict]:

@@ -238,7 +238,10 @@ def wait_for_step(runs_root: Path, step: int, proc: subprocess.Popen, timeout: f
     raise AssertionError(f"the run did not reach step {step}:\n{proc.communicate()[0][-3000:]}")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
+# SIGINT takes the same path as SIGTERM (StopOnSignal): behind make test-slow, to keep CI short.
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow), signal.SIGKILL]
+)
 def test_a_stopped_run_resumes_to_the_same_numbers_as_an_uninterrupted_one(cifar_root, tmp_path, signum):
     """SIGTERM/SIGINT checkpoint the current step; SIGKILL loses what followed the last periodic
     checkpoint. Either way the rerun ends with the uninterrupted run's numbers and metrics.csv."""

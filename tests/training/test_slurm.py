@@ -16,7 +16,7 @@ import pytest
 
 from helpers import REPO, cli_env, run_cli, tiny_run_args
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin"])
 
 
