@@ -69,9 +69,18 @@ def test_the_folder_names_of_runs_made_before_the_trainer_pass_through_stay_the_
     ],
 )
 def test_a_trainer_or_logger_setting_that_cannot_work_is_refused_before_the_data(tmp_path, override, expected):
+    from study.training.config import ConfigError, validate
+
     extra = ("logger=wandb",) if override.startswith("logger.") else ()
-    result = run_cli("study.train", *tiny_run_args(tmp_path / "no-data", tmp_path / "runs", *extra, override))
-    assert result.returncode == 2 and expected in result.stderr, result.stderr
+    with pytest.raises(ConfigError) as err:
+        validate(compose_config(*tiny_run_args(tmp_path / "no-data", tmp_path / "runs", *extra, override)))
+    assert expected in str(err.value)
+
+
+def test_a_trainer_argument_lightning_lacks_stops_the_command_in_one_line(tmp_path):
+    override = "+trainer.not_an_argument=1"
+    result = run_cli("study.train", *tiny_run_args(tmp_path / "no-data", tmp_path / "runs", override))
+    assert result.returncode == 2 and "unexpected keyword argument 'not_an_argument'" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "runs").exists()
 
 

@@ -174,6 +174,16 @@ def test_warmup_is_on_by_default_from_110_layers():
     ],
 )
 def test_bad_settings_are_refused_before_any_data_is_loaded(tmp_path, override, expected):
+    from helpers import compose_config
+    from study.training.config import ConfigError, validate
+
+    with pytest.raises(ConfigError) as err:
+        validate(compose_config(*tiny_run_args(tmp_path / "no-data-here", tmp_path / "runs", override)))
+    assert expected in str(err.value)
+
+
+@pytest.mark.parametrize("override,expected", [("model.depth=21", "6n+2"), ("seed=x", "seed='x' must be a whole")])
+def test_a_bad_setting_stops_the_command_in_one_line_before_any_folder_or_data(tmp_path, override, expected):
     result = train(tmp_path / "no-data-here", tmp_path / "runs", override, check=False)
     assert result.returncode == 2
     assert expected in result.stderr and "Traceback" not in result.stderr
