@@ -14,7 +14,11 @@ from study.data.sources import DATASETS
 from study.fileio import UnsafeFile, inside
 from study.nets import ARCHS, BLOCKS, SHORTCUTS, UNITS, blocks_per_stage
 from study.runs import summary
+from study.runs.checkpoints import CHECKPOINTS
 from study.runs.identity import identity_differences, run_id, trainer_defaults
+from study.runs.layout import CONFIG, DIAGNOSTICS, METRICS, RESPONSES, TRAIN_LOG
+from study.runs.lock import LOCK
+from study.runs.summary import SUMMARY
 from study.training import loggers
 
 #: Trainer arguments the harness sets itself; a config that sets them is refused (with the key
@@ -188,23 +192,10 @@ def check_trainer(trainer: DictConfig) -> None:
         )
 
 
-#: What Hydra and a run of this harness write into a run folder.
-RUN_FOLDER_ENTRIES = {
-    ".hydra",
-    "train.log",
-    "config.yaml",
-    "summary.json",
-    "metrics.csv",
-    "diagnostics.csv",
-    "layer_responses.csv",
-    "checkpoints",
-    "run.lock",
-    "tensorboard",
-    "wandb",
-    ".write-probe",
-}
 #: The files of a run folder that a run reads or rewrites.
-RUN_FILES = ("config.yaml", "summary.json", "metrics.csv", "diagnostics.csv", "layer_responses.csv", "train.log")
+RUN_FILES = (CONFIG, SUMMARY, METRICS, DIAGNOSTICS, RESPONSES, TRAIN_LOG)
+#: What Hydra and a run of this harness write into a run folder.
+RUN_FOLDER_ENTRIES = {*RUN_FILES, ".hydra", CHECKPOINTS, LOCK, "tensorboard", "wandb", ".write-probe"}
 RUN_FOLDER_PREFIXES = ("set-aside-", "run.lock.stale-", ".config.yaml.", ".summary.json.", ".metrics.csv.")
 
 
