@@ -42,8 +42,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 lint: install
-	$(PY) -m ruff check study tests scripts notebooks
-	$(PY) -m ruff format --check study tests scripts notebooks
+	$(PY) -m ruff check study tests scripts notebooks examples
+	$(PY) -m ruff format --check study tests scripts notebooks examples
 
 # One test process per core; the Slurm tests share one worker (and one cluster).
 test: install

@@ -47,7 +47,7 @@ def bench_images(data_dir: str | None, quiet: bool = False) -> tuple[ImageSplits
     labels = torch.randint(0, 10, (50_000,), generator=g)
     source = {"dataset": "random", "layout": "random images"}
     return ImageSplits(
-        images, labels, None, None, images[:10_000], labels[:10_000], source
+        images, labels, None, None, images[:10_000], labels[:10_000], source, 10
     ), "random images (no CIFAR-10 found)"
 
 

@@ -18,45 +18,52 @@ from pathlib import Path
 
 import numpy as np
 
-from study.data.sources import CIFAR10_CLASSES, IMAGE_FOLDERS, DataError, find_cifar10_layout, load_dataset
+from study.data.sources import CIFAR10, IMAGE_FOLDERS, CifarFormat, DataError, find_cifar_layout, load_dataset
 
 
-def per_file(splits: dict, suffix: str = ""):
-    """(file name, images, labels) of each batch file of CIFAR-10's five training and one test batch."""
-    names = {"train": [f"data_batch_{i}{suffix}" for i in range(1, 6)], "test": [f"test_batch{suffix}"]}
+def per_file(splits: dict, names: dict[str, list[str]]):
+    """(file name, images, labels) of each file, a split's images shared out over its `names`."""
     for split, (images, labels) in splits.items():
         for name, part in zip(names[split], np.array_split(np.arange(len(images)), len(names[split]))):
             yield name, images[part], labels[part]
 
 
-def write_pickles(root: Path, splits: dict) -> Path:
-    """{split: (images NHWC uint8, labels)} as torchvision's cifar-10-batches-py/ under root."""
-    folder = Path(root) / "cifar-10-batches-py"
+def write_pickles(root: Path, splits: dict, fmt: CifarFormat = CIFAR10) -> Path:
+    """{split: (images NHWC uint8, labels)} as torchvision's pickles (cifar-10-batches-py/ or
+    cifar-100-python/) under root; CIFAR-100's coarse labels are written as the fine ones' tenth."""
+    folder = Path(root) / fmt.pickles
     folder.mkdir(parents=True, exist_ok=True)
-    for name, images, labels in per_file(splits):
-        entry = {"data": images.transpose(0, 3, 1, 2).reshape(len(images), -1), "labels": labels.tolist()}
+    names = {split: [name for name, _ in files] for split, files in fmt.pickle_files().items()}
+    for name, images, labels in per_file(splits, names):
+        entry = {"data": images.transpose(0, 3, 1, 2).reshape(len(images), -1), fmt.label_key: labels.tolist()}
+        if fmt.label_bytes == 2:
+            entry["coarse_labels"] = (labels // 5).tolist()
         with open(folder / name, "wb") as f:
             pickle.dump(entry, f, protocol=2)
     return Path(root)
 
 
-def write_binary(root: Path, splits: dict) -> Path:
-    """The same as the official binary version, cifar-10-batches-bin/ under root."""
-    folder = Path(root) / "cifar-10-batches-bin"
+def write_binary(root: Path, splits: dict, fmt: CifarFormat = CIFAR10) -> Path:
+    """The same as the official binary version (cifar-10-batches-bin/ or cifar-100-binary/) under root."""
+    folder = Path(root) / fmt.binary
     folder.mkdir(parents=True, exist_ok=True)
-    for name, images, labels in per_file(splits, ".bin"):
+    for name, images, labels in per_file(splits, fmt.binary_files):
         pixels = images.transpose(0, 3, 1, 2).reshape(len(images), -1)
-        (folder / name).write_bytes(np.concatenate([labels.astype(np.uint8)[:, None], pixels], 1).tobytes())
+        label_bytes = [labels // 5, labels][-fmt.label_bytes :]  # CIFAR-100: coarse, then fine
+        columns = [np.asarray(b, dtype=np.uint8)[:, None] for b in label_bytes]
+        (folder / name).write_bytes(np.concatenate([*columns, pixels], 1).tobytes())
     return Path(root)
 
 
-def write_image_folders(root: Path, splits: dict, suffix: str = ".png", class_folder=lambda name, label: name) -> Path:
+def write_image_folders(
+    root: Path, splits: dict, suffix: str = ".png", class_folder=lambda name, label: name, fmt: CifarFormat = CIFAR10
+) -> Path:
     """train/<class>/<index><suffix> and test/<class>/... under root; `class_folder` names the folders."""
     from PIL import Image
 
     for split, (images, labels) in splits.items():
         for i, (image, label) in enumerate(zip(images, labels)):
-            folder = Path(root) / split / class_folder(CIFAR10_CLASSES[label], label)
+            folder = Path(root) / split / class_folder(fmt.classes[label], label)
             folder.mkdir(parents=True, exist_ok=True)
             Image.fromarray(image).save(folder / f"{i:05d}{suffix}", quality=95)
     return Path(root)
@@ -89,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             write(root, splits)
             print(f"wrote {name} in {time.perf_counter() - started:.1f} s", flush=True)
             rows.append((name, *timed_loads(root, verify_checksums=False)))
-        layout, folder = find_cifar10_layout(args.data_dir)
+        layout, folder = find_cifar_layout(args.data_dir)
         if layout == IMAGE_FOLDERS:
             root = Path(tmp) / "given-folders"
             for split in ("train", "test"):

@@ -1,4 +1,4 @@
-"""`python -m study.evaluate RUN_DIR_OR_CHECKPOINT [key=value ...] [--export model.pt]`
+"""`python -m study.evaluate RUN_DIR_OR_CHECKPOINT [key=value ...] [--export model.pt] [--builder M:F]`
 
 The test and training error of a trained net, overall and per class, from a run folder (its
 newest usable checkpoint) or a checkpoint file, in a run folder or on its own. The net is rebuilt
@@ -9,6 +9,9 @@ unless the copy is in ./data). A checkpoint whose net disagrees with its run's c
 shortcut)` loads without Lightning or Hydra:
 
     net = build_cifar_net(56, True, "A"); net.load_state_dict(torch.load("model.pt", weights_only=True))
+
+A net of a user's builder is rebuilt only when the user names the same builder (`--builder
+mynets:build`): code is never imported because a file says so.
 """
 
 import argparse
@@ -19,7 +22,7 @@ import torch
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from study.data.sources import CIFAR10_CLASSES, DataError
+from study.data.sources import CIFAR_FORMATS, LOADERS, DataError
 from study.data.stream import ImageDataModule
 from study.nets import NetConfig, build_net
 from study.runs import checkpoints
@@ -48,13 +51,14 @@ def locate(path: Path) -> tuple[Path | None, Path]:
     return path, newest[0]
 
 
-def data_settings(run_dir: Path | None, overrides: list[str]) -> dict:
-    """The data node to evaluate on: the run's stored one (or DEFAULT_DATA), with the user's
-    overrides. A stored config is data from someone else: an interpolation in it is refused, never
-    resolved (it could read the environment)."""
+def data_settings(run_dir: Path | None, overrides: list[str], recorded_dataset=None) -> dict:
+    """The data node to evaluate on: the run's stored one (or DEFAULT_DATA, for the dataset the
+    checkpoint records), with the user's overrides. A stored config is data from someone else: an
+    interpolation in it is refused, never resolved (it could read the environment)."""
     stored = (stored_config(run_dir) if run_dir else None) or {}
     data = stored.get("data") if isinstance(stored.get("data"), dict) else {}
-    data = {**DEFAULT_DATA, **data}
+    default = {**DEFAULT_DATA, **({"name": recorded_dataset} if recorded_dataset in LOADERS else {})}
+    data = {**default, **data}
     try:
         given = OmegaConf.to_container(OmegaConf.from_dotlist(overrides), resolve=False)
     except OmegaConfBaseException as err:
@@ -86,6 +90,7 @@ def net_config(loaded: dict, run_dir: Path | None, checkpoint: Path) -> NetConfi
                 model["shortcut"],
                 unit=model.get("unit", "original"),
                 block=model.get("block", "basic"),
+                builder=model.get("builder"),
             )
             if model
             else None
@@ -108,17 +113,22 @@ def net_config(loaded: dict, run_dir: Path | None, checkpoint: Path) -> NetConfi
 
 
 def _net_fields(config: NetConfig) -> tuple:
-    return config.arch, config.depth, config.shortcut, config.unit, config.block
+    return config.arch, config.depth, config.shortcut, config.unit, config.block, config.builder
 
 
-def load(path: Path, overrides: list[str]):
+def load(path: Path, overrides: list[str], builder: str | None = None):
     """(net with its weights, data module, checkpoint path, step) or an EvaluateError / DataError."""
     run_dir, checkpoint = locate(path)
     loaded, why = checkpoints.load_checkpoint(checkpoint)
     if loaded is None:
         raise EvaluateError(f"checkpoint {checkpoint} is refused: {why}")
     config = net_config(loaded, run_dir, checkpoint)
-    d = data_settings(run_dir, overrides)
+    if config.builder and config.builder != builder:
+        raise EvaluateError(
+            f"{checkpoint} holds a net of the builder {config.builder}: code is never imported on a file's word. "
+            f"If you trust it, give --builder {config.builder}"
+        )
+    d = data_settings(run_dir, overrides, (loaded.get(checkpoints.RECORD) or {}).get("dataset"))
     dm = ImageDataModule(
         d["name"],
         str(d["root"]),
@@ -130,6 +140,11 @@ def load(path: Path, overrides: list[str]):
     if config.in_channels != dm.in_channels:
         raise EvaluateError(
             f"{checkpoint} holds a net for {config.in_channels}-channel images; {d['name']} has {dm.in_channels}"
+        )
+    if config.num_classes != dm.num_classes:
+        raise EvaluateError(
+            f"{checkpoint} holds a net for {config.num_classes} classes; {d['name']} has {dm.num_classes}: "
+            "give the data it was trained on (data.name=..., data.root=...)"
         )
     net = build_net(config)
     state = loaded.get("state_dict") or {}
@@ -147,15 +162,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run", type=Path, help="a run folder, or a checkpoint file")
     parser.add_argument("overrides", nargs="*", help="data.key=value changes to the run's config, e.g. data.root=DIR")
     parser.add_argument("--export", type=Path, help="write the net's plain state_dict here")
+    parser.add_argument("--builder", help="the builder (module:function) of a net of yours, to import it")
     args = parser.parse_args(argv)
     try:
-        net, dm, checkpoint, step = load(args.run, args.overrides)
-    except (EvaluateError, DataError) as err:
+        net, dm, checkpoint, step = load(args.run, args.overrides, args.builder)
+    except (EvaluateError, DataError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     net.eval()
     c = net.config
-    names = CIFAR10_CLASSES if dm.name == "cifar10" else [str(i) for i in range(c.num_classes)]
+    names = CIFAR_FORMATS[dm.name].classes if dm.name in CIFAR_FORMATS else [str(i) for i in range(c.num_classes)]
     print(f"{c.describe()} from {checkpoint} (step {step}); {len(dm.splits.test_images):,} test images")
     results = {}
     for split in ("test", "train"):
@@ -168,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:>12}  {results['test'][1][i]:6.2f}  {results['train'][1][i]:6.2f}")
     if args.export:
         torch.save(net.state_dict(), args.export)
-        print(f"exported: {args.export} (build_cifar_net({c.depth}, {c.residual}, {c.shortcut!r}) loads it)")
+        print(f"exported: {args.export} (build_net(NetConfig(**{c.as_dict()})) loads it)")
     return 0
 
 

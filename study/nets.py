@@ -32,9 +32,20 @@ Two more choices, each with the paper's as the default (`NetConfig`):
 A plain twin has the same layers as its residual net, without the addition. Every shortcut
 option applies to every unit and block (A zero-pads the stem's 16 channels to a bottleneck's 64).
 
+Any net of the user's (`builder="module:function"`): `function(depth, residual, num_classes,
+in_channels)` returns an `nn.Module`, residual=False asking for its plain twin. It is wrapped in
+a `UserNet`, which carries the NetConfig like the paper's nets. Figure 7 and the diagnostics
+measure its 3x3 layers' responses: the net may say which they are with a method
+`response_layers()` returning (name, module whose output is the response, its 3x3 conv) triples;
+without one, every BatchNorm2d right after a 3x3 Conv2d (outside modules named "shortcut") counts,
+as in the paper's nets; a net with neither has no responses, and the report says so.
+
 `python -m study.nets` (`make models`) recounts these tables and checks them against `study.paper`.
 """
 
+import importlib
+import inspect
+import re
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -48,7 +59,9 @@ __all__ = [
     "SHORTCUTS",
     "NetConfig",
     "CifarNet",
+    "UserNet",
     "build_net",
+    "load_builder",
     "build_cifar_net",
     "blocks_per_stage",
     "response_layers",
@@ -60,6 +73,9 @@ ARCHS = ("plain", "resnet")
 SHORTCUTS = ("A", "B", "C")
 UNITS = ("original", "preact")
 BLOCKS = ("basic", "bottleneck")
+#: `package.module:function`, as model.builder names a user's net.
+BUILDER_PATTERN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+BUILDER_SIGNATURE = "build(depth: int, residual: bool, num_classes: int, in_channels: int) -> nn.Module"
 STAGE_WIDTHS = (16, 32, 64)
 #: 3x3-or-1x1 conv layers per block, and how much wider a block's output is than its inner width.
 LAYERS_PER_BLOCK = {"basic": 2, "bottleneck": 3}
@@ -99,12 +115,16 @@ class NetConfig:
     in_channels: int = 3
     unit: str = "original"
     block: str = "basic"
+    builder: str | None = None  # "module:function": a net of the user's instead of the paper's
 
     def __post_init__(self):
         for name, allowed in (("arch", ARCHS), ("shortcut", SHORTCUTS), ("unit", UNITS), ("block", BLOCKS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} {getattr(self, name)!r} is unknown: choose one of {', '.join(allowed)}")
-        blocks_per_stage(self.depth, self.block)
+        if self.builder is None:
+            blocks_per_stage(self.depth, self.block)
+        else:
+            self._check_user_net()
         for name in ("num_classes", "in_channels"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -120,15 +140,34 @@ class NetConfig:
             raise ValueError(f"the net's description has unknown fields: {', '.join(map(str, unknown))}")
         return cls(**values)
 
+    def _check_user_net(self) -> None:
+        if not isinstance(self.builder, str) or not BUILDER_PATTERN.fullmatch(self.builder):
+            raise ValueError(f"builder {self.builder!r} is not a 'package.module:function' name")
+        if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 1:
+            raise ValueError(f"depth {self.depth!r} must be a positive whole number")
+        for name, default in (("shortcut", "A"), ("unit", "original"), ("block", "basic")):
+            if getattr(self, name) != default:
+                raise ValueError(
+                    f"{name} {getattr(self, name)!r} applies to the paper's nets only; a net of the builder "
+                    f"{self.builder} makes its own choices: leave {name} at {default}"
+                )
+
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The fields, without a builder a paper net has none of (its checkpoints stay as they were)."""
+        values = asdict(self)
+        if values["builder"] is None:
+            del values["builder"]
+        return values
 
     @property
     def residual(self) -> bool:
         return self.arch == "resnet"
 
     def describe(self) -> str:
-        """`resnet-56`, `plain-20`, `resnet-20 (shortcut B)`, `resnet-164 (preact, bottleneck)`."""
+        """`resnet-56`, `plain-20`, `resnet-20 (shortcut B)`, `resnet-164 (preact, bottleneck)`,
+        `resnet-8 (builder mynets:build)`."""
+        if self.builder:
+            return f"{self.arch}-{self.depth} (builder {self.builder})"
         notes = [f"shortcut {self.shortcut}"] if self.residual and self.shortcut != "A" else []
         notes += [choice for choice, default in ((self.unit, "original"), (self.block, "basic")) if choice != default]
         return f"{self.arch}-{self.depth}" + (f" ({', '.join(notes)})" if notes else "")
@@ -320,9 +359,61 @@ class CifarNet(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
-def build_net(config: NetConfig) -> CifarNet:
-    """The net a NetConfig describes."""
-    return CifarNet(config)
+class UserNet(nn.Module):
+    """A net of the user's builder, carrying its NetConfig as the paper's nets do."""
+
+    def __init__(self, config: NetConfig, net: nn.Module):
+        super().__init__()
+        self.config = config
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def load_builder(name: str):
+    """The function `module:function` names, imported and checked against BUILDER_SIGNATURE; a
+    ValueError naming the builder and what is wrong with it."""
+    if not isinstance(name, str) or not BUILDER_PATTERN.fullmatch(name):
+        raise ValueError(f"builder {name!r} is not a 'package.module:function' name, e.g. mynets.blocks:build")
+    module_name, function = name.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as err:
+        raise ValueError(
+            f"builder {name}: the module {module_name} cannot be imported ({type(err).__name__}: {err}); "
+            "install its package, or put the folder that holds it on PYTHONPATH"
+        ) from None
+    build = getattr(module, function, None)
+    if not callable(build):
+        raise ValueError(f"builder {name}: {module_name} has no function {function}")
+    try:
+        inspect.signature(build).bind(depth=1, residual=True, num_classes=10, in_channels=3)
+    except TypeError as err:
+        raise ValueError(
+            f"builder {name}: {function}{inspect.signature(build)} cannot be called as {BUILDER_SIGNATURE} ({err})"
+        ) from None
+    except ValueError:  # a builtin without a signature: calling it will tell
+        pass
+    return build
+
+
+def build_user_net(config: NetConfig) -> UserNet:
+    build = load_builder(config.builder)
+    net = build(
+        depth=config.depth, residual=config.residual, num_classes=config.num_classes, in_channels=config.in_channels
+    )
+    if not isinstance(net, nn.Module):
+        raise ValueError(
+            f"builder {config.builder} returned a {type(net).__name__}, not a torch.nn.Module: it must return "
+            "the net itself"
+        )
+    return UserNet(config, net)
+
+
+def build_net(config: NetConfig) -> nn.Module:
+    """The net a NetConfig describes: the paper's (CifarNet) or the user's builder's (UserNet)."""
+    return build_user_net(config) if config.builder else CifarNet(config)
 
 
 def build_cifar_net(
@@ -337,7 +428,19 @@ def response_layers(model: nn.Module) -> list[tuple[str, nn.Module, nn.Conv2d]]:
     order: the "layer responses" of the paper's Figure 7. In the original unit the response is the
     BN output after the conv (before ReLU and before the addition); in the pre-activation unit,
     whose convs are followed by no BN, the conv output itself. Shortcut projections and 1x1 convs
-    are not 3x3 layers and are left out."""
+    are not 3x3 layers and are left out. A user's net may name its own (its `response_layers()`)."""
+    if isinstance(model, UserNet):
+        declared = getattr(model.net, "response_layers", None)
+        if callable(declared):
+            layers = [tuple(layer) for layer in declared()]
+            for layer in layers:
+                if len(layer) != 3 or not isinstance(layer[1], nn.Module) or not isinstance(layer[2], nn.Conv2d):
+                    raise ValueError(
+                        f"builder {model.config.builder}: response_layers() must give (name, module, conv) triples, "
+                        f"the conv an nn.Conv2d; one is {layer!r:.80}"
+                    )
+            return [(str(name), module, conv) for name, module, conv in layers]
+        model = model.net
     preact = getattr(getattr(model, "config", None), "unit", "original") == "preact"
     layers, last_conv = [], None
     for name, module in model.named_modules():

@@ -1,6 +1,6 @@
 """`make reproduce-cifar`: every sweep of the paper's CIFAR-10 study, then the report.
 
-    python -m study.reproduce [--scale paper|mini] [--data cifar10|fashion_mnist] [--jobs N]
+    python -m study.reproduce [--scale paper|mini] [--data cifar10|cifar100|fashion_mnist] [--jobs N]
                               [--seeds 0,1,2] [--data-dir DIR] [--launcher slurm] [--runs DIR] [--results DIR]
 
 Each sweep is `python -m study.train -m experiment=NAME ...`; a run two sweeps share is trained
@@ -11,6 +11,8 @@ does not stop the others, and the report is written from whatever runs exist.
 import argparse
 import subprocess
 import sys
+
+from study.data.sources import DATASETS
 
 EXPERIMENTS = {"paper": ["fig6_plain", "fig6_resnet", "resnet1202", "table6"], "mini": ["mini"]}
 FIXED_SEEDS = {"table6"}  # sweeps whose seeds are part of the experiment (ResNet-110 x 5)
@@ -40,7 +42,7 @@ def sweep_command(experiment: str, args: argparse.Namespace) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", choices=sorted(EXPERIMENTS), default="paper")
-    parser.add_argument("--data", choices=["cifar10", "fashion_mnist"], default="cifar10")
+    parser.add_argument("--data", choices=list(DATASETS), default="cifar10")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once on this machine (joblib launcher)")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds, a sweep axis")
     parser.add_argument("--data-dir", help="an existing dataset copy (data.root)")

@@ -29,12 +29,12 @@ def class_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(images, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
 
 
-def fixture_arrays(n_train: int = 500, n_test: int = 200, seed: int = 0) -> dict:
+def fixture_arrays(n_train: int = 500, n_test: int = 200, seed: int = 0, classes: int = 10) -> dict:
     """{split: (images NHWC uint8, labels int64)}; every class appears in both splits."""
     rng = np.random.default_rng(seed)
     arrays = {}
     for split, n in (("train", n_train), ("test", n_test)):
-        labels = np.concatenate([np.arange(10), rng.integers(0, 10, size=n - 10)]).astype(np.int64)
+        labels = np.concatenate([np.arange(classes), rng.integers(0, classes, size=n - classes)]).astype(np.int64)
         arrays[split] = (class_images(labels, rng), labels)
     return arrays
 
@@ -143,6 +143,21 @@ def compose_config(*overrides: str):
     register_resolvers()
     with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
         return compose("train", list(overrides))
+
+
+def stopped_at_step(step: int):
+    """A StopOnSignal that acts as if SIGTERM came at `step` (monkeypatch it into study.training.run)."""
+    import signal
+
+    from study.training.callbacks import StopOnSignal
+
+    class StopAtStep(StopOnSignal):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if trainer.global_step == step:
+                self.signum = signal.SIGTERM
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+    return StopAtStep
 
 
 def train_in_process(cifar_root: Path, runs_root: Path, *extra: str) -> tuple[str, Path]:

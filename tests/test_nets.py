@@ -152,3 +152,17 @@ def test_unknown_unit_or_block_lists_the_options():
         NetConfig(unit="post")
     with pytest.raises(ValueError, match="basic, bottleneck"):
         NetConfig(block="wide")
+
+
+def test_torch_hub_builds_every_net_from_a_local_checkout_and_claims_no_weights_it_lacks():
+    import torch
+
+    from helpers import REPO
+
+    load = lambda name, **kw: torch.hub.load(str(REPO), name, source="local", **kw)  # noqa: E731
+    assert count_parameters(load("resnet20")) == paper.PARAMS[20] == count_parameters(load("plain20"))
+    preact = load("preact_resnet164", num_classes=100)
+    assert preact.config == NetConfig("resnet", 164, "B", 100, 3, unit="preact", block="bottleneck")
+    assert load("resnet1001").config.block == "bottleneck"
+    with pytest.raises(ValueError, match="resnet56: the project has no trained weights"):
+        load("resnet56", pretrained=True)

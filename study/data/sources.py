@@ -1,23 +1,28 @@
-"""Datasets read from disk, checked, as uint8 arrays: CIFAR-10 in any common layout, Fashion-MNIST.
+"""Datasets read from disk, checked, as uint8 arrays: CIFAR-10 and CIFAR-100 in any common
+layout, Fashion-MNIST.
 
-CIFAR-10 (`data.root=DIR`; the layout is found from what DIR holds):
+CIFAR-10 and CIFAR-100 (`data.root=DIR`; the layout is found from what DIR holds):
 
     DIR/cifar-10-batches-py/    torchvision's pickles; md5s checked unless data.verify_checksums=false
+    DIR/cifar-100-python/       (CIFAR-100: the fine labels, 0-99)
     DIR/cifar-10-batches-bin/   the official binary version: 1 label byte + 3,072 pixel bytes a record
+    DIR/cifar-100-binary/       (CIFAR-100: a coarse and a fine label byte, then the pixels)
     DIR/train/<class>/*.png|jpg|jpeg and DIR/test/<class>/...
-                                image folders named by CIFAR-10's ten classes (any case)
+                                image folders named by the classes (any case): CIFAR-10's ten, or
+                                CIFAR-100's hundred fine ones as its meta file spells them
 
 A layout other than the pickles is decoded once into a cache, DIR/.study-cache/, or, where DIR
 cannot be written, $STUDY_CACHE_DIR (default ~/.cache/study); the cache holds a fingerprint of
 the source files (names, sizes, modification times) and is decoded again when they change.
 
 Nothing on disk is trusted: pickles go through an unpickler that builds only numpy arrays, and
-every split is checked (count, 32x32 RGB uint8, labels 0-9) before training, the message naming
+every split is checked (count, 32x32 RGB uint8, labels 0 to classes - 1) before training, the message naming
 the file or folder and the fix. Each load reports its `source`: layout, folder, fingerprints of the
 files and of the decoded content (the "data copy" that the report keeps apart), and whether the
 pixels were re-encoded (JPEG) or unchecked against the official checksums.
 """
 
+import functools
 import gzip
 import hashlib
 import json
@@ -33,11 +38,76 @@ from study.fileio import atomic_output
 
 #: CIFAR-10's classes in label order (as in the official batches.meta).
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+#: CIFAR-100's fine classes in label order (as in the official meta: alphabetical).
+CIFAR100_CLASSES = tuple(
+    """apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus butterfly camel can
+    castle caterpillar cattle chair chimpanzee clock cloud cockroach couch crab crocodile cup dinosaur dolphin
+    elephant flatfish forest fox girl hamster house kangaroo keyboard lamp lawn_mower leopard lion lizard lobster
+    man maple_tree motorcycle mountain mouse mushroom oak_tree orange orchid otter palm_tree pear pickup_truck
+    pine_tree plain plate poppy porcupine possum rabbit raccoon ray road rocket rose sea seal shark shrew skunk
+    skyscraper snail snake spider squirrel streetcar sunflower sweet_pepper table tank telephone television tiger
+    tractor train trout tulip turtle wardrobe whale willow_tree wolf woman worm""".split()
+)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-PICKLES, BINARY, IMAGE_FOLDERS = "cifar-10-batches-py", "cifar-10-batches-bin", "image folders"
-BINARY_FILES = {"train": [f"data_batch_{i}.bin" for i in range(1, 6)], "test": ["test_batch.bin"]}
-RECORD = 1 + 3 * 32 * 32
+IMAGE_FOLDERS = "image folders"
+PIXELS = 3 * 32 * 32
 CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CifarFormat:
+    """How one CIFAR dataset is laid out on disk, in each of its three layouts."""
+
+    name: str  # data.name
+    title: str
+    classes: tuple[str, ...]  # label order; image folders are named by these
+    pickles: str  # torchvision's folder of pickled batches
+    label_key: str  # the batches' label entry
+    binary: str  # the official binary version's folder
+    binary_files: dict  # split -> file names
+    label_bytes: int  # bytes before a binary record's pixels; the label is the last of them
+    torchvision_class: str  # torchvision.datasets' class: its file list with md5s, and the download
+    download_mb: int
+
+    @property
+    def record(self) -> int:
+        return self.label_bytes + PIXELS
+
+    def pickle_files(self) -> dict[str, list[tuple[str, str]]]:
+        """Per split, (file name, md5) of each pickled batch, as torchvision lists them."""
+        import torchvision.datasets
+
+        dataset = getattr(torchvision.datasets, self.torchvision_class)
+        return {"train": dataset.train_list, "test": dataset.test_list}
+
+
+CIFAR10 = CifarFormat(
+    "cifar10",
+    "CIFAR-10",
+    CIFAR10_CLASSES,
+    "cifar-10-batches-py",
+    "labels",
+    "cifar-10-batches-bin",
+    {"train": [f"data_batch_{i}.bin" for i in range(1, 6)], "test": ["test_batch.bin"]},
+    1,
+    "CIFAR10",
+    170,
+)
+#: The fine labels (100 classes) are the ones trained on; a binary record holds the coarse label
+#: byte, then the fine one.
+CIFAR100 = CifarFormat(
+    "cifar100",
+    "CIFAR-100",
+    CIFAR100_CLASSES,
+    "cifar-100-python",
+    "fine_labels",
+    "cifar-100-binary",
+    {"train": ["train.bin"], "test": ["test.bin"]},
+    2,
+    "CIFAR100",
+    161,
+)
+CIFAR_FORMATS = {fmt.name: fmt for fmt in (CIFAR10, CIFAR100)}
 
 
 class DataError(Exception):
@@ -51,6 +121,7 @@ class RawData:
     test_images: np.ndarray
     test_labels: np.ndarray
     source: dict  # what was read, from where: recorded in every run's summary.json
+    num_classes: int  # labels are 0 .. num_classes - 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -110,13 +181,15 @@ def files_fingerprint(files: list[Path], base: Path) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# CIFAR-10: torchvision's pickles
+# CIFAR: torchvision's pickles
 
 
 class _ArrayUnpickler(pickle.Unpickler):
     """Builds dicts, lists, strings, numbers and numpy arrays, nothing else: a batch file from
     someone else cannot run code when it is read. (`_codecs.encode` is how Python 3 writes bytes
     into a protocol-2 pickle, as a re-pickled copy may be.)"""
+
+    title = "CIFAR"  # named in the refusal
 
     def find_class(self, module: str, name: str):
         import codecs
@@ -133,41 +206,44 @@ class _ArrayUnpickler(pickle.Unpickler):
             return allowed[(name,)]
         if (module, name) in allowed:
             return allowed[(module, name)]
-        raise pickle.UnpicklingError(f"it asks for {module}.{name}, which a CIFAR-10 batch never holds")
+        raise pickle.UnpicklingError(f"it asks for {module}.{name}, which a {self.title} batch never holds")
 
 
-def read_batch_pickle(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def read_batch_pickle(path: Path, fmt: CifarFormat = CIFAR10) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, "rb") as f:
-            entry = _ArrayUnpickler(f, encoding="latin1").load()
+            unpickler = _ArrayUnpickler(f, encoding="latin1")
+            unpickler.title = fmt.title
+            entry = unpickler.load()
     except Exception as err:
         raise DataError(
-            f"file {path} cannot be read ({type(err).__name__}: {err}); replace it "
-            "(or the whole cifar-10-batches-py folder)"
+            f"file {path} cannot be read ({type(err).__name__}: {err}); replace it (or the whole {fmt.pickles} folder)"
         ) from None
     if not isinstance(entry, dict):
-        raise DataError(f"file {path} is not a CIFAR-10 batch (a {type(entry).__name__}, not a dict); replace it")
+        raise DataError(f"file {path} is not a {fmt.title} batch (a {type(entry).__name__}, not a dict); replace it")
     entry = {k.decode() if isinstance(k, bytes) else k: v for k, v in entry.items()}
-    data, labels = entry.get("data"), entry.get("labels")
-    if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels is None:
+    data, labels = entry.get("data"), entry.get(fmt.label_key)
+    if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != PIXELS or labels is None:
         raise DataError(
             f"file {path} has the wrong shape: images {getattr(data, 'shape', None)}, labels "
-            f"{'missing' if labels is None else len(labels)}; expected N x 3072 uint8 images and N labels"
+            f"({fmt.label_key}) {'missing' if labels is None else len(labels)}; expected N x 3072 uint8 images "
+            "and N labels"
         )
     try:
         labels = np.asarray(labels, dtype=np.int64)
     except (TypeError, ValueError):
         raise DataError(f"file {path}: its labels are not whole numbers; replace it") from None
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    check_split(images, labels, f"file {path}", (32, 32, 3), None)
+    check_split(images, labels, f"file {path}", (32, 32, 3), None, len(fmt.classes))
     return images, labels
 
 
-def read_pickles(folder: Path, verify_checksums: bool) -> tuple[dict, dict]:
-    from torchvision.datasets import CIFAR10, cifar
+def read_pickles(folder: Path, verify_checksums: bool, fmt: CifarFormat) -> tuple[dict, dict]:
+    from torchvision.datasets import cifar
 
+    files = fmt.pickle_files()
     if verify_checksums:
-        for name, md5 in CIFAR10.train_list + CIFAR10.test_list:
+        for name, md5 in files["train"] + files["test"]:
             path = folder / name
             if path.is_file() and not cifar.check_integrity(str(path), md5):
                 raise DataError(
@@ -175,91 +251,96 @@ def read_pickles(folder: Path, verify_checksums: bool) -> tuple[dict, dict]:
                     "copy you re-pickled or re-encoded yourself, set data.verify_checksums=false"
                 )
     splits = {}
-    for split, entries in (("train", CIFAR10.train_list), ("test", CIFAR10.test_list)):
+    for split, entries in files.items():
         paths = [folder / name for name, _ in entries]
         for path in paths:
             if not path.is_file():
                 raise DataError(f"{path} is missing from {folder}; replace the folder with a complete copy")
-        parts = [read_batch_pickle(p) for p in paths]
+        parts = [read_batch_pickle(p, fmt) for p in paths]
         splits[split] = (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
     return splits, {
         "checksums_verified": verify_checksums,
-        "files": files_fingerprint([folder / n for n, _ in CIFAR10.train_list + CIFAR10.test_list], folder),
+        "files": files_fingerprint([folder / n for n, _ in files["train"] + files["test"]], folder),
         "reencoded": False,
     }
 
 
 # ---------------------------------------------------------------------------------------------
-# CIFAR-10: the binary version and image folders, decoded once into a cache
+# CIFAR: the binary version and image folders, decoded once into a cache
 
 
-def binary_sources(folder: Path) -> list[Path]:
-    paths = [folder / name for names in BINARY_FILES.values() for name in names]
+def binary_sources(folder: Path, fmt: CifarFormat) -> list[Path]:
+    paths = [folder / name for names in fmt.binary_files.values() for name in names]
     for path in paths:
         if not path.is_file():
             raise DataError(
                 f"{path} is missing from {folder}; the binary version has "
-                f"{', '.join(n for names in BINARY_FILES.values() for n in names)}"
+                f"{', '.join(n for names in fmt.binary_files.values() for n in names)}"
             )
     return paths
 
 
-def decode_binary(folder: Path) -> dict:
+def decode_binary(folder: Path, fmt: CifarFormat) -> dict:
     splits = {}
-    for split, names in BINARY_FILES.items():
+    for split, names in fmt.binary_files.items():
         images, labels = [], []
         for name in names:
             path = folder / name
             raw = np.fromfile(path, dtype=np.uint8)
-            if raw.size == 0 or raw.size % RECORD:
+            if raw.size == 0 or raw.size % fmt.record:
                 raise DataError(
-                    f"file {path} holds {raw.size:,} bytes, not a whole number of {RECORD:,}-byte "
-                    "records (1 label byte + 3,072 pixel bytes); it is truncated or not CIFAR-10, replace it"
+                    f"file {path} holds {raw.size:,} bytes, not a whole number of {fmt.record:,}-byte "
+                    f"records ({fmt.label_bytes} label byte{'s' if fmt.label_bytes > 1 else ''} + 3,072 pixel "
+                    f"bytes); it is truncated or not {fmt.title}, replace it"
                 )
-            records = raw.reshape(-1, RECORD)
-            labels.append(records[:, 0].astype(np.int64))
-            images.append(records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-            check_split(images[-1], labels[-1], f"file {path}", (32, 32, 3), None)
+            records = raw.reshape(-1, fmt.record)
+            labels.append(records[:, fmt.label_bytes - 1].astype(np.int64))
+            images.append(records[:, fmt.label_bytes :].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+            check_split(images[-1], labels[-1], f"file {path}", (32, 32, 3), None, len(fmt.classes))
         splits[split] = (np.ascontiguousarray(np.concatenate(images)), np.concatenate(labels))
     return splits
 
 
-def class_folders(split_dir: Path) -> list[Path]:
-    """The ten class folders of one split, in label order; anything else there is refused."""
+def class_folders(split_dir: Path, fmt: CifarFormat) -> list[Path]:
+    """The class folders of one split, in label order; anything else there is refused."""
     if not split_dir.is_dir():
         raise DataError(f"there is no folder {split_dir}: image folders need train/<class>/ and test/<class>/")
     found: dict[int, Path] = {}
     for path in sorted(p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         name = path.name.lower()
-        if name not in CIFAR10_CLASSES:
+        if name not in fmt.classes:
+            listed = ", ".join(fmt.classes) if len(fmt.classes) <= 10 else f"{', '.join(fmt.classes[:5])}, ..."
             raise DataError(
-                f"{path}: '{path.name}' is not one of CIFAR-10's classes ({', '.join(CIFAR10_CLASSES)}, "
-                f"any case); move it out of {split_dir}"
+                f"{path}: '{path.name}' is not one of {fmt.title}'s classes ({listed}, any case); "
+                f"move it out of {split_dir}"
             )
-        label = CIFAR10_CLASSES.index(name)
+        label = fmt.classes.index(name)
         if label in found:
             raise DataError(
                 f"{split_dir} has two folders for the class '{name}': {found[label].name} and {path.name}; merge them"
             )
         found[label] = path
-    missing = [c for i, c in enumerate(CIFAR10_CLASSES) if i not in found]
+    missing = [c for i, c in enumerate(fmt.classes) if i not in found]
     if missing:
-        raise DataError(f"{split_dir} has no folder for the class(es) {', '.join(missing)}: CIFAR-10 has ten classes")
-    return [found[i] for i in range(len(CIFAR10_CLASSES))]
+        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        raise DataError(
+            f"{split_dir} has no folder for the class(es) {shown}: {fmt.title} has {len(fmt.classes)} classes"
+        )
+    return [found[i] for i in range(len(fmt.classes))]
 
 
-def image_sources(root: Path) -> dict[str, list[list[Path]]]:
+def image_sources(root: Path, fmt: CifarFormat) -> dict[str, list[list[Path]]]:
     """Per split, per class (label order), the image files, sorted by name."""
     return {
         split: [
             sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
-            for folder in class_folders(root / split)
+            for folder in class_folders(root / split, fmt)
         ]
         for split in ("train", "test")
     }
 
 
-def decode_images(sources: dict[str, list[list[Path]]]) -> dict:
+def decode_images(sources: dict[str, list[list[Path]]], fmt: CifarFormat) -> dict:
     from PIL import Image
 
     splits = {}
@@ -272,7 +353,7 @@ def decode_images(sources: dict[str, list[list[Path]]]) -> dict:
                     if im.size != (32, 32) or im.mode != "RGB":
                         raise DataError(
                             f"image {path} is {im.size[0]}x{im.size[1]} {im.mode}, not 32x32 RGB; "
-                            "replace it with the original CIFAR-10 image"
+                            f"replace it with the original {fmt.title} image"
                         )
                     images[i] = np.asarray(im)
             except DataError:
@@ -288,11 +369,11 @@ def default_cache_home() -> Path:
     return Path(os.environ.get("STUDY_CACHE_DIR") or Path.home() / ".cache" / "study")
 
 
-def cache_candidates(folder: Path, layout: str) -> list[Path]:
+def cache_candidates(folder: Path, name: str, layout: str) -> list[Path]:
     """Beside the data first; else a folder of the user's, named after the data's absolute path."""
-    name = f"cifar10-{layout.replace(' ', '-')}.npz"
+    file = f"{name}-{layout.replace(' ', '-')}.npz"
     elsewhere = hashlib.blake2b(str(folder.resolve()).encode(), digest_size=6).hexdigest()
-    return [folder / ".study-cache" / name, default_cache_home() / elsewhere / name]
+    return [folder / ".study-cache" / file, default_cache_home() / elsewhere / file]
 
 
 def read_cache(path: Path, fingerprint: str) -> dict | None:
@@ -325,9 +406,8 @@ def write_cache(candidates: list[Path], splits: dict, fingerprint: str) -> Path 
     return None  # nowhere writable: the next run decodes again
 
 
-def read_cached_layout(folder: Path, layout: str, sources: list[Path], decode) -> tuple[dict, dict]:
+def read_cached_layout(folder: Path, candidates: list[Path], sources: list[Path], decode) -> tuple[dict, dict]:
     fingerprint = files_fingerprint(sources, folder)
-    candidates = cache_candidates(folder, layout)
     for path in candidates:
         splits = read_cache(path, fingerprint)
         if splits is not None:
@@ -338,12 +418,12 @@ def read_cached_layout(folder: Path, layout: str, sources: list[Path], decode) -
 
 
 # ---------------------------------------------------------------------------------------------
-# CIFAR-10: finding the layout
+# CIFAR: finding the layout
 
 
-def find_cifar10_layout(root: Path) -> tuple[str, Path] | None:
-    """(layout, folder) of the CIFAR-10 copy in root (or root itself being one), else None."""
-    for layout in (PICKLES, BINARY):
+def find_cifar_layout(root: Path, fmt: CifarFormat = CIFAR10) -> tuple[str, Path] | None:
+    """(layout, folder) of the copy of `fmt` in root (or root itself being one), else None."""
+    for layout in (fmt.pickles, fmt.binary):
         for folder in (root / layout, root):
             if folder.name == layout and folder.is_dir():
                 return layout, folder
@@ -352,60 +432,72 @@ def find_cifar10_layout(root: Path) -> tuple[str, Path] | None:
     return None
 
 
-def load_cifar10(
-    root: str, download: bool, verify_checksums: bool = True, expected_counts: tuple[int, int] | None = None
+def load_cifar(
+    fmt: CifarFormat,
+    root: str,
+    download: bool,
+    verify_checksums: bool = True,
+    expected_counts: tuple[int, int] | None = None,
 ) -> RawData:
     root_path = Path(root)
-    found = find_cifar10_layout(root_path)
+    found = find_cifar_layout(root_path, fmt)
     if found is None and download:
-        download_cifar10(root_path)
-        found = find_cifar10_layout(root_path)
+        download_cifar(root_path, fmt)
+        found = find_cifar_layout(root_path, fmt)
     if found is None:
         raise DataError(
-            f"no CIFAR-10 in {root_path.resolve()}: expected one of {PICKLES}/ (torchvision's pickles), "
-            f"{BINARY}/ (the binary version), or train/<class>/ and test/<class>/ image folders. Point data.root "
-            "at the folder that holds one (e.g. data.root=/datasets/cifar10, or DATA_DIR=... with make), "
-            "or set data.download=true to fetch it (170 MB)."
+            f"no {fmt.title} in {root_path.resolve()}: expected one of {fmt.pickles}/ (torchvision's pickles), "
+            f"{fmt.binary}/ (the binary version), or train/<class>/ and test/<class>/ image folders. Point data.root "
+            f"at the folder that holds one (e.g. data.root=/datasets/{fmt.name}, or DATA_DIR=... with make), "
+            f"or set data.download=true to fetch it ({fmt.download_mb} MB)."
         )
     layout, folder = found
     started = time.perf_counter()
-    if layout == PICKLES:
-        splits, source = read_pickles(folder, verify_checksums)
-    elif layout == BINARY:
-        splits, source = read_cached_layout(folder, layout, binary_sources(folder), lambda: decode_binary(folder))
+    if layout == fmt.pickles:
+        splits, source = read_pickles(folder, verify_checksums, fmt)
+    elif layout == fmt.binary:
+        splits, source = read_cached_layout(
+            folder,
+            cache_candidates(folder, fmt.name, layout),
+            binary_sources(folder, fmt),
+            lambda: decode_binary(folder, fmt),
+        )
         source["reencoded"] = False
     else:
-        sources = image_sources(folder)
+        sources = image_sources(folder, fmt)
         files = [p for per_class in sources.values() for paths in per_class for p in paths]
-        splits, source = read_cached_layout(folder, layout, files, lambda: decode_images(sources))
+        splits, source = read_cached_layout(
+            folder, cache_candidates(folder, fmt.name, layout), files, lambda: decode_images(sources, fmt)
+        )
         suffixes = sorted({p.suffix.lower().lstrip(".").replace("jpg", "jpeg") for p in files})
         source.update(image_format="+".join(suffixes), reencoded="jpeg" in suffixes)
     counts = expected_counts or (None, None)
     for (split, (images, labels)), expected in zip(splits.items(), counts):
         where = f"{folder / split}" if layout == IMAGE_FOLDERS else f"the {split} split of {folder}"
-        check_split(images, labels, where, (32, 32, 3), expected)
-    return finish(splits, {"dataset": "cifar10", "layout": layout, "folder": str(folder.resolve()), **source}, started)
+        check_split(images, labels, where, (32, 32, 3), expected, len(fmt.classes))
+    source = {"dataset": fmt.name, "layout": layout, "folder": str(folder.resolve()), **source}
+    return finish(splits, source, started, len(fmt.classes))
 
 
-def download_cifar10(root: Path) -> None:
-    from torchvision.datasets import CIFAR10
+def download_cifar(root: Path, fmt: CifarFormat) -> None:
+    import torchvision.datasets
 
     try:
-        CIFAR10(str(root), train=True, download=True)
+        getattr(torchvision.datasets, fmt.torchvision_class)(str(root), train=True, download=True)
     except Exception as err:  # torchvision raises URLError, RuntimeError and OSError alike
         raise DataError(
-            f"CIFAR-10 could not be downloaded into {root.resolve()} ({err}), and there is no usable "
+            f"{fmt.title} could not be downloaded into {root.resolve()} ({err}), and there is no usable "
             f"copy there. Point data.root at an existing copy (data.root=DIR, or DATA_DIR=... with "
             "make), or place one there."
         ) from None
 
 
-def finish(splits: dict, source: dict, started: float) -> RawData:
+def finish(splits: dict, source: dict, started: float, num_classes: int) -> RawData:
     (train_x, train_y), (test_x, test_y) = splits["train"], splits["test"]
     source["content"] = content_digest(train_x, train_y, test_x, test_y)
     source["train_images"], source["test_images"] = len(train_x), len(test_x)
     source["load_s"] = round(time.perf_counter() - started, 2)
-    return RawData(train_x, train_y, test_x, test_y, source)
+    return RawData(train_x, train_y, test_x, test_y, source, num_classes)
 
 
 def copy_notes(source: dict) -> list[str]:
@@ -426,7 +518,12 @@ def copy_notes(source: dict) -> list[str]:
 
 def describe_source(source: dict) -> str:
     """One line saying which copy a run uses, as it is loaded."""
-    what = {PICKLES: "torchvision's pickles", BINARY: "the binary version"}.get(source["layout"], source["layout"])
+    kinds = {
+        layout: kind
+        for fmt in CIFAR_FORMATS.values()
+        for layout, kind in ((fmt.pickles, "torchvision's pickles"), (fmt.binary, "the binary version"))
+    }
+    what = kinds.get(source["layout"], source["layout"])
     notes = copy_notes(source)
     if "cache_hit" in source:
         notes.append(f"{'from the cache' if source['cache_hit'] else 'decoded into the cache'} {source['cache']}")
@@ -522,11 +619,16 @@ def load_fashion_mnist(
         "files": files_fingerprint(list(files.values()), folder),
         "reencoded": False,
     }
-    return finish(splits, source, started)
+    return finish(splits, source, started, SHAPES["fashion_mnist"][0])
 
 
-LOADERS = {"cifar10": load_cifar10, "fashion_mnist": load_fashion_mnist}
+LOADERS = {
+    **{name: functools.partial(load_cifar, fmt) for name, fmt in CIFAR_FORMATS.items()},
+    "fashion_mnist": load_fashion_mnist,
+}
 DATASETS = tuple(LOADERS)
+#: (classes, image channels) of each dataset, known before its files are read.
+SHAPES = {**{name: (len(fmt.classes), 3) for name, fmt in CIFAR_FORMATS.items()}, "fashion_mnist": (10, 1)}
 
 
 def load_dataset(name: str, root: str, download: bool, verify_checksums: bool = True, expected_counts=None) -> RawData:

@@ -31,6 +31,7 @@ class ImageSplits:
     test_images: torch.Tensor
     test_labels: torch.Tensor
     source: dict  # which copy of the data: layout, folder, fingerprints (study.data.sources)
+    num_classes: int
 
 
 def _as_tensors(images_nhwc: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,7 +65,7 @@ def load_splits(
         train_idx = train_idx[:train_subset]
     train_idx = train_idx.sort().values
     val = (train_x[val_idx], train_y[val_idx]) if val_split else (None, None)
-    return ImageSplits(train_x[train_idx], train_y[train_idx], *val, test_x, test_y, raw.source)
+    return ImageSplits(train_x[train_idx], train_y[train_idx], *val, test_x, test_y, raw.source, raw.num_classes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,7 +133,7 @@ def augment(images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torc
 
 
 class ImageDataModule(L.LightningDataModule):
-    """CIFAR-10 or Fashion-MNIST held whole on the training device."""
+    """A dataset of study.data.sources held whole on the training device."""
 
     def __init__(
         self,
@@ -180,6 +181,10 @@ class ImageDataModule(L.LightningDataModule):
     @property
     def in_channels(self) -> int:
         return self.splits.train_images.shape[1]
+
+    @property
+    def num_classes(self) -> int:
+        return self.splits.num_classes
 
     def on_device(self, key: str, device: torch.device) -> torch.Tensor:
         """A split's tensor, moved to `device` once and kept there."""

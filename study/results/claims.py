@@ -58,10 +58,15 @@ def ordered_claim(
     return weakest(words), lines
 
 
-def paper_claims(table: pd.DataFrame, responses: pd.DataFrame | None = None) -> list[tuple[str, str, list[str]]]:
-    """(claim with its figure, verdict, detail lines) for each claim of section 4.2."""
+def paper_claims(
+    table: pd.DataFrame, responses: pd.DataFrame | None = None, depths: tuple | None = None
+) -> list[tuple[str, str, list[str]]]:
+    """(claim with its figure, verdict, detail lines) for each claim of section 4.2. `depths`: the
+    depths a study of other nets than the paper's compares (claims 1-3 and 5); None, the paper's
+    grid and its claims about ResNet-110 and 1202 as well."""
     train, test = config_stats(table, "final_train_error"), config_stats(table, "final_test_error")
-    plain_depths = resnet_depths = paper.DEPTHS_TO_110
+    plain_depths = resnet_depths = paper.DEPTHS_TO_110 if depths is None else tuple(depths)
+    upto = "up to 110 layers" if depths is None else "of this study"
     out = [
         (
             "1. Plain nets: each deeper net ends with a higher training error (Fig. 1, Fig. 6 left)",
@@ -73,7 +78,7 @@ def paper_claims(table: pd.DataFrame, responses: pd.DataFrame | None = None) -> 
     word_test, lines_test = ordered_claim(test, "resnet", resnet_depths, -1, "test error")
     out.append(
         (
-            "2. ResNets up to 110 layers: depth lowers the training and the test error (Fig. 6 middle, Table 6)",
+            f"2. ResNets {upto}: depth lowers the training and the test error (Fig. 6 middle, Table 6)",
             weakest([word_train, word_test]),
             list(dict.fromkeys(lines_train + lines_test)),
         )
@@ -103,6 +108,8 @@ def paper_claims(table: pd.DataFrame, responses: pd.DataFrame | None = None) -> 
         )
     )
 
+    if depths is not None:
+        return out + [(RESPONSES_CLAIM, *response_claim(table, responses, depths))]
     r110, r1202 = ("resnet", 110), ("resnet", 1202)
     word, numbers = compare([(1, test.get(r1202)), (-1, test.get(r110))], +1)
     lines = [
@@ -116,20 +123,23 @@ def paper_claims(table: pd.DataFrame, responses: pd.DataFrame | None = None) -> 
         )
     out.append(("4. ResNet-1202 trains like ResNet-110 but tests worse: overfitting (Fig. 6 right)", word, lines))
 
-    out.append(
-        (
-            "5. Layer responses: a ResNet's are smaller than its plain twin's, and a deeper ResNet's smaller (Fig. 7)",
-            *response_claim(table, responses),
-        )
-    )
+    out.append((RESPONSES_CLAIM, *response_claim(table, responses)))
     out.append(
         ("6. ResNet-110 over 5 seeds: 6.61 ± 0.16% test error, best 6.43% (Table 6)", *resnet110_claim(test, table))
     )
     return out
 
 
-def response_claim(table: pd.DataFrame, responses: pd.DataFrame | None) -> tuple[str, list[str]]:
-    """On each run's mean layer-response std (Figure 7's curves averaged over the layers)."""
+RESPONSES_CLAIM = (
+    "5. Layer responses: a ResNet's are smaller than its plain twin's, and a deeper ResNet's smaller (Fig. 7)"
+)
+
+
+def response_claim(
+    table: pd.DataFrame, responses: pd.DataFrame | None, resnet_depths: tuple | None = None
+) -> tuple[str, list[str]]:
+    """On each run's mean layer-response std (Figure 7's curves averaged over the layers), ResNets
+    compared across Figure 7's depths or `resnet_depths`."""
     if responses is None or responses.empty:
         return MISSING, ["no run has layer_responses.csv"]
     stats = config_stats(table.merge(responses, on="run_dir"), "response_std")
@@ -141,7 +151,7 @@ def response_claim(table: pd.DataFrame, responses: pd.DataFrame | None) -> tuple
             f"{d} layers, mean response std: ResNet {stats[('resnet', d)]} vs plain {stats[('plain', d)]}; "
             f"{numbers}: {word}"
         )
-    figure7_resnets = [d for arch, d in paper.FIGURE7_NETS if arch == "resnet"]
+    figure7_resnets = resnet_depths or [d for arch, d in paper.FIGURE7_NETS if arch == "resnet"]
     if len([d for arch, d in stats if arch == "resnet" and d in figure7_resnets]) >= 2:
         word, more = ordered_claim(stats, "resnet", figure7_resnets, -1, "mean response std", unit="")
         words.append(word)

@@ -273,7 +273,10 @@ def study_titles(studies: dict) -> dict[str, str]:
         steps = flat[sid].get("trainer.max_steps")
         if steps is not None:
             parts.append(f"{steps:,} steps" if isinstance(steps, int) else f"{steps} steps")
-        parts += [f"{k}={flat[sid].get(k)}" for k in differing if k not in ("trainer.max_steps", "data.name")]
+        always = [k for k in ("model.builder", "model.unit", "model.block") if k in flat[sid]]  # not the paper's nets
+        shown = [k for k in differing if k not in ("trainer.max_steps", "data.name")]
+        shown += [k for k in always if k not in shown and flat[sid][k] not in ("original", "basic")]
+        parts += [f"{k}={flat[sid].get(k)}" for k in shown]
         if len({s["data"]["content"] for s in studies.values()}) > 1:
             parts.append(f"data copy {shared['data']['content']}")
         titles[sid] = ", ".join(parts)

@@ -22,6 +22,7 @@ from study.results.collect import Collection, collect, study_titles
 from study.results.figures import figure1, figure6, figure7, figure_signals, fitted_ylim
 from study.results.stats import METHOD
 from study.results.tables import (
+    NetFamily,
     md,
     shortcut_families,
     shortcut_markdown,
@@ -78,7 +79,8 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
     figure6(curves, out, ylim)
     figure7(table, responses, out)
     drew_signals = figure_signals(table, diagnostics, out)
-    t6 = table6(table)
+    family = NetFamily.of_study(shared)
+    t6 = table6(table, family)
     write_csv(t6, out / "table6.csv")
     atomic_write_text(out / "table6.md", table6_markdown(t6))
     atomic_write_text(out / "table6.tex", table6_latex(t6))
@@ -100,10 +102,13 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
         columns=["run_dir", "response_std"],
     )
     lines += ["## Verdicts", "", METHOD + " To firm up a verdict, add seeds: `make reproduce-cifar SEEDS=0,1,2`.", ""]
-    for claim, verdict, details in paper_claims(table, response_means) + signal_claims(table, diagnostics):
+    for claim, verdict, details in paper_claims(
+        table, response_means, None if family.is_papers else sorted(set(table.depth))
+    ) + signal_claims(table, diagnostics):
         lines += [f"### {claim}: **{verdict}**", ""] + [f"- {d}" for d in details] + [""]
     lines += [
-        f"## Table 6 (test error, %; ours on {md(shared['dataset'])}, the paper's on CIFAR-10)",
+        f"## Table 6 (test error, %; ours on {md(shared['dataset'])}; published: the paper's on CIFAR-10, "
+        "or He et al. 2016's for its nets on their dataset; '-': none published for this net)",
         "",
         table6_markdown(t6),
         "## Figures",
@@ -115,6 +120,12 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
         "![Figure 7](fig7.png)",
         "",
     ]
+    if table.status.eq("completed").any() and not responses:
+        lines += [
+            "Figure 7 and the signals need the nets' 3x3 layer responses; the nets of this study expose none "
+            "(README, 'Any net of yours': a `response_layers()` method, or BatchNorm2d after each 3x3 conv).",
+            "",
+        ]
     if drew_signals:
         lines += [
             "Signals through training (section 4.1): gradient norm and response std per 3x3 layer on one fixed "
@@ -132,7 +143,7 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
         f"{arch}-{depth}"
         for arch, depths in paper.GRID.items()
         for depth in depths
-        if not ((table.arch == arch) & (table.depth == depth) & table.status.isin(USABLE)).any()
+        if family.is_papers and not ((table.arch == arch) & (table.depth == depth) & table.status.isin(USABLE)).any()
     ]
     if missing:
         lines += ["## Not run yet (of the paper's CIFAR-10 study)", "", ", ".join(missing), ""]

@@ -1,6 +1,6 @@
 """The report's tables, and the escaping of everything from a run folder that goes into them.
 
-    Table 6      CIFAR-10 test error per net beside the paper's (Markdown, LaTeX, CSV)
+    Table 6      test error per net beside the published one (the paper's, He et al. 2016's) (Markdown, LaTeX, CSV)
     shortcuts    test error per depth and shortcut option, in the manner of Table 3
 
 Text from run folders (paths, messages, config values) is escaped wherever it is written: `md`
@@ -9,13 +9,14 @@ for Markdown, `tex` for LaTeX, `csv_safe` for a spreadsheet.
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from study import paper
 from study.fileio import atomic_output
-from study.runs.identity import flat_items
+from study.runs.identity import flat_items, net_label
 from study.runs.summary import USABLE
 
 # Text from run folders (paths, messages, config values) is escaped wherever it is written.
@@ -62,38 +63,83 @@ def write_csv(table: pd.DataFrame, path: Path) -> None:
         table.map(csv_safe).to_csv(tmp, index=False)
 
 
-def table6(table: pd.DataFrame) -> pd.DataFrame:
+@dataclass(frozen=True)
+class NetFamily:
+    """What a study's nets share besides arch and depth: which published numbers fit them."""
+
+    dataset: str = "cifar10"
+    shortcut: str = "A"
+    unit: str = "original"
+    block: str = "basic"
+    builder: str | None = None
+
+    @classmethod
+    def of_study(cls, shared: dict) -> "NetFamily":
+        model = (shared.get("config") or {}).get("model") or {}
+        values = {k: model[k] for k in ("shortcut", "unit", "block", "builder") if isinstance(model.get(k), str)}
+        return cls(dataset=str(shared.get("dataset")), **values)
+
+    @property
+    def is_papers(self) -> bool:
+        """The 2015 paper's own nets (any shortcut option; Table 6 used A)."""
+        return self.builder is None and (self.unit, self.block) == ("original", "basic")
+
+    def label(self, arch: str, depth: int) -> str:
+        return net_label(arch, depth, self.shortcut, "-", self.unit, self.block, self.builder)
+
+    def published(self, arch: str, depth: int) -> str | None:
+        """The published test error (%) of this net, with its source where it is not Table 6."""
+        if arch != "resnet" or self.builder is not None:
+            return None
+        followup = paper.FOLLOWUP_TEST_ERROR.get((self.dataset, depth, self.unit))
+        if followup is not None and self.block == ("basic" if depth in paper.DEPTHS else "bottleneck"):
+            if not (self.is_papers and depth in paper.TABLE6_TEST_ERROR):
+                return f"{followup:.2f} (He et al. 2016)"
+        error = paper.TABLE6_TEST_ERROR.get(depth)
+        if error is None or not self.is_papers or self.dataset == "cifar100":
+            return None
+        if depth == 110:
+            mean, std = paper.TABLE6_RESNET110_MEAN_STD
+            return f"{error:.2f} (mean {mean:.2f} ± {std:.2f})"
+        return f"{error:.2f}"
+
+    def published_depths(self) -> set[int]:
+        if self.is_papers and self.dataset != "cifar100":
+            return set(paper.DEPTHS)
+        return {d for d in {*paper.DEPTHS, *paper.BOTTLENECK_DEPTHS} if self.published("resnet", d) is not None}
+
+
+def table6(table: pd.DataFrame, family: NetFamily = NetFamily()) -> pd.DataFrame:
+    """Test error per net beside the published one where one exists for it ('-' where none does,
+    'curves only' for the paper's plain nets, which Table 6 leaves out)."""
     rows = []
     done = table[table.status.isin(USABLE)]
     for arch in ("resnet", "plain"):
-        depths = sorted(set(done[done.arch == arch].depth) | (set(paper.DEPTHS) if arch == "resnet" else set()))
+        depths = sorted(set(done[done.arch == arch].depth) | (family.published_depths() if arch == "resnet" else set()))
         for depth in depths:
-            errors = done[(done.arch == arch) & (done.depth == depth)].final_test_error.dropna()
-            paper_error = paper.TABLE6_TEST_ERROR.get(depth) if arch == "resnet" else None
+            runs = done[(done.arch == arch) & (done.depth == depth)]
+            errors = runs.final_test_error.dropna()
+            published = family.published(arch, depth)
+            numbers = [float(e) for e in re.findall(r"^\d+\.\d+", published or "")]
+            recorded = runs.params.dropna()
+            params = (
+                int(recorded.median()) if len(recorded) else (paper.PARAMS.get(depth) if family.is_papers else None)
+            )
             best = errors.min() if len(errors) else None
             rows.append(
                 {
+                    "net": family.label(arch, depth),
                     "arch": arch,
                     "depth": depth,
-                    "params": paper.PARAMS.get(depth),
-                    "paper_test_error": (
-                        f"{paper_error:.2f}"
-                        + (
-                            f" (mean {paper.TABLE6_RESNET110_MEAN_STD[0]:.2f} ± "
-                            f"{paper.TABLE6_RESNET110_MEAN_STD[1]:.2f})"
-                            if depth == 110
-                            else ""
-                        )
-                    )
-                    if paper_error is not None
-                    else ("curves only" if arch == "plain" else "not in the paper"),
+                    "params": params,
+                    "paper_test_error": published
+                    if published is not None
+                    else ("curves only" if arch == "plain" and family.is_papers else "-"),
                     "best_test_error": round(best, 2) if best is not None else None,
                     "mean_test_error": round(errors.mean(), 2) if len(errors) else None,
                     "std_test_error": round(errors.std(), 2) if len(errors) > 1 else None,
                     "n": len(errors),
-                    "best_minus_paper": round(best - paper_error, 2)
-                    if best is not None and paper_error is not None
-                    else None,
+                    "best_minus_paper": round(best - numbers[0], 2) if best is not None and numbers else None,
                 }
             )
     return pd.DataFrame(rows)
@@ -101,14 +147,14 @@ def table6(table: pd.DataFrame) -> pd.DataFrame:
 
 def table6_markdown(t6: pd.DataFrame) -> str:
     lines = [
-        "| net | params | paper test error (%) | ours best (%) | ours mean ± std (n) | best − paper |",
+        "| net | params | published test error (%) | ours best (%) | ours mean ± std (n) | best − published |",
         "|---|---:|---|---:|---:|---:|",
     ]
     for r in t6.itertuples():
         mean = f"{fmt(r.mean_test_error)} ± {fmt(r.std_test_error)} ({r.n})" if r.n else "no runs"
         params = f"{int(r.params):,}" if pd.notna(r.params) else "—"
         lines.append(
-            f"| {r.arch}-{r.depth} | {params} | {r.paper_test_error} | {fmt(r.best_test_error)} | {mean} | "
+            f"| {md(r.net)} | {params} | {r.paper_test_error} | {fmt(r.best_test_error)} | {mean} | "
             f"{fmt(r.best_minus_paper)} |"
         )
     return "\n".join(lines) + "\n"
@@ -116,7 +162,7 @@ def table6_markdown(t6: pd.DataFrame) -> str:
 
 def table6_latex(t6: pd.DataFrame) -> str:
     body = "\n".join(
-        f"{tex(r.arch)}-{r.depth} & {tex(r.paper_test_error)} & {fmt(r.best_test_error)} & "
+        f"{tex(r.net)} & {tex(r.paper_test_error)} & {fmt(r.best_test_error)} & "
         f"{fmt(r.mean_test_error)} $\\pm$ {fmt(r.std_test_error)} ({r.n}) & {fmt(r.best_minus_paper)} \\\\"
         for r in t6.itertuples()
     )

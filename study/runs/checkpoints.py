@@ -8,6 +8,7 @@ not match the run it is found in; checkpoints from before that record load as th
 
 import pickle
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -102,7 +103,7 @@ def net_mismatch(checkpoint: dict, expected: NetConfig) -> str | None:
         return None
     differ = [
         f"{k} {getattr(held, k)!r} (the run's: {getattr(expected, k)!r})"
-        for k in held.as_dict()
+        for k in (f.name for f in fields(NetConfig))
         if getattr(held, k) != getattr(expected, k)
     ]
     return f"it holds a {held.describe()}, the run is a {expected.describe()}: {', '.join(differ)}"

@@ -1,6 +1,6 @@
 """Which run a config is: the folder it trains in, and the study it belongs to.
 
-    RUN_ROOT/<dataset>/<arch><depth>[-<shortcut>]/seed<seed>-<hash>/
+    RUN_ROOT/<dataset>/[<builder>-]<arch><depth>[-<shortcut>][-<unit>][-<block>]/seed<seed>-<hash>/
 
 The folder is a pure function of the config (`run_id`), so a rerun of the same command finds,
 skips or resumes its run, and a run shared by two experiments is trained once. The hash covers
@@ -10,13 +10,23 @@ the config without the keys of NOT_IDENTITY (where data and logs live, how a run
 import functools
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 from study.runs.summary import stored_config
 
-__all__ = ["identity", "study_identity", "study_of", "run_id", "net_label", "identity_differences", "flat_items"]
+__all__ = [
+    "identity",
+    "study_identity",
+    "study_of",
+    "run_id",
+    "net_label",
+    "model_label",
+    "identity_differences",
+    "flat_items",
+]
 
 
 #: Keys that say where data and logs live or how a run is watched, not what is trained: runs that
@@ -161,17 +171,42 @@ def identity_differences(run_dir: Path, cfg: DictConfig | dict) -> list[str]:
     ]
 
 
-def net_label(arch: str, depth: int, shortcut: str, sep: str = "", unit: str = "original", block: str = "basic") -> str:
-    """`resnet20`, `plain56`, `resnet20-B`, `resnet164-preact-bottleneck` (sep="-": `resnet-20-B`):
-    a run's net as its folder and its sweep's progress lines name it; the shortcut, unit and block
-    appear only where they are not the paper's (A, original, basic)."""
+UNSAFE = re.compile(r"[^\w.]")  # what a folder name never takes from a builder's name
+
+
+def net_label(
+    arch: str,
+    depth: int,
+    shortcut: str,
+    sep: str = "",
+    unit: str = "original",
+    block: str = "basic",
+    builder: str | None = None,
+) -> str:
+    """`resnet20`, `plain56`, `resnet20-B`, `resnet164-preact-bottleneck` (sep="-": `resnet-20-B`),
+    `mynets.build-resnet8` for a net of the builder `mynets:build`: a run's net as its folder and
+    its sweep's progress lines name it; the shortcut, unit and block appear only where they are not
+    the paper's (A, original, basic)."""
+    if builder:  # checked later (study.nets.load_builder); a folder name never takes a path's characters
+        return f"{UNSAFE.sub('_', str(builder).replace(':', '.'))}-{arch}{sep}{depth}"
     option = f"-{shortcut}" if arch == "resnet" and shortcut != "A" else ""
     choices = "".join(f"-{choice}" for choice, default in ((unit, "original"), (block, "basic")) if choice != default)
     return f"{arch}{sep}{depth}{option}{choices}"
 
 
+def model_label(model: DictConfig, sep: str = "") -> str:
+    """net_label of a config's model node."""
+    return net_label(
+        model.arch,
+        model.depth,
+        model.shortcut,
+        sep,
+        model.get("unit", "original"),
+        model.get("block", "basic"),
+        OmegaConf.select(model, "builder"),  # None where unset, or still ??? (refused later)
+    )
+
+
 def run_id(cfg: DictConfig) -> str:
     digest = hashlib.sha256(json.dumps(identity(cfg), sort_keys=True).encode()).hexdigest()[:10]
-    m = cfg.model
-    label = net_label(m.arch, m.depth, m.shortcut, unit=m.get("unit", "original"), block=m.get("block", "basic"))
-    return f"{cfg.data.name}/{label}/seed{cfg.seed}-{digest}"
+    return f"{cfg.data.name}/{model_label(cfg.model)}/seed{cfg.seed}-{digest}"

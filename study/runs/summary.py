@@ -107,7 +107,10 @@ def read(run_dir: Path) -> dict | None:
 def problems(summary: dict) -> list[str]:
     """What makes a summary unusable by a report, field by field. Empty when every field is sound."""
     found = []
-    for key, check in FIELDS.items():
+    config = summary.get("config") if isinstance(summary.get("config"), dict) else {}
+    model = config.get("model") if isinstance(config.get("model"), dict) else {}
+    user_net = isinstance(model.get("builder"), str)  # any depth its builder takes
+    for key, check in {**FIELDS, **({"depth": _whole(1)} if user_net else {})}.items():
         if not check(summary.get(key)):
             value = repr(summary.get(key))
             found.append(f"{key} is {value[:60] + '...' if len(value) > 60 else value}")

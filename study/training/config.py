@@ -10,9 +10,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from study.data.sources import DATASETS
+from study.data.sources import DATASETS, SHAPES
 from study.fileio import UnsafeFile, inside
-from study.nets import ARCHS, BLOCKS, SHORTCUTS, UNITS, blocks_per_stage
+from study.nets import ARCHS, BLOCKS, BUILDER_SIGNATURE, SHORTCUTS, UNITS, NetConfig, blocks_per_stage, build_net
 from study.runs import summary
 from study.runs.checkpoints import CHECKPOINTS
 from study.runs.identity import identity_differences, run_id, trainer_defaults
@@ -68,6 +68,38 @@ class ConfigError(ValueError):
     """A config value that cannot work; the message names it and what is allowed."""
 
 
+def net_of_config(cfg: DictConfig, num_classes: int, in_channels: int) -> NetConfig:
+    """The NetConfig of cfg.model, for a dataset of these classes and channels."""
+    m = cfg.model
+    return NetConfig(
+        m.arch,
+        m.depth,
+        m.shortcut,
+        num_classes,
+        in_channels,
+        unit=m.get("unit", "original"),
+        block=m.get("block", "basic"),
+        builder=OmegaConf.select(m, "builder"),
+    )
+
+
+def check_user_net(cfg: DictConfig) -> None:
+    """model=custom: the builder is imported and builds the net once, for the dataset's classes and
+    channels, so a builder that cannot work is refused before any run folder is made."""
+    if OmegaConf.is_missing(cfg.model, "builder"):
+        raise ConfigError(
+            "model=custom needs model.builder=package.module:function, a function "
+            f"{BUILDER_SIGNATURE} (README, 'Any net of yours')"
+        )
+    try:
+        net = build_net(net_of_config(cfg, *SHAPES[cfg.data.name]))
+    except Exception as err:  # the user's code may raise anything: name it with the builder
+        text = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
+        where = "" if str(cfg.model.builder) in text else f"builder {cfg.model.builder}: "
+        raise ConfigError(f"model.builder: {where}{text}") from None
+    del net
+
+
 def validate(cfg: DictConfig) -> None:
     """Refuse impossible settings before any data is loaded."""
     m, d = cfg.model, cfg.data
@@ -78,13 +110,21 @@ def validate(cfg: DictConfig) -> None:
     for key, allowed in (("unit", UNITS), ("block", BLOCKS)):
         if m.get(key, allowed[0]) not in allowed:
             raise ConfigError(f"model.{key}={m.get(key)!r} is unknown: choose one of {', '.join(allowed)}")
-    block = m.get("block", "basic")
-    try:
-        blocks_per_stage(m.depth, block)
-    except ValueError as err:
+    if d.name not in DATASETS:
         raise ConfigError(
-            f"model.depth={m.depth}: {err}" + (" (model.block=bottleneck)" if block != "basic" else "")
-        ) from None
+            f"data.name={d.name!r} is unknown: choose one of {', '.join(DATASETS)} (data=cifar10, data=cifar100 or "
+            "data=fashion_mnist)"
+        )
+    if "builder" in m or OmegaConf.is_missing(m, "builder"):
+        check_user_net(cfg)
+    else:
+        block = m.get("block", "basic")
+        try:
+            blocks_per_stage(m.depth, block)
+        except ValueError as err:
+            raise ConfigError(
+                f"model.depth={m.depth}: {err}" + (" (model.block=bottleneck)" if block != "basic" else "")
+            ) from None
     if m.depth > m.max_depth:
         raise ConfigError(
             f"model.depth={m.depth} is deeper than model.max_depth={m.max_depth}: ResNet-1202, the "
@@ -93,10 +133,6 @@ def validate(cfg: DictConfig) -> None:
         )
     if m.shortcut not in SHORTCUTS:
         raise ConfigError(f"model.shortcut={m.shortcut!r} is unknown: choose one of {', '.join(SHORTCUTS)}")
-    if d.name not in DATASETS:
-        raise ConfigError(
-            f"data.name={d.name!r} is unknown: choose one of {', '.join(DATASETS)} (data=cifar10 or data=fashion_mnist)"
-        )
     positive = {
         "data.batch_size": d.batch_size,
         "data.eval_batch_size": d.eval_batch_size,

@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from study.data.sources import describe_source
 from study.data.stream import ImageDataModule
 from study.fileio import atomic_write_text
-from study.nets import NetConfig, build_net, count_parameters
+from study.nets import NetConfig, build_net, count_parameters, response_layers
 from study.runs import checkpoints, provenance, summary
 from study.runs.identity import run_id, study_of
 from study.runs.lock import RunLock, describe_holder
@@ -41,7 +41,14 @@ from study.training.callbacks import (
     StopOnSignal,
     quiet_library_chatter,
 )
-from study.training.config import FIXED_TRAINER_ARGS, ConfigError, check_same_run, check_writable, validate
+from study.training.config import (
+    FIXED_TRAINER_ARGS,
+    ConfigError,
+    check_same_run,
+    check_writable,
+    net_of_config,
+    validate,
+)
 from study.training.recipe import CifarClassifier
 
 __all__ = ["train", "RunError"]
@@ -90,11 +97,9 @@ def load_data(cfg: DictConfig) -> ImageDataModule:
     return datamodule
 
 
-def net_config(cfg: DictConfig, in_channels: int) -> NetConfig:
-    m = cfg.model
-    return NetConfig(
-        m.arch, m.depth, m.shortcut, 10, in_channels, unit=m.get("unit", "original"), block=m.get("block", "basic")
-    )
+def net_config(cfg: DictConfig, datamodule: ImageDataModule) -> NetConfig:
+    """The net of the config, for the dataset's classes and channels."""
+    return net_of_config(cfg, datamodule.num_classes, datamodule.in_channels)
 
 
 def build_module(cfg: DictConfig, net: NetConfig) -> CifarClassifier:
@@ -236,8 +241,11 @@ def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: RunLock | N
     if first_process:  # from here on the folder holds a run, which the report lists
         log.info(describe_source(datamodule.splits.source))
         atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved))
-    net = net_config(cfg, datamodule.in_channels)
+    net = net_config(cfg, datamodule)
     module = build_module(cfg, net)
+    exposes_responses = bool(response_layers(module.net))
+    if not exposes_responses:
+        log.info(f"{net.describe()} exposes no 3x3 layer responses: no Figure 7 or diagnostics for this run")
     before = previous_code(run_dir)
     resume = resume_point(run_dir, first_process, net)
     clock, final, code = RunClock(), FinalMeasurements(), CodeVersions(provenance.code_version(), before)
@@ -253,7 +261,7 @@ def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: RunLock | N
     trainer, run_loggers = None, []
     try:
         callbacks = [stop, RunCheckpoints(run_dir / checkpoints.CHECKPOINTS, cfg.checkpoint_every), clock, code, final]
-        if cfg.diag_every:
+        if cfg.diag_every and exposes_responses:
             callbacks.append(diagnostics.Diagnostics(run_dir, cfg.diag_every, cfg.data.batch_size))
         trainer = build_trainer(cfg, run_dir, callbacks + ([KeepLock(lock)] if lock else []))
         record["provenance"] = provenance.provenance(trainer.strategy.root_device, str(trainer.precision), code.current)
@@ -281,7 +289,7 @@ def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: RunLock | N
     if not trainer.is_global_zero:
         return "worker"
     status, error = final_status(module, stop, trainer, cfg, final)
-    if status == "completed":
+    if status == "completed" and exposes_responses:
         write_responses(run_dir, final.responses)
     errors = {f"final_{split}_error": rounded(final.errors.get(f"{split}_error")) for split in ("train", "val", "test")}
     record.update(status=status, steps=trainer.global_step, **errors, wall_time_s=clock.elapsed_s(), config=resolved)

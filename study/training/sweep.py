@@ -16,7 +16,7 @@ from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from study.runs.identity import net_label
+from study.runs.identity import model_label
 from study.training.config import ConfigError, check_same_run, check_writable, validate
 
 
@@ -41,7 +41,7 @@ def refuse(err: Exception) -> None:
 
 def job_label(config: DictConfig) -> str:
     m = config.model
-    label = net_label(m.arch, m.depth, m.shortcut, "-", m.get("unit", "original"), m.get("block", "basic"))
+    label = model_label(m, "-")
     return f"{label} seed {config.seed}"
 
 

@@ -1,5 +1,6 @@
 import gzip
 import io
+import json
 import pickle
 from pathlib import Path
 
@@ -7,9 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import fixture_arrays, in_folder_order, write_binary, write_image_folders, write_pickles
-from study.data.sources import DataError, load_dataset, read_idx
+from helpers import (
+    compose_config,
+    fixture_arrays,
+    in_folder_order,
+    train_in_process,
+    write_binary,
+    write_image_folders,
+    write_image_folders_as_named,
+    write_pickles,
+)
+from study.data.sources import CIFAR100, DataError, load_dataset, read_idx
 from study.data.stream import ImageDataModule, StepBatches, augment, load_splits, normalize
+from study.runs.checkpoints import load_checkpoint, net_of, newest_checkpoint
 
 
 def test_augmentation_keeps_shapes_and_crops_within_the_padding():
@@ -381,7 +392,7 @@ def test_small_evaluations_and_the_probe_batch_cover_every_class_of_a_copy_store
 
     labels = torch.arange(10).repeat_interleave(100)  # image folders: class by class
     images = torch.zeros(1000, 3, 32, 32, dtype=torch.uint8)
-    splits = ImageSplits(images, labels, None, None, images, labels, {"dataset": "cifar10"})
+    splits = ImageSplits(images, labels, None, None, images, labels, {"dataset": "cifar10"}, 10)
     dm = ImageDataModule("cifar10", "", False, splits=splits, eval_subset=200)
     dm.setup()
     ((_, evaluated),) = list(dm.eval_batches("test", torch.device("cpu")))
@@ -389,3 +400,71 @@ def test_small_evaluations_and_the_probe_batch_cover_every_class_of_a_copy_store
     _, probe = dm.fixed_training_batch(128, torch.device("cpu"))
     assert len(probe) == 128 and set(probe.tolist()) == set(range(10))
     assert spread_indices(5, 200).tolist() == [0, 1, 2, 3, 4]  # all of a split smaller than asked
+
+
+# CIFAR-100: the same layouts, 100 fine classes
+
+
+@pytest.fixture(scope="module")
+def arrays100():
+    return fixture_arrays(n_train=220, n_test=120, seed=5, classes=100)
+
+
+@pytest.mark.parametrize(
+    "kind,layout", [("pickles", "cifar-100-python"), ("binary", "cifar-100-binary"), ("png", "image folders")]
+)
+def test_each_cifar100_layout_loads_the_fine_labels(kind, layout, arrays100, tmp_path):
+    writers = {
+        "pickles": write_pickles,
+        "binary": write_binary,
+        "png": lambda root, a, fmt: write_image_folders_as_named(root, a, ".png", lambda name, label: name, fmt),
+    }
+    root = writers[kind](tmp_path, arrays100, fmt=CIFAR100)
+    raw = load_dataset("cifar100", str(root), False, verify_checksums=False)
+    expected = in_folder_order(arrays100) if kind == "png" else arrays100
+    for split, (images, labels) in expected.items():
+        assert np.array_equal(getattr(raw, f"{split}_images"), images)
+        assert np.array_equal(getattr(raw, f"{split}_labels"), labels)
+    assert raw.num_classes == 100 and set(raw.train_labels.tolist()) == set(range(100))
+    assert raw.source["dataset"] == "cifar100" and raw.source["layout"] == layout
+    if kind == "binary":  # the fine byte is the label, not the coarse one before it
+        pickled = load_dataset("cifar100", str(write_pickles(tmp_path / "p", arrays100, fmt=CIFAR100)), False, False)
+        assert raw.source["content"] == pickled.source["content"]
+
+
+def test_a_cifar100_run_trains_a_net_with_100_outputs_and_records_it(arrays100, tmp_path):
+    root = write_pickles(tmp_path / "data", arrays100, fmt=CIFAR100)
+    status, run_dir = train_in_process(root, tmp_path / "runs", "data=cifar100")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert status == "completed" and run_dir.relative_to(tmp_path / "runs").parts[0] == "cifar100"
+    assert summary["data"]["dataset"] == "cifar100" and summary["data"]["layout"] == "cifar-100-python"
+    checkpoint, _ = load_checkpoint(newest_checkpoint(run_dir)[0][0])
+    assert net_of(checkpoint).num_classes == 100
+
+
+def test_missing_cifar100_names_its_own_layouts(tmp_path):
+    write_pickles(tmp_path, fixture_arrays(20, 10))  # a CIFAR-10 copy is not a CIFAR-100 one
+    message = data_error("cifar100", tmp_path)
+    assert "no CIFAR-100 in" in message and "cifar-100-python" in message and "cifar-100-binary" in message
+
+
+def test_a_cifar100_label_past_99_is_named(arrays100, tmp_path):
+    root = write_binary(tmp_path, arrays100, fmt=CIFAR100)
+    target = root / "cifar-100-binary" / "test.bin"
+    raw = bytearray(target.read_bytes())
+    raw[1] = 100  # the fine label byte of the first record
+    target.write_bytes(bytes(raw))
+    message = data_error("cifar100", root)
+    assert "test.bin" in message and "label 100 of image 0 is outside 0-99" in message
+
+
+def test_cifar100_image_folders_are_named_by_its_fine_classes(arrays100, tmp_path):
+    write_image_folders_as_named(tmp_path, arrays100, ".png", lambda name, label: name, CIFAR100)
+    (tmp_path / "train" / "aquarium_fish").rename(tmp_path / "train" / "airplane")
+    message = data_error("cifar100", tmp_path)
+    assert "'airplane' is not one of CIFAR-100's classes" in message
+
+
+def test_cifar100_is_a_config_choice():
+    cfg = compose_config("data=cifar100")
+    assert cfg.data.name == "cifar100" and cfg.data.expected_counts == [50000, 10000]

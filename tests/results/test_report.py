@@ -629,3 +629,31 @@ def test_figures_title_every_panel_keep_legends_off_the_curves_and_name_missing_
     for ax in drawn["fig7"].axes:
         ticks = ax.get_xticks()
         assert all(float(t).is_integer() for t in ticks), "layer numbers are whole"
+
+
+def test_table6_shows_the_published_number_of_each_family_and_a_dash_where_none_exists():
+    import pandas as pd
+
+    from study.results.tables import NetFamily, table6
+
+    assert NetFamily().published("resnet", 110) == "6.43 (mean 6.61 ± 0.16)"
+    assert NetFamily().published("resnet", 20) == "8.75" and NetFamily().published("plain", 20) is None
+    assert NetFamily(unit="preact").published("resnet", 110) == "6.37 (He et al. 2016)"
+    assert NetFamily(unit="preact").published("resnet", 20) is None
+    assert NetFamily("cifar10", "B", "original", "bottleneck").published("resnet", 164) == "5.93 (He et al. 2016)"
+    assert NetFamily("cifar100", "B", "preact", "bottleneck").published("resnet", 1001) == "22.71 (He et al. 2016)"
+    assert NetFamily("cifar100").published("resnet", 20) is None  # the paper's numbers are CIFAR-10's
+    assert NetFamily(builder="mynets:build").published("resnet", 20) is None
+
+    runs = pd.DataFrame(
+        [
+            {"arch": "resnet", "depth": 164, "status": "completed", "final_test_error": 6.0, "params": 1_703_258},
+            {"arch": "plain", "depth": 164, "status": "completed", "final_test_error": 9.0, "params": 1_703_258},
+        ]
+    )
+    t6 = table6(runs, NetFamily("cifar10", "B", "preact", "bottleneck")).set_index("net")
+    assert t6.loc["resnet-164-B-preact-bottleneck", "paper_test_error"] == "5.46 (He et al. 2016)"
+    assert t6.loc["resnet-164-B-preact-bottleneck", "best_minus_paper"] == 0.54
+    assert t6.loc["resnet-164-B-preact-bottleneck", "params"] == 1_703_258  # the runs' own count
+    assert t6.loc["resnet-1001-B-preact-bottleneck", "n"] == 0  # published, not run
+    assert t6.loc["plain-164-preact-bottleneck", "paper_test_error"] == "-"

@@ -161,7 +161,7 @@ def test_warmup_is_on_by_default_from_110_layers():
         ("model.shortcut=D", "A, B, C"),
         ("data.batch_size=0", "data.batch_size=0 must be a positive"),
         ("trainer.max_steps=-5", "trainer.max_steps=-5 must be a positive"),
-        ("data.name=imagenet", "cifar10, fashion_mnist"),
+        ("data.name=imagenet", "cifar10, cifar100, fashion_mnist"),
         ("optim.lr=0", "optim.lr=0 must be a positive number"),
         ("optim.lr=-0.1", "optim.lr=-0.1 must be a positive number"),
         ("optim.weight_decay=-1e-4", "optim.weight_decay=-0.0001 must be zero or positive"),
@@ -424,18 +424,12 @@ def test_a_run_resumed_under_other_code_records_each_version_with_the_step_it_to
     cifar_root, tmp_path, monkeypatch
 ):
     import study.training.run
-    from helpers import train_in_process
+    from helpers import stopped_at_step, train_in_process
     from study.runs import provenance
     from study.training.callbacks import StopOnSignal
 
-    class StopAtStep4(StopOnSignal):  # as if SIGTERM came at step 4
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            if trainer.global_step == 4:
-                self.signum = signal.SIGTERM
-            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-
     old, new = {"commit": "a" * 40, "changed": False}, {"commit": "b" * 40, "changed": True}
-    monkeypatch.setattr(study.training.run, "StopOnSignal", StopAtStep4)
+    monkeypatch.setattr(study.training.run, "StopOnSignal", stopped_at_step(4))
     monkeypatch.setattr(provenance, "code_version", lambda: old)
     with pytest.raises(SystemExit):
         train_in_process(cifar_root, tmp_path)

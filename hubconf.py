@@ -1,0 +1,64 @@
+"""torch.hub entry points: the study's nets, built by study.nets.
+
+    net = torch.hub.load("<owner>/<repo>", "resnet56")                 # from GitHub
+    net = torch.hub.load("path/to/checkout", "plain20", source="local")
+    net = torch.hub.load(..., "preact_resnet164", num_classes=100)     # CIFAR-100
+
+Every entry takes `num_classes` (10) and `in_channels` (3); `torch.hub.list` names them all:
+`resnetD` and `plainD` for the paper's nets (D = 20, 32, 44, 56, 110, 1202; option-A shortcuts),
+`resnetD` and `preact_resnetD` for He et al. 2016's bottleneck nets (D = 164, 1001; option B), and
+`preact_resnet110`. `pretrained=True` loads weights the project trained itself, and only where a
+committed full-length run made them (WEIGHTS); every other entry refuses it rather than claim any.
+"""
+
+import pathlib as _pathlib
+
+from study import nets as _nets
+from study import paper as _paper
+
+dependencies = ["torch"]
+
+#: Entry name -> (state_dict file in this checkout, its test error in %, the run that made it).
+#: Filled as the project's full-length runs finish (results/cifar10-recipe-full/).
+WEIGHTS: dict[str, tuple[str, float, str]] = {}
+
+
+def _entry(name: str, arch: str, depth: int, shortcut: str, unit: str = "original", block: str = "basic"):
+    def entry(pretrained: bool = False, num_classes: int = 10, in_channels: int = 3):
+        net = _nets.build_net(_nets.NetConfig(arch, depth, shortcut, num_classes, in_channels, unit=unit, block=block))
+        if pretrained:
+            if name not in WEIGHTS:
+                raise ValueError(
+                    f"{name}: the project has no trained weights for this net (it has them for: "
+                    f"{', '.join(WEIGHTS) or 'none yet'}); train it with `python -m study.train`, or load it "
+                    "with pretrained=False"
+                )
+            if (num_classes, in_channels) != (10, 3):
+                raise ValueError(f"{name}: the trained weights are for CIFAR-10 (10 classes, 3 channels)")
+            import torch
+
+            file, _, _ = WEIGHTS[name]
+            net.load_state_dict(torch.load(_pathlib.Path(__file__).parent / file, weights_only=True))
+        return net
+
+    config = _nets.NetConfig(arch, depth, shortcut, unit=unit, block=block)
+    trained = WEIGHTS.get(name)
+    entry.__name__ = name
+    year = 2015 if (unit, block) == ("original", "basic") else 2016
+    entry.__doc__ = f"{config.describe()} for 32x32 images (He et al. {year}). " + (
+        f"pretrained=True: the project's own weights, {trained[1]:.2f}% CIFAR-10 test error ({trained[2]})."
+        if trained
+        else "No trained weights: pretrained=True is refused."
+    )
+    return entry
+
+
+for _depth in _paper.DEPTHS:
+    for _arch in ("resnet", "plain"):
+        globals()[f"{_arch}{_depth}"] = _entry(f"{_arch}{_depth}", _arch, _depth, "A")
+for _depth in _paper.BOTTLENECK_DEPTHS:
+    globals()[f"resnet{_depth}"] = _entry(f"resnet{_depth}", "resnet", _depth, "B", block="bottleneck")
+    globals()[f"preact_resnet{_depth}"] = _entry(
+        f"preact_resnet{_depth}", "resnet", _depth, "B", unit="preact", block="bottleneck"
+    )
+preact_resnet110 = _entry("preact_resnet110", "resnet", 110, "A", unit="preact")
