@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import fake_run, run_cli, tiny_run_args, train_in_process
+from helpers import fake_run, run_cli, run_main, tiny_run_args, train_in_process
 from study.results.tables import md
 
 
@@ -17,7 +17,7 @@ def snapshot(folder: Path) -> dict:
 
 
 def train(cifar_root, runs_root, *extra):
-    return run_cli("study.train", *tiny_run_args(cifar_root, runs_root, "model.depth=8", *extra))
+    return run_main("study.train", *tiny_run_args(cifar_root, runs_root, "model.depth=8", *extra))
 
 
 def test_a_folder_of_the_users_that_holds_no_run_is_refused_and_left_byte_identical(cifar_root, tmp_path):
@@ -58,7 +58,7 @@ def test_a_history_linked_out_of_its_folder_is_refused_by_training_and_the_repor
     assert outside.read_text() == "secret,header\n1,2\n"
     (run_dir / "summary.json").write_text(json.dumps(summary))
     fake_run(tmp_path / "runs", "resnet", 20)
-    run_cli("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
+    run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
     text = (tmp_path / "out" / "report.md").read_text()
     assert md(f"{run_dir.relative_to(tmp_path / 'runs').as_posix()}: not used, metrics.csv is a link to") in text
 
@@ -80,7 +80,7 @@ def test_a_history_with_a_value_it_cannot_hold_makes_the_run_damaged_and_unused(
     bad = fake_run(tmp_path / "runs", "plain", 20)
     lines = (bad / "metrics.csv").read_text().splitlines()
     (bad / "metrics.csv").write_text("\n".join([lines[0], row, *lines[1:]]) + "\n")
-    assert run_cli("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out")).returncode == 0
+    assert run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out")).returncode == 0
     text = (tmp_path / "out" / "report.md").read_text()
     assert md(f"its metrics.csv is damaged (line 2: {why}, which it cannot be)") in text
     runs = (tmp_path / "out" / "runs.csv").read_text()
@@ -92,7 +92,7 @@ def test_two_rows_for_one_step_with_different_errors_make_the_run_damaged(tmp_pa
     bad = fake_run(tmp_path / "runs", "plain", 20)
     with open(bad / "metrics.csv", "a") as f:
         f.write("0.1,600,,1.0\n")
-    run_cli("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
+    run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
     assert "a second train\\_error for step 600" in (tmp_path / "out" / "report.md").read_text()
 
 
@@ -100,7 +100,7 @@ def test_nan_cells_are_left_out_with_a_note(tmp_path):
     run = fake_run(tmp_path / "runs", "resnet", 20)
     with open(run / "metrics.csv", "a") as f:
         f.write(",600,nan,\n")
-    run_cli("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
+    run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
     assert "metrics.csv has 1 NaN cell(s), left out of its curves" in (tmp_path / "out" / "report.md").read_text()
 
 
@@ -118,7 +118,7 @@ def test_a_checkpoint_of_another_net_with_the_same_shapes_is_refused_by_evaluate
     _, resnet_dir = train_in_process(cifar_root, tmp_path / "runs", "model.depth=8")
     _, plain_dir = train_in_process(cifar_root, tmp_path / "runs", "model.depth=8", "model=plain")
     (plain_dir / "checkpoints" / "last.ckpt").write_bytes((resnet_dir / "checkpoints" / "last.ckpt").read_bytes())
-    result = run_cli("study.evaluate", str(plain_dir), f"data.root={cifar_root}", "data.verify_checksums=false")
+    result = run_main("study.evaluate", str(plain_dir), f"data.root={cifar_root}", "data.verify_checksums=false")
     assert result.returncode == 2 and "holds a resnet-8, but its run folder's config is a plain-8" in result.stderr
     summary = json.loads((plain_dir / "summary.json").read_text())
     (plain_dir / "summary.json").write_text(json.dumps({**summary, "status": "interrupted"}))
@@ -130,7 +130,7 @@ def test_a_checkpoint_evaluates_on_its_own(cifar_root, tmp_path):
     _, run_dir = train_in_process(cifar_root, tmp_path / "runs", "model.depth=8")
     alone = tmp_path / "alone.ckpt"
     alone.write_bytes((run_dir / "checkpoints" / "last.ckpt").read_bytes())
-    result = run_cli("study.evaluate", str(alone), f"data.root={cifar_root}", "data.verify_checksums=false")
+    result = run_main("study.evaluate", str(alone), f"data.root={cifar_root}", "data.verify_checksums=false")
     assert result.returncode == 0, result.stderr
     assert "resnet-8 from" in result.stdout and "test error:" in result.stdout
 
@@ -157,5 +157,5 @@ def test_a_name_too_long_for_the_file_system_is_one_line(cifar_root, tmp_path):
     result = train(cifar_root, long)
     assert result.returncode == 2 and "Traceback" not in result.stderr and "File name too long" in result.stderr
     fake_run(tmp_path / "runs", "resnet", 20)
-    report = run_cli("study.report", str(tmp_path / "runs"), "--out", str(long))
+    report = run_main("study.report", str(tmp_path / "runs"), "--out", str(long))
     assert report.returncode == 2 and "Traceback" not in report.stderr and "File name too long" in report.stderr

@@ -7,7 +7,7 @@ import matplotlib.image
 import pandas as pd
 import pytest
 
-from helpers import REPO, fake_run, run_cli, study_runs, tiny_run_args
+from helpers import REPO, fake_run, run_cli, run_main, study_runs, tiny_run_args
 from study import report
 from study.results import collect, figures, publish, tables
 
@@ -274,7 +274,7 @@ def test_notebook_runs_headless_on_fixture_results(tmp_path):
 
 def test_a_tiny_real_sweep_then_the_report(cifar_root, tmp_path):
     runs_root = tmp_path / "runs"
-    result = run_cli(
+    result = run_main(
         "study.train",
         "-m",
         "experiment=fig6_plain",
@@ -283,7 +283,7 @@ def test_a_tiny_real_sweep_then_the_report(cifar_root, tmp_path):
         check=True,
     )
     assert "[sweep fig6_plain] 2/2 runs finished (2 completed)" in result.stdout
-    run_cli("study.report", str(runs_root), "--out", str(tmp_path / "out"), check=True)
+    run_main("study.report", str(runs_root), "--out", str(tmp_path / "out"), check=True)
     table = pd.read_csv(tmp_path / "out" / "runs.csv")
     assert sorted(table.depth) == [8, 14] and set(table.status) == {"completed"}
     assert verdict_of(tmp_path / "out", 1) in ("indicative (one seed)", "not enough runs")
@@ -291,7 +291,7 @@ def test_a_tiny_real_sweep_then_the_report(cifar_root, tmp_path):
 
 def test_a_shortcut_sweep_names_each_option_and_reports_them_side_by_side(cifar_root, tmp_path):
     runs_root = tmp_path / "runs"
-    result = run_cli(
+    result = run_main(
         "study.train",
         "-m",
         "experiment=shortcuts_mini",
@@ -301,7 +301,7 @@ def test_a_shortcut_sweep_names_each_option_and_reports_them_side_by_side(cifar_
         check=True,
     )
     assert "resnet-8 seed 0: completed" in result.stdout and "resnet-8-B seed 0: completed" in result.stdout
-    run_cli("study.report", str(runs_root), "--out", str(tmp_path / "out"), check=True)
+    run_main("study.report", str(runs_root), "--out", str(tmp_path / "out"), check=True)
     table = pd.read_csv(tmp_path / "out" / "shortcuts.csv")
     assert list(table.option) == ["A", "B"] and table.params.iloc[1] > table.params.iloc[0]  # B's projections
 
@@ -584,7 +584,7 @@ def test_shortcut_options_are_tabled_as_table_3_with_a_verdict_on_the_papers_ord
                     shortcut=option,
                     folder=f"fake{option}",
                 )
-    run_cli("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
+    run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
     table = pd.read_csv(tmp_path / "out" / "shortcuts.csv")
     assert list(zip(table.net, table.option)) == [(f"ResNet-{d}", o) for d in (20, 56) for o in "ABC"]
     row = table[(table.net == "ResNet-56") & (table.option == "C")].iloc[0]
@@ -598,7 +598,7 @@ def test_shortcut_options_are_tabled_as_table_3_with_a_verdict_on_the_papers_ord
 
 def test_one_shortcut_option_makes_no_shortcut_table(tmp_path):
     study_runs(tmp_path / "runs")
-    run_cli("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
+    run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
     assert not (tmp_path / "out" / "shortcuts.md").exists()
     assert "Shortcut options" not in (tmp_path / "out" / "report.md").read_text()
 

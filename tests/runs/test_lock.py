@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from helpers import REPO, cli_env, run_cli, tiny_run_args
+from helpers import REPO, cli_env, run_main, tiny_run_args
 from study.runs import lock as runs
 
 
@@ -100,8 +100,8 @@ def test_two_identical_commands_at_once_train_the_run_once(cifar_root, tmp_path)
 
 
 def test_a_running_run_is_listed_as_running_by_the_report(cifar_root, tmp_path):
-    run_cli("study.train", *tiny_run_args(cifar_root, tmp_path / "runs", "model.depth=8"), check=True)
+    run_main("study.train", *tiny_run_args(cifar_root, tmp_path / "runs", "model.depth=8"), check=True)
     (summary_path,) = (tmp_path / "runs").rglob("summary.json")
     write_lock(summary_path.parent, pid=os.getppid(), job="77")
-    result = run_cli("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"))
+    result = run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"))
     assert f"running on {socket.gethostname()} pid {os.getppid()} (job 77)" in result.stdout + result.stderr

@@ -4,7 +4,7 @@ import csv
 
 import pytest
 
-from helpers import train_in_process
+from helpers import run_main, train_in_process
 from study.training.diagnostics import COLUMNS
 
 
@@ -96,20 +96,18 @@ def test_each_signal_verdict_yields_each_word_with_its_numbers(values, forward, 
 
 
 def test_the_report_draws_signals_and_judges_them_from_real_runs(cifar_root, tmp_path):
-    from helpers import run_cli
 
     for arch in ("plain", "resnet"):
         train_in_process(cifar_root, tmp_path / "runs", f"model={arch}", "model.depth=8", "diag_every=2")
-    run_cli("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
+    run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
     text = (tmp_path / "out" / "report.md").read_text()
     assert (tmp_path / "out" / "fig_signals.png").is_file() and "fig_signals.png" in text
     assert "### Forward signals do not vanish in plain nets (section 4.1): **indicative (one seed)**" in text
 
 
 def test_a_damaged_diagnostics_file_is_named_and_left_out(cifar_root, tmp_path):
-    from helpers import run_cli
 
     _, run_dir = train_in_process(cifar_root, tmp_path / "runs", "model=plain", "model.depth=8", "diag_every=2")
     (run_dir / "diagnostics.csv").write_text("step,layer,name,response_std,grad_norm\n0,1,bn1,nan,1\n")
-    result = run_cli("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
+    result = run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
     assert "damaged diagnostics.csv" in result.stdout and "not a finite" in result.stdout

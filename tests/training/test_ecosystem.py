@@ -8,7 +8,7 @@ from pathlib import Path
 import joblib
 import pytest
 
-from helpers import compose_config, run_cli, tiny_run_args, train_in_process, wandb_records
+from helpers import compose_config, run_cli, run_main, tiny_run_args, train_in_process, wandb_records
 from study import paper
 from study.runs import identity as runs
 
@@ -78,13 +78,13 @@ def test_a_trainer_or_logger_setting_that_cannot_work_is_refused_before_the_data
 
 def test_a_trainer_argument_lightning_lacks_stops_the_command_in_one_line(tmp_path):
     override = "+trainer.not_an_argument=1"
-    result = run_cli("study.train", *tiny_run_args(tmp_path / "no-data", tmp_path / "runs", override))
+    result = run_main("study.train", *tiny_run_args(tmp_path / "no-data", tmp_path / "runs", override))
     assert result.returncode == 2 and "unexpected keyword argument 'not_an_argument'" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "runs").exists()
 
 
 def test_an_unknown_key_without_plus_is_refused_by_hydra(tmp_path):
-    result = run_cli("study.train", "trainer.not_an_argument=1", f"runs_root={tmp_path}")
+    result = run_main("study.train", "trainer.not_an_argument=1", f"runs_root={tmp_path}")
     assert result.returncode != 0 and "not_an_argument" in result.stderr and "+trainer.not_an_argument" in result.stderr
 
 
@@ -109,7 +109,7 @@ def test_debug_smoke_runs_an_experiment_end_to_end_in_a_temporary_root(cifar_roo
 
 
 def test_messages_reach_the_run_folders_train_log(cifar_root, tmp_path):
-    run_cli("study.train", *tiny_run_args(cifar_root, tmp_path, "model.depth=8"), check=True)
+    run_main("study.train", *tiny_run_args(cifar_root, tmp_path, "model.depth=8"), check=True)
     (log,) = tmp_path.rglob("train.log")
     text = log.read_text()
     assert "data: cifar10 from" in text and "step 6/6" in text and "completed:" in text

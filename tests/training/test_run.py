@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO, cli_env, run_cli, tiny_run_args
+from helpers import REPO, cli_env, run_cli, run_main, tiny_run_args
 
 SUMMARY_FIELDS = {
     "status",
@@ -32,7 +32,7 @@ SUMMARY_FIELDS = {
 
 
 def train(cifar_root, runs_root, *extra, check=True):
-    return run_cli("study.train", *tiny_run_args(cifar_root, runs_root, *extra), check=check)
+    return run_main("study.train", *tiny_run_args(cifar_root, runs_root, *extra), check=check)
 
 
 def only_run_dir(runs_root: Path) -> Path:
@@ -248,26 +248,38 @@ def wait_for_step(runs_root: Path, step: int, proc: subprocess.Popen, timeout: f
     raise AssertionError(f"the run did not reach step {step}:\n{proc.communicate()[0][-3000:]}")
 
 
+#: A run long enough to stop in the middle: past a periodic checkpoint, a warm-up and diagnostics.
+RESUME_ARGS = (
+    "model.depth=8",
+    "trainer.max_steps=200",
+    "log_every=10",
+    "eval_every=50",
+    "checkpoint_every=50",
+    "optim.milestones=[100,150]",
+    "optim.warmup=true",
+    "optim.warmup_until_train_error=85",
+    "diag_every=25",
+)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(cifar_root, tmp_path_factory) -> Path:
+    """The run folder of RESUME_ARGS trained straight through (once for every signal's test)."""
+    root = tmp_path_factory.mktemp("straight")
+    run_main("study.train", *tiny_run_args(cifar_root, root, *RESUME_ARGS), check=True)
+    return only_run_dir(root)
+
+
 # SIGINT takes the same path as SIGTERM (StopOnSignal): behind make test-slow, to keep CI short.
+# The signals' tests share one worker, so that the uninterrupted run is trained once.
+@pytest.mark.xdist_group("resume")
 @pytest.mark.parametrize(
     "signum", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow), signal.SIGKILL]
 )
-def test_a_stopped_run_resumes_to_the_same_numbers_as_an_uninterrupted_one(cifar_root, tmp_path, signum):
+def test_a_stopped_run_resumes_to_the_same_numbers_as_an_uninterrupted_one(cifar_root, tmp_path, uninterrupted, signum):
     """SIGTERM/SIGINT checkpoint the current step; SIGKILL loses what followed the last periodic
     checkpoint. Either way the rerun ends with the uninterrupted run's numbers and metrics.csv."""
-    extra = [
-        "model.depth=8",
-        "trainer.max_steps=200",
-        "log_every=10",
-        "eval_every=50",
-        "checkpoint_every=50",
-        "optim.milestones=[100,150]",
-        "optim.warmup=true",
-        "optim.warmup_until_train_error=85",
-        "diag_every=25",
-    ]
-    args = lambda root: tiny_run_args(cifar_root, root, *extra)  # noqa: E731
-    run_cli("study.train", *args(tmp_path / "straight"), check=True)
+    args = lambda root: tiny_run_args(cifar_root, root, *RESUME_ARGS)  # noqa: E731
 
     proc = start_run(args(tmp_path / "stopped"))
     wait_for_step(tmp_path / "stopped", 60, proc)
@@ -286,11 +298,11 @@ def test_a_stopped_run_resumes_to_the_same_numbers_as_an_uninterrupted_one(cifar
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     (time_before,) = [state["elapsed_s"] for state in checkpoint["callbacks"].values() if "elapsed_s" in state]
 
-    resumed = run_cli("study.train", *args(tmp_path / "stopped"), check=True)
+    resumed = run_main("study.train", *args(tmp_path / "stopped"), check=True)
     assert "resume:" in resumed.stdout and "skip:" not in resumed.stdout
     if signum != signal.SIGKILL:
         assert f"at step {stopped['steps']}" in resumed.stdout
-    straight_dir = only_run_dir(tmp_path / "straight")
+    straight_dir = uninterrupted
     a, b = (json.loads((d / "summary.json").read_text()) for d in (straight_dir, run_dir))
     assert b["status"] == "completed" and b["wall_time_s"] > time_before > 0  # the time before a kill counts
     assert (a["final_train_error"], a["final_test_error"]) == (b["final_train_error"], b["final_test_error"])
@@ -409,7 +421,7 @@ def test_evaluate_gives_the_runs_test_error_and_exports_a_plain_state_dict(cifar
     train(cifar_root, tmp_path / "runs", "model.depth=8")
     run_dir = only_run_dir(tmp_path / "runs")
     summary = json.loads((run_dir / "summary.json").read_text())
-    result = run_cli("study.evaluate", str(run_dir), "--export", str(tmp_path / "model.pt"), check=True)
+    result = run_main("study.evaluate", str(run_dir), "--export", str(tmp_path / "model.pt"), check=True)
     test_line = next(line for line in result.stdout.splitlines() if line.startswith("test error:"))
     assert float(test_line.split()[-1].rstrip("%")) == pytest.approx(summary["final_test_error"], abs=1e-4)
     assert "airplane" in result.stdout and "truck" in result.stdout  # per class
@@ -480,7 +492,7 @@ def test_a_pre_activation_bottleneck_run_trains_resumes_and_reports_in_its_own_f
     status, run_dir = train_in_process(cifar_root, tmp_path / "runs", *extra)
     assert status == "completed" and run_dir.parent.name == "resnet11-B-preact-bottleneck"
     assert len(read_rows(run_dir / "diagnostics.csv")) and (run_dir / "layer_responses.csv").is_file()
-    report = run_cli("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
+    report = run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
     assert "1 runs (1 completed)" in report.stdout
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO, cli_env, run_cli, tiny_run_args
+from helpers import REPO, cli_env, run_main, tiny_run_args
 
 pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin"])
@@ -173,7 +173,7 @@ LONG = ("trainer.max_steps=300", "eval_every=100", "checkpoint_every=100", "opti
 
 
 def uninterrupted(cifar_root, tmp_path) -> tuple[list[dict], dict]:
-    run_cli("study.train", *tiny_run_args(cifar_root, tmp_path / "straight", "model.depth=8", *LONG), check=True)
+    run_main("study.train", *tiny_run_args(cifar_root, tmp_path / "straight", "model.depth=8", *LONG), check=True)
     (run_dir,) = run_dirs(tmp_path / "straight")
     return numbers(run_dir)
 
