@@ -4,6 +4,7 @@ to run the real CLI on them. The fixtures' md5s cannot match the real files', so
 data.verify_checksums=false, as a user with a re-pickled copy would."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -103,6 +104,8 @@ def run_main(module: str, *args: str, check: bool = False) -> subprocess.Complet
     out, err = io.StringIO(), io.StringIO()
     argv = sys.argv  # argparse and Hydra alike read the command line from here
     threads = torch.get_num_threads()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level  # Hydra sets its own; the next test gets these back
     torch.set_num_threads(1)  # as run_cli's processes: the same numbers, whichever way a run is trained
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
@@ -115,6 +118,10 @@ def run_main(module: str, *args: str, check: bool = False) -> subprocess.Complet
         finally:
             sys.argv = argv
             torch.set_num_threads(threads)
+            for handler in [h for h in root.handlers if h not in handlers]:
+                handler.close()
+            root.handlers[:] = handlers
+            root.setLevel(level)
     code = code if isinstance(code, int) else 0  # Hydra's main returns the run's status
     result = subprocess.CompletedProcess([module, *args], code or 0, out.getvalue(), err.getvalue())
     if check and result.returncode != 0:

@@ -351,7 +351,9 @@ def test_a_checkpoint_that_would_run_code_is_refused_and_never_run(cifar_root, t
 
 
 def test_wandb_logger_works_offline_without_an_account(cifar_root, tmp_path):
-    result = train(cifar_root, tmp_path, "model.depth=8", "logger=wandb", "experiment_name=demo")
+    # A process of its own: wandb's service writes the run file as far as the process's exit.
+    args = tiny_run_args(cifar_root, tmp_path, "model.depth=8", "logger=wandb", "experiment_name=demo")
+    result = run_cli("study.train", *args, check=True)
     run_dir = only_run_dir(tmp_path)
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "completed", result.stderr
     (record,) = (run_dir / "wandb").glob("offline-run-*/run-*.wandb")
