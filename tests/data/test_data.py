@@ -20,6 +20,7 @@ from helpers import (
 )
 from study.data.sources import CIFAR100, DataError, load_dataset, read_idx
 from study.data.stream import ImageDataModule, StepBatches, augment, load_splits, normalize
+from study.results.publish import write_report
 from study.runs.checkpoints import load_checkpoint, net_of, newest_checkpoint
 
 
@@ -440,6 +441,9 @@ def test_a_cifar100_run_trains_a_net_with_100_outputs_and_records_it(arrays100, 
     assert summary["data"]["dataset"] == "cifar100" and summary["data"]["layout"] == "cifar-100-python"
     checkpoint, _ = load_checkpoint(newest_checkpoint(run_dir)[0][0])
     assert net_of(checkpoint).num_classes == 100
+    assert write_report([tmp_path / "runs"], tmp_path / "out") == 0
+    table = (tmp_path / "out" / "table6.md").read_text()
+    assert "| resnet-20 |" in table and "| 8.75 |" not in table  # the paper's numbers are CIFAR-10's
 
 
 def test_missing_cifar100_names_its_own_layouts(tmp_path):
