@@ -34,13 +34,11 @@ given = $(strip $(call raw,$(1)))
 .PHONY: install lint test test-slow reproduce-cifar plots bench bench-step bench-data models clean
 
 install: $(VENV)/.installed
-# --no-compile: Python compiles what it imports on first use; byte-compiling all of torch up front
-# made its install take 106 s instead of 60 s here.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q --no-compile $(TORCH)
-	$(PY) -m pip install -q --no-compile -e '.[dev]'
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
 lint: install

@@ -1,6 +1,7 @@
 """The report from known synthetic logs, and one real tiny sweep end to end."""
 
 import json
+import os
 from pathlib import Path
 
 import matplotlib.image
@@ -330,6 +331,7 @@ def test_reproduce_runs_the_mini_study_in_parallel_then_the_report(cifar_root, t
     assert "[sweep mini] 2/2 runs finished (2 completed)" in result.stdout
     table = pd.read_csv(tmp_path / "out" / "runs.csv")
     assert sorted(table.arch) == ["plain", "resnet"] and set(table.depth) == {8}
+    assert set(table.threads) == {max(1, os.cpu_count() // 2)}  # two runs at once share the cores
     assert (tmp_path / "out" / "report.md").is_file()
 
 

@@ -197,6 +197,7 @@ def test_the_default_config_is_the_papers_recipe(default_config):
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs at least 2 CPU cores to split")
+@pytest.mark.slow  # an explicit n_jobs's share stays in the default suite: the reproduce test (--jobs 2)
 def test_the_joblib_launchers_default_n_jobs_splits_the_cores(cifar_root, tmp_path):
     every_core = {"OMP_NUM_THREADS": str(os.cpu_count())}
     run_cli("study.train", *tiny_run_args(cifar_root, tmp_path / "alone", "model.depth=8"), env=every_core, check=True)

@@ -66,6 +66,7 @@ def test_every_experiment_composes_to_the_papers_runs():
     assert shortcuts_mini.hydra.sweeper.params["model.depth"] == "20,56"
 
 
+@pytest.mark.slow  # submitit's path to a real scheduler stays in the default suite: tests/training/test_slurm.py
 def test_submitit_local_launcher_runs_a_sweep(cifar_root, tmp_path):
     result = run_cli(
         "study.train",
