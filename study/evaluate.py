@@ -83,18 +83,7 @@ def net_config(loaded: dict, run_dir: Path | None, checkpoint: Path) -> NetConfi
     model = stored.get("model") if isinstance(stored.get("model"), dict) else None
     try:
         recorded = checkpoints.net_of(loaded)
-        from_run = (
-            NetConfig(
-                model["arch"],
-                model["depth"],
-                model["shortcut"],
-                unit=model.get("unit", "original"),
-                block=model.get("block", "basic"),
-                builder=model.get("builder"),
-            )
-            if model
-            else None
-        )
+        from_run = NetConfig.of_model(model) if model else None
     except (ValueError, KeyError, TypeError) as err:
         raise EvaluateError(f"cannot tell which net {checkpoint} holds ({err})") from None
     if recorded is None and from_run is None:

@@ -152,6 +152,21 @@ class NetConfig:
                     f"{self.builder} makes its own choices: leave {name} at {default}"
                 )
 
+    @classmethod
+    def of_model(cls, model, num_classes: int = 10, in_channels: int = 3) -> "NetConfig":
+        """From a config's model node (a mapping: arch, depth, shortcut, and unit, block and builder
+        where set), for a dataset of these classes and channels."""
+        return cls(
+            model["arch"],
+            model["depth"],
+            model["shortcut"],
+            num_classes,
+            in_channels,
+            unit=model.get("unit", "original"),
+            block=model.get("block", "basic"),
+            builder=model.get("builder"),
+        )
+
     def as_dict(self) -> dict:
         """The fields, without a builder a paper net has none of (its checkpoints stay as they were)."""
         values = asdict(self)

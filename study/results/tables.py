@@ -87,21 +87,27 @@ class NetFamily:
     def label(self, arch: str, depth: int) -> str:
         return net_label(arch, depth, self.shortcut, "-", self.unit, self.block, self.builder)
 
-    def published(self, arch: str, depth: int) -> str | None:
-        """The published test error (%) of this net, with its source where it is not Table 6."""
+    def reference(self, arch: str, depth: int) -> tuple[float, str] | None:
+        """(the published test error in %, how the table shows it, with its source where it is not
+        Table 6) of this net, or None where nothing is published for it."""
         if arch != "resnet" or self.builder is not None:
             return None
         followup = paper.FOLLOWUP_TEST_ERROR.get((self.dataset, depth, self.unit))
         if followup is not None and self.block == ("basic" if depth in paper.DEPTHS else "bottleneck"):
             if not (self.is_papers and depth in paper.TABLE6_TEST_ERROR):
-                return f"{followup:.2f} (He et al. 2016)"
+                return followup, f"{followup:.2f} (He et al. 2016)"
         error = paper.TABLE6_TEST_ERROR.get(depth)
         if error is None or not self.is_papers or self.dataset == "cifar100":
             return None
         if depth == 110:
             mean, std = paper.TABLE6_RESNET110_MEAN_STD
-            return f"{error:.2f} (mean {mean:.2f} ± {std:.2f})"
-        return f"{error:.2f}"
+            return error, f"{error:.2f} (mean {mean:.2f} ± {std:.2f})"
+        return error, f"{error:.2f}"
+
+    def published(self, arch: str, depth: int) -> str | None:
+        """How Table 6 shows the published test error of this net; None where none is published."""
+        found = self.reference(arch, depth)
+        return found[1] if found else None
 
     def published_depths(self) -> set[int]:
         if self.is_papers and self.dataset != "cifar100":
@@ -119,8 +125,8 @@ def table6(table: pd.DataFrame, family: NetFamily = NetFamily()) -> pd.DataFrame
         for depth in depths:
             runs = done[(done.arch == arch) & (done.depth == depth)]
             errors = runs.final_test_error.dropna()
-            published = family.published(arch, depth)
-            numbers = [float(e) for e in re.findall(r"^\d+\.\d+", published or "")]
+            reference = family.reference(arch, depth)
+            published = reference[1] if reference else None
             recorded = runs.params.dropna()
             params = (
                 int(recorded.median()) if len(recorded) else (paper.PARAMS.get(depth) if family.is_papers else None)
@@ -139,7 +145,7 @@ def table6(table: pd.DataFrame, family: NetFamily = NetFamily()) -> pd.DataFrame
                     "mean_test_error": round(errors.mean(), 2) if len(errors) else None,
                     "std_test_error": round(errors.std(), 2) if len(errors) > 1 else None,
                     "n": len(errors),
-                    "best_minus_paper": round(best - numbers[0], 2) if best is not None and numbers else None,
+                    "best_minus_paper": round(best - reference[0], 2) if best is not None and reference else None,
                 }
             )
     return pd.DataFrame(rows)

@@ -70,17 +70,7 @@ class ConfigError(ValueError):
 
 def net_of_config(cfg: DictConfig, num_classes: int, in_channels: int) -> NetConfig:
     """The NetConfig of cfg.model, for a dataset of these classes and channels."""
-    m = cfg.model
-    return NetConfig(
-        m.arch,
-        m.depth,
-        m.shortcut,
-        num_classes,
-        in_channels,
-        unit=m.get("unit", "original"),
-        block=m.get("block", "basic"),
-        builder=OmegaConf.select(m, "builder"),
-    )
+    return NetConfig.of_model(cfg.model, num_classes, in_channels)
 
 
 def check_user_net(cfg: DictConfig) -> None:
