@@ -5,10 +5,13 @@
 
 Each sweep is `python -m study.train -m experiment=NAME ...`; a run two sweeps share is trained
 once (its folder is a function of its config, and completed runs are skipped). A failed sweep
-does not stop the others, and the report is written from whatever runs exist.
+does not stop the others, and the report is written from whatever runs exist. SIGTERM or Ctrl-C
+stops the running sweep as it stops itself (each run checkpoints its step), and then this command,
+without a report: the same command goes on from there.
 """
 
 import argparse
+import signal
 import subprocess
 import sys
 
@@ -39,6 +42,25 @@ def sweep_command(experiment: str, args: argparse.Namespace) -> list[str]:
     return cmd + list(args.overrides)
 
 
+def run_sweep(cmd: list[str]) -> tuple[int, int | None]:
+    """Run one sweep to its end; (its exit code, the first signal this process was sent while it
+    ran). That signal goes on to the sweep as SIGTERM, any later one as it is (a second Ctrl-C
+    stops at once)."""
+    sweep, received = subprocess.Popen(cmd), []
+
+    def pass_on(signum, frame) -> None:
+        sweep.send_signal(signum if received else signal.SIGTERM)
+        received.append(signum)
+
+    previous = {s: signal.signal(s, pass_on) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        returncode = sweep.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return returncode, received[0] if received else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", choices=sorted(EXPERIMENTS), default="paper")
@@ -59,7 +81,16 @@ def main(argv: list[str] | None = None) -> int:
     for i, experiment in enumerate(experiments, 1):
         cmd = sweep_command(experiment, args)
         print(f"[reproduce] sweep {i}/{len(experiments)}: {experiment}\n  {' '.join(cmd[1:])}", flush=True)
-        if subprocess.run(cmd).returncode != 0:
+        returncode, signum = run_sweep(cmd)
+        if signum is not None:
+            print(
+                f"[reproduce] stopped by {signal.Signals(signum).name} during sweep {experiment}: the same command "
+                f"goes on from there; no report written (python -m study.report {args.runs} --out {args.results} "
+                "writes one from the runs so far)",
+                flush=True,
+            )
+            return 128 + signum
+        if returncode != 0:
             failed.append(experiment)
             print(f"[reproduce] sweep {experiment} failed; going on with the others", flush=True)
     report = subprocess.run(

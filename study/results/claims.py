@@ -208,6 +208,17 @@ def per_run(table: pd.DataFrame, diagnostics: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run_dir", "arch", "depth", "seed", "min_response_std", "gradient_range"])
 
 
+def value_range(values: pd.Series) -> str:
+    """ "low to high" in the fewest significant digits, 3 at least, that tell the two apart (BN keeps
+    a response's std near 1, so three digits often print "1 to 1"); one number when all are equal."""
+    low, high = values.min(), values.max()
+    for digits in range(3, 7):
+        a, b = f"{low:.{digits}g}", f"{high:.{digits}g}"
+        if a != b:
+            return f"{a} to {b}"
+    return a
+
+
 def signal_claims(table: pd.DataFrame, diagnostics: dict) -> list[tuple[str, str, list[str]]]:
     """(claim, verdict, details) for the forward and the backward signal claims."""
     runs = per_run(table, diagnostics)
@@ -235,10 +246,10 @@ def signal_claims(table: pd.DataFrame, diagnostics: dict) -> list[tuple[str, str
             word, numbers = compare([(1.0, stats_of(group[column].map(score)))], +1, unit=" decades")
             words.append(word)
             twin = runs[(runs.arch == "resnet") & (runs.depth == depth)][column]
-            beside = f"; ResNet-{depth}: {twin.min():.3g} to {twin.max():.3g}" if len(twin) else ""
+            beside = f"; ResNet-{depth}: {value_range(twin)}" if len(twin) else ""
             lines.append(
-                f"plain-{depth}: {column.replace('_', ' ')} {group[column].min():.3g} to "
-                f"{group[column].max():.3g} over {len(group)} seed(s){beside}; {numbers}: {word}"
+                f"plain-{depth}: {column.replace('_', ' ')} {value_range(group[column])} over {len(group)} "
+                f"seed(s){beside}; {numbers}: {word}"
             )
         if not words:
             lines.append("no plain run has diagnostics.csv (diag_every=0, or runs made before diagnostics)")

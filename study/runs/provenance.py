@@ -2,6 +2,7 @@
 precision; and how a report writes them.
 """
 
+import functools
 import os
 import subprocess
 from pathlib import Path
@@ -13,9 +14,11 @@ if TYPE_CHECKING:
 __all__ = ["code_version", "provenance", "describe_code", "describe_code_history"]
 
 
+@functools.cache
 def code_version() -> dict:
     """The git commit of this checkout and whether its tracked files had changes; outside git, the
-    installed package's version."""
+    installed package's version. Read once a process: a sweep's worker trains run after run with
+    the code it loaded, whatever the checkout holds by then."""
     from importlib.metadata import PackageNotFoundError, version
 
     repo = Path(__file__).resolve().parents[2]

@@ -20,25 +20,32 @@ from pathlib import Path
 
 import lightning as L
 
+from study.training import pool
+
 log = logging.getLogger("study")
 
 
 class StopOnSignal(L.Callback):
     """Catches SIGTERM, SIGINT and SIGUSR2 (SLURM's warning before a time limit) and stops the run
     at the next step boundary, where RunCheckpoints saves it; afterwards the signal goes on to
-    whoever handled it before (submitit requeues the job on SIGUSR2)."""
+    whoever handled it before (submitit requeues the job on SIGUSR2). While the run checkpoints a
+    second Ctrl-C acts as usual (stops at once); other repeats are ignored, since a launcher may
+    pass on a signal that its process group was sent too. In a worker of a parallel sweep
+    (`pooled`) the worker's signals are held instead (study.training.pool)."""
 
-    SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGUSR2") if hasattr(signal, name))
-
-    def __init__(self):
+    def __init__(self, pooled: bool = False):
+        self.pooled = pooled
         self.signum: int | None = None
-        self._handlers: dict = {}
+        self._handlers: dict = {}  # the signals that are ours now, with the handler before ours
         self._previous_handlers: dict = {}
 
     def install(self) -> None:
         """Catch the signals from now on (data loading included)."""
+        if self.pooled:
+            pool.hold_signals()
+            return
         try:
-            self._previous_handlers = {s: signal.signal(s, self._request_stop) for s in self.SIGNALS}
+            self._previous_handlers = {s: signal.signal(s, self._request_stop) for s in pool.SIGNALS}
         except ValueError:  # not the main thread: leave signals to the host
             self._previous_handlers = {}
         self._handlers = dict(self._previous_handlers)
@@ -46,12 +53,16 @@ class StopOnSignal(L.Callback):
     def on_train_start(self, trainer, pl_module) -> None:
         # Lightning wrapped our SIGTERM handler in one that raises out of fit() before the last
         # checkpoint can be taken; during training ours alone decides.
+        if self.pooled:
+            pool.hold_signals()
         for s in self._handlers:
             signal.signal(s, self._request_stop)
 
     def _request_stop(self, signum, frame) -> None:
-        self.signum = signum
-        self.restore_handlers()  # a second signal acts as usual
+        if self.signum is None:
+            self.signum = signum
+            if signal.SIGINT in self._handlers:
+                signal.signal(signal.SIGINT, self._handlers.pop(signal.SIGINT))
 
     def restore_handlers(self) -> None:
         for s, handler in self._handlers.items():
@@ -64,6 +75,8 @@ class StopOnSignal(L.Callback):
             handler(self.signum, None)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.pooled:
+            self.signum = self.signum or pool.held_signal()
         stop = self.signum is not None
         if trainer.world_size > 1:
             stop = trainer.strategy.reduce_boolean_decision(stop, all=False)

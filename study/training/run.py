@@ -10,14 +10,11 @@ import contextlib
 import errno
 import logging
 import math
-import os
 import sys
 from pathlib import Path
 
-import joblib
 import lightning as L
 import torch
-from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -30,7 +27,7 @@ from study.nets import NetConfig, build_net, count_parameters, response_layers
 from study.runs import checkpoints, provenance, summary
 from study.runs.identity import run_id, study_of
 from study.runs.lock import RunLock, describe_holder
-from study.training import diagnostics, loggers
+from study.training import diagnostics, loggers, pool
 from study.training.callbacks import (
     CodeVersions,
     FinalMeasurements,
@@ -58,15 +55,6 @@ log = logging.getLogger("study")
 
 class RunError(Exception):
     """A run that stopped for a reason outside it (a full disk); the message says what to do."""
-
-
-def share_cpu_cores() -> None:
-    """With N runs at once on this machine (joblib launcher; n_jobs=-1 means one per core), give
-    each 1/N of the cores: torch would otherwise start a thread per core in every run, and
-    oversubscribed CPUs crawl."""
-    n_jobs = OmegaConf.select(HydraConfig.get(), "launcher.n_jobs") if HydraConfig.initialized() else None
-    if isinstance(n_jobs, int) and n_jobs != 1:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // joblib.effective_n_jobs(n_jobs)))
 
 
 def warmup_enabled(cfg: DictConfig) -> bool:
@@ -202,6 +190,10 @@ def final_status(
 def train(cfg: DictConfig, run_dir: Path) -> str:
     """Train (or skip, or resume) the run of `cfg` in `run_dir`; returns its status."""
     quiet_library_chatter()
+    pooled = pool.pool_size() > 1
+    if pooled and pool.held_signal() is not None:
+        log.info(f"not started: this sweep was asked to stop; the same command trains {run_dir}")
+        return "not started"
     validate(cfg)
     check_same_run(run_dir, cfg)
     if already_done(run_dir):
@@ -213,7 +205,7 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
     if holder:
         log.info(f"running elsewhere: {describe_holder(holder)}; {run_dir} is left to it")
         return "running"
-    stop = StopOnSignal()
+    stop = StopOnSignal(pooled)
     stop.install()
     try:
         if already_done(run_dir):  # finished by another process while this one waited for the lock
@@ -235,7 +227,7 @@ def already_done(run_dir: Path) -> bool:
 
 def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: RunLock | None, first_process: bool) -> str:
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    share_cpu_cores()
+    pool.share_cpu_cores()
     L.seed_everything(cfg.seed, workers=False, verbose=False)
     datamodule = load_data(cfg)
     if first_process:  # from here on the folder holds a run, which the report lists
@@ -302,7 +294,7 @@ def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: RunLock | N
     log.info(f"{status}: {run_dir} after {trainer.global_step} steps, test error {record['final_test_error']}")
     if status == "interrupted":
         log.info(f"rerun the same command to resume from step {trainer.global_step}")
-        if stop.signum is not None:
+        if stop.signum is not None and not stop.pooled:  # a worker's sweep process stops the sweep
             stop.pass_on()
             raise SystemExit(128 + stop.signum)  # as if killed by the signal: a sweep stops too
     return status

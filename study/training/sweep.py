@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from study.runs.identity import model_label
 from study.training.config import ConfigError, check_same_run, check_writable, validate
+from study.training.pool import PoolStop, pool_size
 
 
 def sweep_size(config: DictConfig) -> int:
@@ -46,6 +47,9 @@ def job_label(config: DictConfig) -> str:
 
 
 class SweepProgress(Callback):
+    def __init__(self):
+        self.pool_stop: PoolStop | None = None  # the sweep's process, while its workers train
+
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         try:
             validate(config)
@@ -62,6 +66,13 @@ class SweepProgress(Callback):
         total = sweep_size(config)
         progress_file(config).write_text(json.dumps({"total": total}) + "\n")
         print(f"[sweep {config.experiment_name}] {total} runs")
+        if pool_size(config.hydra) > 1:
+            self.pool_stop = PoolStop(config.experiment_name)
+            self.pool_stop.install()
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        if self.pool_stop:
+            self.pool_stop.exit_if_stopped()
 
     def on_job_start(self, config: DictConfig, **kwargs) -> None:
         if HydraConfig.get().mode.name == "MULTIRUN":

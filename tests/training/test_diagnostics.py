@@ -95,6 +95,22 @@ def test_each_signal_verdict_yields_each_word_with_its_numbers(values, forward, 
         assert f"{min(v[0] for v in values.values()):.3g}" in f_lines[1]
 
 
+@pytest.mark.parametrize(
+    "values,text",
+    [
+        ([0.99981, 1.00034], "0.9998 to 1"),  # three digits would print "1 to 1"
+        ([0.5, 0.61], "0.5 to 0.61"),
+        ([1.0, 1.0], "1"),  # one seed, or seeds that agree
+    ],
+)
+def test_a_range_of_signal_values_prints_digits_that_tell_its_ends_apart(values, text):
+    import pandas as pd
+
+    from study.results.claims import value_range
+
+    assert value_range(pd.Series(values)) == text
+
+
 def test_the_report_draws_signals_and_judges_them_from_real_runs(cifar_root, tmp_path):
 
     for arch in ("plain", "resnet"):
