@@ -68,11 +68,6 @@ class ConfigError(ValueError):
     """A config value that cannot work; the message names it and what is allowed."""
 
 
-def net_of_config(cfg: DictConfig, num_classes: int, in_channels: int) -> NetConfig:
-    """The NetConfig of cfg.model, for a dataset of these classes and channels."""
-    return NetConfig.of_model(cfg.model, num_classes, in_channels)
-
-
 def check_user_net(cfg: DictConfig) -> None:
     """model=custom: the builder is imported and builds the net once, for the dataset's classes and
     channels, so a builder that cannot work is refused before any run folder is made."""
@@ -82,7 +77,7 @@ def check_user_net(cfg: DictConfig) -> None:
             f"{BUILDER_SIGNATURE} (README, 'Any net of yours')"
         )
     try:
-        net = build_net(net_of_config(cfg, *SHAPES[cfg.data.name]))
+        net = build_net(NetConfig.of_model(cfg.model, *SHAPES[cfg.data.name]))
     except Exception as err:  # the user's code may raise anything: name it with the builder
         text = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
         where = "" if str(cfg.model.builder) in text else f"builder {cfg.model.builder}: "

@@ -43,7 +43,6 @@ from study.training.config import (
     ConfigError,
     check_same_run,
     check_writable,
-    net_of_config,
     validate,
 )
 from study.training.recipe import CifarClassifier
@@ -83,11 +82,6 @@ def load_data(cfg: DictConfig) -> ImageDataModule:
     datamodule = ImageDataModule(**OmegaConf.to_container(cfg.data, resolve=True), seed=cfg.seed)
     datamodule.setup()  # loads the data now, so a missing dataset stops the run before training
     return datamodule
-
-
-def net_config(cfg: DictConfig, datamodule: ImageDataModule) -> NetConfig:
-    """The net of the config, for the dataset's classes and channels."""
-    return net_of_config(cfg, datamodule.num_classes, datamodule.in_channels)
 
 
 def build_module(cfg: DictConfig, net: NetConfig) -> CifarClassifier:
@@ -233,7 +227,7 @@ def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: RunLock | N
     if first_process:  # from here on the folder holds a run, which the report lists
         log.info(describe_source(datamodule.splits.source))
         atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved))
-    net = net_config(cfg, datamodule)
+    net = NetConfig.of_model(cfg.model, datamodule.num_classes, datamodule.in_channels)
     module = build_module(cfg, net)
     exposes_responses = bool(response_layers(module.net))
     if not exposes_responses:
