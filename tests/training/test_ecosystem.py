@@ -227,6 +227,11 @@ EARLIER_RUNS = {
         ("cifar10", "resnet", 32, "A", 0, "seed0-120d802491"),
         ("cifar10", "resnet", 56, "A", 0, "seed0-425da77b72"),
     ],
+    # its original-unit runs are the mini study's: trained once for both
+    "preact_mini": [
+        ("cifar10", "plain", 56, "A", 0, "seed0-3d1479e7d8"),
+        ("cifar10", "resnet", 20, "A", 0, "seed0-f3abd0fc05"),
+    ],
     "recipe_check": [
         ("cifar10", "plain", 20, "A", 0, "seed0-1c1fa163b7"),
         ("cifar10", "resnet", 20, "A", 0, "seed0-a79cdbb70c"),

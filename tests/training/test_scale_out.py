@@ -46,6 +46,8 @@ def test_every_experiment_composes_to_the_papers_runs():
         check = compose("train", ["experiment=recipe_check"], return_hydra_config=True)
         shortcuts = compose("train", ["experiment=shortcuts"], return_hydra_config=True)
         shortcuts_mini = compose("train", ["experiment=shortcuts_mini"], return_hydra_config=True)
+        preact = compose("train", ["experiment=preact", "model.unit=preact"], return_hydra_config=True)
+        preact_mini = compose("train", ["experiment=preact_mini"], return_hydra_config=True)
     assert plain.model.arch == "plain" and plain.hydra.sweeper.params["model.depth"] == "20,32,44,56,110"
     assert (table6.model.arch, table6.model.depth, table6.seed) == ("resnet", 110, 3)
     assert table6.hydra.sweeper.params.table6_run.count("[110,") == 5
@@ -64,6 +66,19 @@ def test_every_experiment_composes_to_the_papers_runs():
     )
     assert shortcuts_mini.hydra.sweeper.params["model.shortcut"] == "A,B,C"
     assert shortcuts_mini.hydra.sweeper.params["model.depth"] == "20,56"
+    # He et al. 2016's nets: bottlenecks with projections where the shape changes, the paper's schedule
+    assert (preact.model.block, preact.model.shortcut, preact.model.unit) == ("bottleneck", "B", "preact")
+    assert preact.trainer.max_steps == 64000 and preact.hydra.sweeper.params["model.depth"] == "164,1001"
+    assert (preact_mini.trainer.max_steps, preact_mini.optim.lr, preact_mini.optim.milestones) == (
+        1200,
+        0.02,
+        [600, 900],
+    )
+    assert dict(preact_mini.hydra.sweeper.params) == {
+        "model": "resnet,plain",
+        "model.unit": "original,preact",
+        "model.depth": "20,56",
+    }
 
 
 @pytest.mark.slow  # submitit's path to a real scheduler stays in the default suite: tests/training/test_slurm.py
