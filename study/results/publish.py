@@ -23,6 +23,8 @@ from study.results.figures import figure1, figure6, figure7, figure_signals, fit
 from study.results.stats import METHOD
 from study.results.tables import (
     NetFamily,
+    final_errors,
+    final_errors_markdown,
     md,
     shortcut_families,
     shortcut_markdown,
@@ -80,6 +82,8 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
     figure7(table, responses, out)
     drew_signals = figure_signals(table, diagnostics, out)
     family = NetFamily.of_study(shared)
+    finals = final_errors(table)
+    write_csv(finals, out / "final_errors.csv")
     t6 = table6(table, family)
     write_csv(t6, out / "table6.csv")
     atomic_write_text(out / "table6.md", table6_markdown(t6))
@@ -107,6 +111,9 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
     ) + signal_claims(table, diagnostics):
         lines += [f"### {claim}: **{verdict}**", ""] + [f"- {d}" for d in details] + [""]
     lines += [
+        "## Final errors (%, mean ± std over seeds (n); Figure 6's end points)",
+        "",
+        final_errors_markdown(finals),
         f"## Table 6 (test error, %; ours on {md(shared['dataset'])}; published: the paper's on CIFAR-10, "
         "or He et al. 2016's for its nets on their dataset; '-': none published for this net)",
         "",
@@ -180,6 +187,7 @@ def write_index(out: Path, collection: Collection, titles: dict, roots: list[Pat
 REPORT_FILES = [
     "runs.csv",
     "curves.csv",
+    "final_errors.csv",
     "report.md",
     "table6.md",
     "table6.csv",

@@ -1,5 +1,6 @@
 """The report's tables, and the escaping of everything from a run folder that goes into them.
 
+    final errors training and test error per depth, plain beside ResNet, over seeds (Markdown, CSV)
     Table 6      test error per net beside the published one (the paper's, He et al. 2016's) (Markdown, LaTeX, CSV)
     shortcuts    test error per depth and shortcut option, in the manner of Table 3
 
@@ -56,6 +57,23 @@ def csv_safe(value):
 
 def fmt(value, digits: int = 2) -> str:
     return "—" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+
+
+def fmt_spread(mean, std, n) -> str:
+    """ "mean ± std (n)", the std left out for one run; "—" for none."""
+    if not n or pd.isna(mean):
+        return "—"
+    return f"{mean:.2f}{f' ± {std:.2f}' if n > 1 and pd.notna(std) else ''} ({int(n)})"
+
+
+def spread(errors: pd.Series) -> dict:
+    """mean, std (None for one run) and n of errors, rounded as the tables print them."""
+    errors = errors.dropna()
+    return {
+        "mean": round(float(errors.mean()), 2) if len(errors) else None,
+        "std": round(float(errors.std()), 2) if len(errors) > 1 else None,
+        "n": len(errors),
+    }
 
 
 def write_csv(table: pd.DataFrame, path: Path) -> None:
@@ -115,6 +133,38 @@ class NetFamily:
         return {d for d in {*paper.DEPTHS, *paper.BOTTLENECK_DEPTHS} if self.published("resnet", d) is not None}
 
 
+def final_errors(table: pd.DataFrame) -> pd.DataFrame:
+    """Per depth and arch: the final training and test error over seeds (Figure 6's end points;
+    the mini study's headline)."""
+    done = table[table.status.isin(USABLE)]
+    rows = []
+    for (depth, arch), runs in done.groupby(["depth", "arch"]):
+        train, test = spread(runs.final_train_error), spread(runs.final_test_error)
+        rows.append(
+            {"depth": int(depth), "arch": arch}
+            | {f"train_error_{k}": v for k, v in train.items()}
+            | {f"test_error_{k}": v for k, v in test.items()}
+        )
+    columns = ["depth", "arch"] + [f"{e}_error_{k}" for e in ("train", "test") for k in ("mean", "std", "n")]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def final_errors_markdown(errors: pd.DataFrame) -> str:
+    archs = [a for a in ("plain", "resnet") if (errors.arch == a).any()]
+    names = {"plain": "plain", "resnet": "ResNet"}
+    header = [f"{names[a]} {what} error (%)" for a in archs for what in ("training", "test")]
+    lines = ["| depth | " + " | ".join(header) + " |", "|---:|" + "---:|" * len(header)]
+    for depth, rows in errors.groupby("depth"):
+        cells = []
+        for arch in archs:
+            row = rows[rows.arch == arch]
+            for e in ("train", "test"):
+                r = row.iloc[0] if len(row) else None
+                cells.append(fmt_spread(*(r[f"{e}_error_{k}"] for k in ("mean", "std", "n"))) if r is not None else "—")
+        lines.append(f"| {depth} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def table6(table: pd.DataFrame, family: NetFamily = NetFamily()) -> pd.DataFrame:
     """Test error per net beside the published one where one exists for it ('-' where none does,
     'curves only' for the paper's plain nets, which Table 6 leaves out)."""
@@ -132,6 +182,7 @@ def table6(table: pd.DataFrame, family: NetFamily = NetFamily()) -> pd.DataFrame
                 int(recorded.median()) if len(recorded) else (paper.PARAMS.get(depth) if family.is_papers else None)
             )
             best = errors.min() if len(errors) else None
+            test = spread(errors)
             rows.append(
                 {
                     "net": family.label(arch, depth),
@@ -142,9 +193,9 @@ def table6(table: pd.DataFrame, family: NetFamily = NetFamily()) -> pd.DataFrame
                     if published is not None
                     else ("curves only" if arch == "plain" and family.is_papers else "-"),
                     "best_test_error": round(best, 2) if best is not None else None,
-                    "mean_test_error": round(errors.mean(), 2) if len(errors) else None,
-                    "std_test_error": round(errors.std(), 2) if len(errors) > 1 else None,
-                    "n": len(errors),
+                    "mean_test_error": test["mean"],
+                    "std_test_error": test["std"],
+                    "n": test["n"],
                     "best_minus_paper": round(best - reference[0], 2) if best is not None and reference else None,
                 }
             )
@@ -157,7 +208,7 @@ def table6_markdown(t6: pd.DataFrame) -> str:
         "|---|---:|---|---:|---:|---:|",
     ]
     for r in t6.itertuples():
-        mean = f"{fmt(r.mean_test_error)} ± {fmt(r.std_test_error)} ({r.n})" if r.n else "no runs"
+        mean = fmt_spread(r.mean_test_error, r.std_test_error, r.n) if r.n else "no runs"
         params = f"{int(r.params):,}" if pd.notna(r.params) else "—"
         lines.append(
             f"| {md(r.net)} | {params} | {r.paper_test_error} | {fmt(r.best_test_error)} | {mean} | "
@@ -200,16 +251,16 @@ def shortcut_table(runs_of_family: pd.DataFrame) -> pd.DataFrame:
     """Per depth and option: params and test error mean ± std (n), as Table 3 lays them out."""
     rows = []
     for (depth, option), group in runs_of_family.groupby(["depth", "shortcut"]):
-        errors = group.final_test_error.dropna()
+        test = spread(group.final_test_error)
         rows.append(
             {
                 "net": f"ResNet-{depth}",
                 "depth": int(depth),
                 "option": option,
                 "params": int(group.params.iloc[0]) if group.params.notna().any() else None,
-                "test_error_mean": round(float(errors.mean()), 2) if len(errors) else None,
-                "test_error_std": round(float(errors.std()), 2) if len(errors) > 1 else None,
-                "n": len(errors),
+                "test_error_mean": test["mean"],
+                "test_error_std": test["std"],
+                "n": test["n"],
             }
         )
     return pd.DataFrame(rows).sort_values(["depth", "option"], ignore_index=True)
@@ -218,8 +269,7 @@ def shortcut_table(runs_of_family: pd.DataFrame) -> pd.DataFrame:
 def shortcut_markdown(t: pd.DataFrame) -> str:
     lines = ["| net | option | params | test error (%), mean ± std (n) |", "|---|---|---:|---:|"]
     for r in t.itertuples():
-        spread = f" ± {r.test_error_std:.2f}" if pd.notna(r.test_error_std) else ""
-        error = f"{r.test_error_mean:.2f}{spread} ({r.n})" if pd.notna(r.test_error_mean) else "—"
+        error = fmt_spread(r.test_error_mean, r.test_error_std, r.n)
         params = f"{int(r.params):,}" if pd.notna(r.params) else "—"
         lines.append(f"| {r.net} | {r.option} | {params} | {error} |")
     return "\n".join(lines) + "\n"

@@ -108,6 +108,24 @@ def test_table6_puts_our_numbers_beside_the_papers(tmp_path):
     assert "\\begin{tabular}" in (tmp_path / "out" / "table6.tex").read_text()
 
 
+def test_final_errors_give_each_depths_plain_and_resnet_mean_std_and_n(tmp_path):
+    root = tmp_path / "runs"
+    for seed, (train, test) in enumerate(((40.0, 41.0), (42.0, 43.5), (44.0, 45.5))):
+        fake_run(root, "plain", 56, seed=seed, train=train, test=test)
+    fake_run(root, "resnet", 56, train=30.0, test=31.25)
+    fake_run(root, "resnet", 20, train=33.0, test=34.0)
+    fake_run(root, "resnet", 20, seed=1, status="interrupted", train=90.0, test=90.0)  # not finished: left out
+    report.main([str(root), "--out", str(tmp_path / "out")])
+    finals = pd.read_csv(tmp_path / "out" / "final_errors.csv").set_index(["depth", "arch"])
+    plain56 = finals.loc[(56, "plain")]
+    assert (plain56.train_error_mean, plain56.train_error_std, plain56.train_error_n) == (42.0, 2.0, 3)
+    assert (plain56.test_error_mean, plain56.test_error_std) == (43.33, 2.25)
+    assert finals.loc[(20, "resnet"), "test_error_n"] == 1 and pd.isna(finals.loc[(20, "resnet"), "test_error_std"])
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "| 56 | 42.00 ± 2.00 (3) | 43.33 ± 2.25 (3) | 30.00 (1) | 31.25 (1) |" in text
+    assert "| 20 | — | — | 33.00 (1) | 34.00 (1) |" in text  # no plain-20 run: a dash, not a zero
+
+
 def test_figures_are_valid_images_and_pdfs(tmp_path):
     study_runs(tmp_path / "runs")
     fake_run(tmp_path / "runs", "plain", 110, train=62.0, test=65.0)
