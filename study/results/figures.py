@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from study import paper  # noqa: E402
@@ -122,7 +123,8 @@ def figure6(curves: pd.DataFrame, out: Path, ylim) -> None:
 
 
 def integer_layers(ax) -> None:
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    # at most 8 ticks: two-digit layer numbers on a narrow panel otherwise run together
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
 
 
 def figure7(table: pd.DataFrame, responses: dict, out: Path) -> None:
@@ -153,27 +155,31 @@ def figure7(table: pd.DataFrame, responses: dict, out: Path) -> None:
 def figure_signals(table: pd.DataFrame, diagnostics: dict, out: Path) -> bool:
     """fig_signals: per depth with diagnostics, the gradient norm per layer (log scale) and the
     response std per layer at each moment, plain (solid) against ResNet (dashed); the first seed
-    of each. Returns whether there was anything to draw."""
+    of each. One legend below the panels (colour: moment, line: net), so that each panel keeps its
+    width. Returns whether there was anything to draw."""
     first = table[table.run_dir.isin(diagnostics)].sort_values("seed").drop_duplicates(["arch", "depth"])
     depths = sorted(first.depth.unique())
     if not depths:
         return False
-    fig, axes = plt.subplots(2, len(depths), figsize=(4.5 * len(depths), 7), squeeze=False, layout="constrained")
-    colours = {}
+    fig, axes = plt.subplots(
+        2, len(depths), figsize=(max(6.0, 4.0 * len(depths)), 7.5), squeeze=False, layout="constrained"
+    )
+    moments = {}  # moment -> (colour, its step)
     for col, depth in enumerate(depths):
         for r in first[first.depth == depth].itertuples():
             d = diagnostics[r.run_dir].dropna(subset=["moment"])
             for moment, rows in d.groupby("moment", sort=False):
-                colour = colours.setdefault(moment, f"C{len(colours)}")
+                colour = moments.setdefault(moment, (f"C{len(moments)}", rows.step.iloc[0]))[0]
                 style = "-" if r.arch == "plain" else "--"
-                label = f"{r.arch}, {moment} (step {rows.step.iloc[0]:,})"
-                axes[0][col].semilogy(rows.layer, rows.grad_norm, style, color=colour, label=label)
-                axes[1][col].plot(rows.layer, rows.response_std, style, color=colour, label=label)
+                axes[0][col].semilogy(rows.layer, rows.grad_norm, style, color=colour)
+                axes[1][col].plot(rows.layer, rows.response_std, style, color=colour)
         axes[0][col].set(title=f"{depth} layers: gradient norm", xlabel="layer", ylabel="‖∂loss/∂W‖ (log)")
         axes[1][col].set(title=f"{depth} layers: response std", xlabel="layer", ylabel="std")
         for ax in (axes[0][col], axes[1][col]):
             integer_layers(ax)
-            legend(ax)
+    handles = [Line2D([], [], color=c, label=f"{moment} (step {step:,})") for moment, (c, step) in moments.items()]
+    handles += [Line2D([], [], color="0.3", linestyle=s, label=a) for a, s in (("plain", "-"), ("ResNet", "--"))]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8)
     fig.suptitle("Signals through training (solid: plain, dashed: ResNet)")
     save_figure(fig, out, "fig_signals")
     return True
