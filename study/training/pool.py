@@ -9,6 +9,7 @@ SIGTERM, and a second Ctrl-C stops everything at once (each run keeps its last p
 checkpoint).
 """
 
+import contextlib
 import os
 import signal
 import sys
@@ -76,7 +77,8 @@ class PoolStop:
                 flush=True,
             )
             for child in psutil.Process().children():  # joblib's resource trackers ignore SIGTERM
-                child.send_signal(signal.SIGTERM)
+                with contextlib.suppress(psutil.NoSuchProcess):  # a worker that has just ended
+                    child.send_signal(signal.SIGTERM)
         elif signum == signal.SIGINT:
             signal.signal(signal.SIGINT, signal.default_int_handler)
             raise KeyboardInterrupt
