@@ -154,13 +154,15 @@ def final_errors_markdown(errors: pd.DataFrame) -> str:
     names = {"plain": "plain", "resnet": "ResNet"}
     header = [f"{names[a]} {what} error (%)" for a in archs for what in ("training", "test")]
     lines = ["| depth | " + " | ".join(header) + " |", "|---:|" + "---:|" * len(header)]
-    for depth, rows in errors.groupby("depth"):
-        cells = []
-        for arch in archs:
-            row = rows[rows.arch == arch]
-            for e in ("train", "test"):
-                r = row.iloc[0] if len(row) else None
-                cells.append(fmt_spread(*(r[f"{e}_error_{k}"] for k in ("mean", "std", "n"))) if r is not None else "—")
+    by_net = errors.set_index(["depth", "arch"])
+    for depth in sorted(set(errors.depth)):
+        cells = [
+            fmt_spread(*(by_net.loc[(depth, arch), f"{e}_error_{k}"] for k in ("mean", "std", "n")))
+            if (depth, arch) in by_net.index
+            else "—"
+            for arch in archs
+            for e in ("train", "test")
+        ]
         lines.append(f"| {depth} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
