@@ -3,6 +3,7 @@ pickles, the binary version, PNG and JPEG image folders), written from the same 
 to run the real CLI on them. The fixtures' md5s cannot match the real files', so runs on them set
 data.verify_checksums=false, as a user with a re-pickled copy would."""
 
+import csv
 import json
 import logging
 import os
@@ -127,6 +128,12 @@ def run_main(module: str, *args: str, check: bool = False) -> subprocess.Complet
     if check and result.returncode != 0:
         raise AssertionError(f"{module} {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The rows of a CSV a run wrote (metrics.csv, diagnostics.csv, layer_responses.csv)."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def tiny_run_args(cifar_root: Path, runs_root: Path, *extra: str) -> list[str]:

@@ -1,6 +1,5 @@
 """One process per run: a run folder's lock, its take-over rules, and two commands at once."""
 
-import csv
 import json
 import os
 import socket
@@ -10,7 +9,7 @@ import time
 
 import pytest
 
-from helpers import REPO, cli_env, run_main, tiny_run_args
+from helpers import REPO, cli_env, read_rows, run_main, tiny_run_args
 from study.runs import lock as runs
 
 
@@ -93,8 +92,7 @@ def test_two_identical_commands_at_once_train_the_run_once(cifar_root, tmp_path)
     run_dir = summary_path.parent
     summary = json.loads(summary_path.read_text())
     assert summary["status"] == "completed" and summary["steps"] == 40
-    with open(run_dir / "metrics.csv", newline="") as f:
-        steps = [int(row["step"]) for row in csv.DictReader(f)]
+    steps = [int(row["step"]) for row in read_rows(run_dir / "metrics.csv")]
     assert steps == list(range(2, 41, 2))  # one history, written once
     assert not (run_dir / runs.LOCK).exists()
 

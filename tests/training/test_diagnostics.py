@@ -1,16 +1,9 @@
 """Forward and backward signals through training (diagnostics.csv) and their verdicts."""
 
-import csv
-
 import pytest
 
-from helpers import run_main, train_in_process
+from helpers import read_rows, run_main, train_in_process
 from study.training.diagnostics import COLUMNS
-
-
-def read(path) -> list[dict]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def test_one_row_per_layer_per_interval_on_a_fixed_batch(cifar_root, tmp_path):
@@ -26,7 +19,7 @@ def test_one_row_per_layer_per_interval_on_a_fixed_batch(cifar_root, tmp_path):
         "optim.weight_decay=0",
     )
     assert status == "completed"
-    rows = read(run_dir / "diagnostics.csv")
+    rows = read_rows(run_dir / "diagnostics.csv")
     assert list(rows[0]) == COLUMNS
     steps = sorted({int(r["step"]) for r in rows})
     assert steps == [0, 2, 4, 6]

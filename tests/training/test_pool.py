@@ -2,7 +2,6 @@
 checkpoints its current step, no other run starts, and the same command goes on from there."""
 
 import contextlib
-import csv
 import json
 import os
 import signal
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import REPO, cli_env, tiny_run_args
+from helpers import REPO, cli_env, read_rows, tiny_run_args
 
 # Runs that cannot end before the signal and never reach a periodic checkpoint: any checkpoint
 # they have was taken at the stop.
@@ -23,10 +22,8 @@ ENDLESS = ("trainer.max_steps=100000", "checkpoint_every=100000", "eval_every=10
 
 def logged_step(run_dir: Path) -> int:
     metrics = run_dir / "metrics.csv"
-    if not metrics.is_file():
-        return -1
-    with open(metrics, newline="") as f:
-        return max((int(row["step"]) for row in csv.DictReader(f) if (row.get("step") or "").isdigit()), default=-1)
+    rows = read_rows(metrics) if metrics.is_file() else []
+    return max((int(row["step"]) for row in rows if (row.get("step") or "").isdigit()), default=-1)
 
 
 # SIGTERM to reproduce alone (`kill PID`) is passed on twice, by reproduce and by the sweep's

@@ -1,6 +1,5 @@
 """The real CLI, end to end, on the CIFAR-10 fixture."""
 
-import csv
 import json
 import signal
 import subprocess
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO, cli_env, run_cli, run_main, tiny_run_args
+from helpers import REPO, cli_env, read_rows, run_cli, run_main, tiny_run_args
 
 SUMMARY_FIELDS = {
     "status",
@@ -38,11 +37,6 @@ def train(cifar_root, runs_root, *extra, check=True):
 def only_run_dir(runs_root: Path) -> Path:
     (summary,) = Path(runs_root).rglob("summary.json")
     return summary.parent
-
-
-def read_rows(path: Path) -> list[dict]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def test_a_run_writes_metrics_checkpoint_responses_and_a_complete_summary(cifar_root, tmp_path):

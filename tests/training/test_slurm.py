@@ -2,7 +2,6 @@
 starts in a temp folder, and Hydra's submitit launcher (hydra/launcher=slurm) on the CIFAR fixture.
 Skipped, with the reason, where Slurm's packages are not installed."""
 
-import csv
 import json
 import os
 import shutil
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO, cli_env, run_main, tiny_run_args
+from helpers import REPO, cli_env, read_rows, run_main, tiny_run_args
 
 pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin"])
@@ -58,8 +57,7 @@ def run_dirs(root: Path) -> list[Path]:
 
 
 def numbers(run_dir: Path) -> tuple[list[dict], dict]:
-    with open(run_dir / "metrics.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_rows(run_dir / "metrics.csv")
     summary = json.loads((run_dir / "summary.json").read_text())
     return rows, {k: summary[k] for k in ("status", "steps", "final_train_error", "final_test_error", "params")}
 
