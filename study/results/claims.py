@@ -220,8 +220,9 @@ def value_range(values: pd.Series) -> str:
 
 
 def signal_claims(table: pd.DataFrame, diagnostics: dict) -> list[tuple[str, str, list[str]]]:
-    """(claim, verdict, details) for the forward and the backward signal claims."""
-    runs = per_run(table, diagnostics)
+    """(claim, verdict, details) for the forward and the backward signal claims, from finished runs
+    as every verdict is (an unfinished run's figure shows what it measured so far)."""
+    runs = per_run(table[table.status.isin(USABLE)], diagnostics)
     plain = runs[runs.arch == "plain"]
     out = []
     for claim, column, score, criterion in (
@@ -252,7 +253,9 @@ def signal_claims(table: pd.DataFrame, diagnostics: dict) -> list[tuple[str, str
                 f"seed(s){beside}; {numbers}: {word}"
             )
         if not words:
-            lines.append("no plain run has diagnostics.csv (diag_every=0, or runs made before diagnostics)")
+            lines.append(
+                "no finished plain run has diagnostics.csv (none finished, diag_every=0, or runs before diagnostics)"
+            )
         out.append((claim, weakest(words) if words else MISSING, lines))
     return out
 

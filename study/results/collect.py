@@ -1,8 +1,9 @@
 """What a report reads: every run folder under the roots it is given, each file checked before use.
 
 Reads only what runs left on disk (summary.json, metrics.csv, layer_responses.csv,
-diagnostics.csv), so logs copied from a cluster regenerate everything. Runs still going,
-interrupted, failed or damaged are listed as problems, and the rest are used. Runs are grouped
+diagnostics.csv), so logs copied from a cluster regenerate everything. Runs still going or
+damaged are listed as problems; the rest are read, and those that have not finished (interrupted,
+failed) keep their status, for the figures to draw as far as they got and the tables to leave out. Runs are grouped
 into studies (study.runs.identity.study_of): runs that differ in more than the seed, the net or
 the data copy are never pooled.
 """
@@ -161,9 +162,10 @@ def read_responses(path: Path) -> pd.DataFrame:
     return values
 
 
-def read_diagnostics(path: Path, milestones) -> pd.DataFrame:
+def read_diagnostics(path: Path, milestones, finished: bool) -> pd.DataFrame:
     """A run's diagnostics.csv, checked, with a `moment` column naming the rows drawn: start,
-    before each lr drop (the last measurement at or before it), end. Raises ValueError."""
+    before each lr drop the run went through (the last measurement at or before it), and end, or
+    for a run that has not finished its last measurement. Raises ValueError."""
     table = pd.read_csv(path, dtype={"name": str})
     if list(table.columns) != DIAGNOSTICS_COLUMNS:
         raise ValueError(f"its columns must be {', '.join(DIAGNOSTICS_COLUMNS)}")
@@ -177,9 +179,10 @@ def read_diagnostics(path: Path, milestones) -> pd.DataFrame:
     moments = {steps[0]: "start"}
     for i, m in enumerate(m for m in milestones if isinstance(m, int)):
         before = [s for s in steps if s <= m]
-        if before and before[-1] not in moments:
+        # a run stopped short of a drop has measured nothing "before" it, only its latest state
+        if before and before[-1] not in moments and steps[-1] > m:
             moments[before[-1]] = f"before lr drop {i + 1}"
-    moments.setdefault(steps[-1], "end")
+    moments.setdefault(steps[-1], "end" if finished else "last measured, unfinished")
     table["moment"] = table.step.map(moments)
     return table
 
@@ -253,7 +256,9 @@ def collect(roots: list[Path]) -> Collection:
             milestones = optim.get("milestones") if isinstance(optim, dict) else None
             try:
                 diagnostics[name] = read_diagnostics(
-                    files["diagnostics.csv"], milestones if isinstance(milestones, list) else []
+                    files["diagnostics.csv"],
+                    milestones if isinstance(milestones, list) else [],
+                    summary["status"] in summaries.USABLE,
                 )
             except (ValueError, TypeError, KeyError, pd.errors.ParserError, UnicodeDecodeError) as err:
                 problems.append(f"{name}: damaged diagnostics.csv ({err}); left out of the signal figures")

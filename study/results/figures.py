@@ -21,6 +21,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from study import paper  # noqa: E402
 from study.fileio import atomic_output  # noqa: E402
+from study.runs.summary import USABLE  # noqa: E402
 
 
 def save_figure(fig, out: Path, name: str) -> None:
@@ -41,9 +42,22 @@ def nothing_to_draw(ax, what: str) -> None:
     ax.text(0.5, 0.5, what, ha="center", va="center", transform=ax.transAxes)
 
 
-def missing_caption(fig, missing: list[str]) -> None:
-    if missing:
-        fig.supxlabel(f"not run yet (no curve drawn): {', '.join(missing)}", fontsize=8)
+def missing_caption(fig, missing: list[str], unfinished: list[str] = ()) -> None:
+    lines = [f"not run yet (no curve drawn): {', '.join(missing)}"] if missing else []
+    if unfinished:
+        lines.append(f"unfinished (curve ends where it stopped): {', '.join(unfinished)}")
+    if lines:
+        fig.supxlabel("\n".join(lines), fontsize=8)
+
+
+def unfinished_runs(table: pd.DataFrame) -> dict[tuple[str, int], list[str]]:
+    """(arch, depth) -> "plain-20 seed 0, interrupted at step 3,974" for each run that has not finished."""
+    out: dict[tuple[str, int], list[str]] = {}
+    for r in table[~table.status.isin(USABLE)].sort_values(["arch", "depth", "seed"]).itertuples():
+        out.setdefault((r.arch, int(r.depth)), []).append(
+            f"{r.arch}-{r.depth} seed {r.seed}, {r.status} at step {r.steps:,}"
+        )
+    return out
 
 
 def draw_curves(ax, curves: pd.DataFrame, arch: str, depths, split_styles, ylim) -> None:
@@ -73,9 +87,10 @@ def draw_curves(ax, curves: pd.DataFrame, arch: str, depths, split_styles, ylim)
     legend(ax)
 
 
-def curve_figure(curves: pd.DataFrame, out: Path, name: str, title: str, panels, ylim) -> None:
+def curve_figure(curves: pd.DataFrame, out: Path, name: str, title: str, panels, ylim, unfinished: dict) -> None:
     """One panel per (title, arch, depths, {split: line style}) that has curves; the caption names
-    the nets of the empty ones, which are not drawn."""
+    the nets of the empty ones, which are not drawn, and the runs drawn that have not finished
+    (`unfinished`: unfinished_runs)."""
     have = {(str(a), int(d)) for a, d in curves[["arch", "depth"]].drop_duplicates().itertuples(index=False)}
     drawn = [p for p in panels if any((p[1], d) in have for d in p[2])]
     missing = list(dict.fromkeys(f"{a}-{d}" for _, a, depths, _ in panels for d in depths if (a, d) not in have))
@@ -88,11 +103,12 @@ def curve_figure(curves: pd.DataFrame, out: Path, name: str, title: str, panels,
     if not drawn:
         nothing_to_draw(axes[0][0], "no runs yet")
     fig.suptitle(title)
-    missing_caption(fig, missing)
+    nets = dict.fromkeys((a, d) for _, a, depths, _ in panels for d in depths)
+    missing_caption(fig, missing, [run for net in nets for run in unfinished.get(net, [])])
     save_figure(fig, out, name)
 
 
-def figure1(curves: pd.DataFrame, out: Path, ylim) -> None:
+def figure1(curves: pd.DataFrame, out: Path, ylim, unfinished: dict) -> None:
     curve_figure(
         curves,
         out,
@@ -103,10 +119,11 @@ def figure1(curves: pd.DataFrame, out: Path, ylim) -> None:
             ("plain nets: test error", "plain", paper.FIGURE1_DEPTHS, {"test": "-"}),
         ],
         ylim,
+        unfinished,
     )
 
 
-def figure6(curves: pd.DataFrame, out: Path, ylim) -> None:
+def figure6(curves: pd.DataFrame, out: Path, ylim, unfinished: dict) -> None:
     styles = {"train": "--", "test": "-"}
     curve_figure(
         curves,
@@ -119,6 +136,7 @@ def figure6(curves: pd.DataFrame, out: Path, ylim) -> None:
             ("ResNet-110 vs ResNet-1202", "resnet", paper.DEPTHS[-2:], styles),
         ],
         ylim,
+        unfinished,
     )
 
 
@@ -164,12 +182,13 @@ def figure_signals(table: pd.DataFrame, diagnostics: dict, out: Path) -> bool:
     fig, axes = plt.subplots(
         2, len(depths), figsize=(max(6.0, 4.0 * len(depths)), 7.5), squeeze=False, layout="constrained"
     )
-    moments = {}  # moment -> (colour, its step)
+    moments = {}  # moment -> (colour, the steps it was measured at)
     for col, depth in enumerate(depths):
         for r in first[first.depth == depth].itertuples():
             d = diagnostics[r.run_dir].dropna(subset=["moment"])
             for moment, rows in d.groupby("moment", sort=False):
-                colour = moments.setdefault(moment, (f"C{len(moments)}", rows.step.iloc[0]))[0]
+                colour, steps = moments.setdefault(moment, (f"C{len(moments)}", set()))
+                steps.add(int(rows.step.iloc[0]))
                 style = "-" if r.arch == "plain" else "--"
                 axes[0][col].semilogy(rows.layer, rows.grad_norm, style, color=colour)
                 axes[1][col].plot(rows.layer, rows.response_std, style, color=colour)
@@ -177,7 +196,15 @@ def figure_signals(table: pd.DataFrame, diagnostics: dict, out: Path) -> bool:
         axes[1][col].set(title=f"{depth} layers: response std", xlabel="layer", ylabel="std")
         for ax in (axes[0][col], axes[1][col]):
             integer_layers(ax)
-    handles = [Line2D([], [], color=c, label=f"{moment} (step {step:,})") for moment, (c, step) in moments.items()]
+    handles = [
+        Line2D(
+            [],
+            [],
+            color=c,
+            label=f"{moment} (step{'s' if len(steps) > 1 else ''} {', '.join(f'{s:,}' for s in sorted(steps))})",
+        )
+        for moment, (c, steps) in moments.items()
+    ]
     handles += [Line2D([], [], color="0.3", linestyle=s, label=a) for a, s in (("plain", "-"), ("ResNet", "--"))]
     fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8)
     fig.suptitle("Signals through training (solid: plain, dashed: ResNet)")

@@ -19,7 +19,7 @@ from study.data.sources import describe_copy
 from study.fileio import atomic_write_text
 from study.results.claims import paper_claims, shortcut_claim, signal_claims
 from study.results.collect import Collection, collect, study_titles
-from study.results.figures import figure1, figure6, figure7, figure_signals, fitted_ylim
+from study.results.figures import figure1, figure6, figure7, figure_signals, fitted_ylim, unfinished_runs
 from study.results.stats import METHOD
 from study.results.tables import (
     NetFamily,
@@ -34,6 +34,7 @@ from study.results.tables import (
     table6_markdown,
     write_csv,
 )
+from study.runs.identity import flat_items
 from study.runs.summary import USABLE
 
 __all__ = ["write_report", "REPORT_FILES"]
@@ -77,8 +78,9 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
     ylim = fitted_ylim(curves, ymax)
     write_csv(table, out / "runs.csv")
     write_csv(curves, out / "curves.csv")
-    figure1(curves, out, ylim)
-    figure6(curves, out, ylim)
+    unfinished = unfinished_runs(table)
+    figure1(curves, out, ylim, unfinished)
+    figure6(curves, out, ylim, unfinished)
     figure7(table, responses, out)
     drew_signals = figure_signals(table, diagnostics, out)
     family = NetFamily.of_study(shared)
@@ -142,15 +144,23 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
             "",
         ]
     not_done = table[~table.status.isin(USABLE)]
-    if len(not_done) or problems:
-        lines += ["## Runs not used", ""]
-        lines += [f"- {md(r.run_dir)}: {r.status} at step {r.steps}" for r in not_done.itertuples()]
-        lines += [f"- {md(p)}" for p in problems] + [""]
+    if len(not_done):
+        length = flat_items(shared["config"]).get("trainer.max_steps")
+        of = f" of {length:,}" if isinstance(length, int) else ""
+        lines += [
+            "## Unfinished runs (in the figures up to where they stopped; in no verdict or table)",
+            "",
+            "The command that started a run resumes it from its last checkpoint.",
+            "",
+        ]
+        lines += [f"- {md(r.run_dir)}: {r.status} at step {r.steps:,}{of}" for r in not_done.itertuples()] + [""]
+    if problems:
+        lines += ["## Runs not used", ""] + [f"- {md(p)}" for p in problems] + [""]
     missing = [
         f"{arch}-{depth}"
         for arch, depths in paper.GRID.items()
         for depth in depths
-        if family.is_papers and not ((table.arch == arch) & (table.depth == depth) & table.status.isin(USABLE)).any()
+        if family.is_papers and not ((table.arch == arch) & (table.depth == depth)).any()
     ]
     if missing:
         lines += ["## Not run yet (of the paper's CIFAR-10 study)", "", ", ".join(missing), ""]
@@ -281,8 +291,9 @@ def write_report(roots: list[Path], out: Path, ymax: float | None = None, wandb:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     print(
-        f"report: {len(table)} runs ({(table.status == 'completed').sum()} completed) in {len(studies)} "
-        f"{'study' if len(studies) == 1 else 'studies'}, {len(problems)} damaged or unfinished; "
+        f"report: {len(table)} runs ({(table.status == 'completed').sum()} completed, "
+        f"{(~table.status.isin(USABLE)).sum()} unfinished) in {len(studies)} "
+        f"{'study' if len(studies) == 1 else 'studies'}, {len(problems)} not used (damaged or still running); "
         f"written to {out}/report.md"
     )
     for p in problems:

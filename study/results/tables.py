@@ -150,6 +150,8 @@ def final_errors(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def final_errors_markdown(errors: pd.DataFrame) -> str:
+    if errors.empty:
+        return "No run has finished yet.\n"
     archs = [a for a in ("plain", "resnet") if (errors.arch == a).any()]
     names = {"plain": "plain", "resnet": "ResNet"}
     header = [f"{names[a]} {what} error (%)" for a in archs for what in ("training", "test")]

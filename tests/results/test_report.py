@@ -150,8 +150,8 @@ def test_a_curve_above_the_axis_is_named_in_the_legend(tmp_path):
 
 def test_partial_and_damaged_sweeps_still_report_and_list_the_gaps(tmp_path):
     study_runs(tmp_path / "runs")
-    fake_run(tmp_path / "runs", "plain", 110, status="failed", steps=1200)
-    fake_run(tmp_path / "runs", "resnet", 110, status="interrupted", steps=800)
+    fake_run(tmp_path / "runs", "plain", 110, status="failed", steps=500)
+    fake_run(tmp_path / "runs", "resnet", 110, status="interrupted", steps=300)
     running = tmp_path / "runs" / "cifar10" / "resnet1202" / "seed0-x"
     running.mkdir(parents=True)
     (running / "config.yaml").write_text("seed: 0\n")
@@ -161,12 +161,35 @@ def test_partial_and_damaged_sweeps_still_report_and_list_the_gaps(tmp_path):
     (garbage / "metrics.csv").write_bytes(b"\x00\x01garbage\n\x02")
     assert report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 0
     text = (tmp_path / "out" / "report.md").read_text()
-    assert "failed at step 1200" in text and "interrupted at step 800" in text
+    assert "failed at step 500 of 600" in text and "interrupted at step 300 of 600" in text
     name = lambda run_dir: run_dir.relative_to(tmp_path / "runs").as_posix()  # noqa: E731
     assert tables.md(f"{name(running)}: no summary.json yet") in text
     assert tables.md(f"{name(truncated)}: damaged summary") in text
     assert tables.md(f"{name(garbage)}: not used, its metrics.csv is damaged") in text
     assert verdict_of(tmp_path / "out", 1) == "indicative (one seed)"  # from the good runs
+
+
+def test_a_study_still_training_shows_how_far_each_run_got_and_judges_nothing_from_it(tmp_path, monkeypatch):
+    # the full-length pair part-way: what a user commits when a long run outlasts their sessions
+    for arch, steps in (("plain", 3974), ("resnet", 3650)):
+        fake_run(tmp_path / "runs", arch, 20, status="interrupted", steps=steps, max_steps=64000)
+    captions = {}
+    real_caption = figures.missing_caption
+    monkeypatch.setattr(figures, "missing_caption", lambda fig, *a: (captions.update({fig: a}), real_caption(fig, *a)))
+    assert report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 0
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "interrupted at step 3,974 of 64,000" in text and "interrupted at step 3,650 of 64,000" in text
+    assert "No run has finished yet." in text
+    assert verdict_of(tmp_path / "out", 1) == "not enough runs"
+    not_run = text.split("## Not run yet")[1]
+    assert "plain-20" not in not_run and "resnet-20" not in not_run and "plain-56" in not_run
+    curves = pd.read_csv(tmp_path / "out" / "curves.csv")
+    assert curves.groupby("arch").step.max().to_dict() == {"plain": 3900, "resnet": 3600}  # drawn as far as they got
+    fig6_caption = [a for fig, a in captions.items() if fig._suptitle.get_text().startswith("Figure 6")][0]
+    assert fig6_caption[1] == [
+        "plain-20 seed 0, interrupted at step 3,974",
+        "resnet-20 seed 0, interrupted at step 3,650",
+    ]
 
 
 def test_a_study_says_what_made_it_and_warns_of_mixed_code_and_devices(tmp_path):

@@ -88,6 +88,39 @@ def test_each_signal_verdict_yields_each_word_with_its_numbers(values, forward, 
         assert f"{min(v[0] for v in values.values()):.3g}" in f_lines[1]
 
 
+def test_an_unfinished_run_is_in_no_signal_verdict():
+    from study.results import claims
+
+    table, diagnostics = synthetic({0: (0.5, 5.0)})
+    table.loc[table.arch == "plain", "status"] = "interrupted"
+    (_, f_word, f_lines), (_, b_word, _) = claims.signal_claims(table, diagnostics)
+    assert (f_word, b_word) == ("not enough runs", "not enough runs")
+    assert "no finished plain run" in f_lines[1]
+
+
+@pytest.mark.parametrize(
+    "finished,milestones,moments",
+    [
+        (True, [1500], {0: "start", 1000: "before lr drop 1", 3000: "end"}),
+        # stopped at 3,000 of a schedule that drops at 32,000: no drop was reached, and it did not end
+        (False, [32000, 48000], {0: "start", 3000: "last measured, unfinished"}),
+        (False, [1500, 32000], {0: "start", 1000: "before lr drop 1", 3000: "last measured, unfinished"}),
+    ],
+)
+def test_the_moments_drawn_are_the_ones_a_run_went_through(tmp_path, finished, milestones, moments):
+    from study.results.collect import read_diagnostics
+
+    path = tmp_path / "diagnostics.csv"
+    path.write_text(
+        ",".join(COLUMNS)
+        + "\n"
+        + "".join(f"{step},{layer},l{layer},1.0,0.5\n" for step in (0, 1000, 2000, 3000) for layer in (1, 2))
+    )
+    table = read_diagnostics(path, milestones, finished)
+    named = table.dropna(subset=["moment"]).drop_duplicates("step")
+    assert dict(zip(named.step, named.moment)) == moments
+
+
 @pytest.mark.parametrize(
     "values,text",
     [
