@@ -3,6 +3,8 @@
     runs.csv, curves.csv          one row a run; one row a (run, step, split) error
     fig1, fig6, fig7 (.png, .pdf) Figures 1, 6 and 7 of the paper (fig_signals: section 4.1)
     table6.md / .csv / .tex       test errors beside the paper's
+    final_errors.csv              training and test error per depth, plain beside ResNet
+    shortcuts, units (.md / .csv) shortcut options or units side by side, where the runs compare them
     report.md                     all of it, with a seed-aware verdict on each claim of section 4.2
 
 What is read and how: study.results.collect; what is written: study.results.publish.

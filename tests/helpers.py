@@ -230,12 +230,13 @@ def fake_run(
     copy: str = "c0ffee",
     folder: str = "fake",
     max_steps: int = 600,
+    unit: str = "original",
 ) -> Path:
     run_dir = root / dataset / f"{arch}{depth}" / f"seed{seed}-{folder}"
     run_dir.mkdir(parents=True)
     config = {
         "seed": seed,
-        "model": {"arch": arch, "depth": depth, "shortcut": shortcut},
+        "model": {"arch": arch, "depth": depth, "shortcut": shortcut, "unit": unit},
         "data": {"name": dataset, "root": f"/somewhere/{folder}"},
         "trainer": {"max_steps": max_steps},
     }

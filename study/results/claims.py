@@ -4,7 +4,8 @@
 - section 4.1, that plain nets do not degrade because signals vanish, from diagnostics.csv:
   `signal_claims` (forward: every layer's response keeps a non-zero std; backward: the layers'
   gradient norms stay within a bounded range of each other);
-- the shortcut options' ordering of Table 3 (found on ImageNet): `shortcut_claim`.
+- the shortcut options' ordering of Table 3 (found on ImageNet): `shortcut_claim`;
+- He et al. 2016's finding that pre-activation units lower a ResNet's test error: `unit_claim`.
 
 Each returns (claim, verdict, detail lines).
 """
@@ -274,3 +275,35 @@ def shortcut_claim(runs_of_family: pd.DataFrame) -> tuple[str, str, list[str]]:
             words.append(word)
             lines.append(f"ResNet-{depth}: {worse} − {better}: {numbers} (the paper: positive): {word}")
     return "Shortcut options: B better than A, C better than B", weakest(words), lines
+
+
+def unit_claim(runs_of_family: pd.DataFrame) -> tuple[str, str, list[str]]:
+    """Per depth, a ResNet's test error with the original unit minus with the pre-activation unit
+    (positive as He et al. 2016 found), a Welch comparison across seeds."""
+    resnets = runs_of_family[runs_of_family.arch == "resnet"]
+    stats = config_stats(resnets.assign(arch=resnets.unit), "final_test_error")
+    published = sorted({d for _, d, unit in paper.FOLLOWUP_TEST_ERROR if unit == "preact"})
+    words, lines = (
+        [],
+        [
+            "He et al. 2016 (CIFAR-10 test error, original -> pre-activation): "
+            + ", ".join(
+                f"ResNet-{d} {paper.FOLLOWUP_TEST_ERROR[('cifar10', d, 'original')]} -> "
+                f"{paper.FOLLOWUP_TEST_ERROR[('cifar10', d, 'preact')]}"
+                for d in published
+            )
+            + "; measured there at these depths only, with the full schedule"
+        ],
+    )
+    for depth in sorted(resnets.depth.unique()):
+        a, b = stats.get(("original", depth)), stats.get(("preact", depth))
+        word, numbers = compare([(1.0, a), (-1.0, b)], +1)
+        words.append(word)
+        lines.append(f"ResNet-{depth}: original − pre-activation: {numbers} (He et al. 2016: positive): {word}")
+    if not words:
+        lines.append("no finished ResNet runs of both units")
+    return (
+        "Pre-activation units lower a ResNet's test error (He et al. 2016)",
+        weakest(words) if words else MISSING,
+        lines,
+    )

@@ -17,7 +17,7 @@ import pandas as pd
 
 from study.fileio import UnsafeFile, inside
 from study.runs import summary as summaries
-from study.runs.identity import flat_items, study_of
+from study.runs.identity import ADDED_KEYS, flat_items, study_of
 from study.runs.layout import DIAGNOSTICS_COLUMNS
 from study.runs.lock import describe_holder, lock_holder
 from study.runs.provenance import describe_code_history
@@ -269,7 +269,8 @@ def collect(roots: list[Path]) -> Collection:
 
 def study_titles(studies: dict) -> dict[str, str]:
     """A title per study: dataset and length, then whatever sets it apart from the others."""
-    flat = {sid: flat_items(shared["config"]) for sid, shared in studies.items()}
+    # a key at its ADDED_KEYS default is left out of a run's identity: it still has that value
+    flat = {sid: ADDED_KEYS | flat_items(shared["config"]) for sid, shared in studies.items()}
     keys = sorted({k for f in flat.values() for k in f})
     differing = [k for k in keys if len({json.dumps(f.get(k), default=str) for f in flat.values()}) > 1]
     titles = {}

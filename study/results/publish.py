@@ -1,6 +1,6 @@
 """A report's output set, written whole or not at all: per study runs.csv, curves.csv, the figures,
 Table 6 and report.md with a verdict on each claim; an index where the runs make several studies;
-the shortcut table where options were compared; and, on request, the figures and Table 6 uploaded
+the shortcut and unit tables where variants of the nets were compared; and, on request, the figures and Table 6 uploaded
 to wandb beside the runs.
 
 The set is written into a staging folder first and then replaces the previous report's files,
@@ -17,7 +17,7 @@ import pandas as pd
 from study import paper
 from study.data.sources import describe_copy
 from study.fileio import atomic_write_text
-from study.results.claims import paper_claims, shortcut_claim, signal_claims
+from study.results.claims import paper_claims, shortcut_claim, signal_claims, unit_claim
 from study.results.collect import Collection, collect, study_titles
 from study.results.figures import figure1, figure6, figure7, figure_signals, fitted_ylim, unfinished_runs
 from study.results.stats import METHOD
@@ -32,6 +32,9 @@ from study.results.tables import (
     table6,
     table6_latex,
     table6_markdown,
+    unit_families,
+    unit_markdown,
+    unit_table,
     write_csv,
 )
 from study.runs.identity import flat_items
@@ -204,6 +207,8 @@ REPORT_FILES = [
     "table6.tex",
     "shortcuts.md",
     "shortcuts.csv",
+    "units.md",
+    "units.csv",
 ] + [f"fig{n}.{ext}" for n in ("1", "6", "7", "_signals") for ext in ("png", "pdf")]
 
 
@@ -236,33 +241,52 @@ def upload_to_wandb(out: Path, studies: dict, titles: dict, project: str, entity
         print(f"wandb: {place}")
 
 
-def write_shortcuts(out: Path, table: pd.DataFrame, studies: dict) -> None:
-    """shortcuts.md/.csv and a section of report.md, where runs of several shortcut options agree
-    in everything else (one family here; more would each need their own table)."""
-    families = shortcut_families(table, studies)
-    if not families:
-        return
-    runs_of_family = max(families, key=len)
-    t = shortcut_table(runs_of_family)
-    write_csv(t, out / "shortcuts.csv")
-    atomic_write_text(out / "shortcuts.md", shortcut_markdown(t))
-    claim, verdict, details = shortcut_claim(runs_of_family)
-    section = [
-        "",
-        "## Shortcut options (in the manner of Table 3)",
-        "",
-        shortcut_markdown(t),
-        f"### {claim}: **{verdict}**",
-        "",
-    ] + [f"- {d}" for d in details]
-    if len(families) > 1:
-        section += [
-            "",
-            f"- {len(families) - 1} other famil{'y' if len(families) == 2 else 'ies'} of shortcut runs "
-            "(another schedule or data copy) are in their studies' folders, not tabled here",
-        ]
-    with open(out / "report.md", "a") as f:
-        f.write("\n".join(section) + "\n")
+#: The variants a report sets side by side where a family of studies differs in nothing else:
+#: (file stem, heading, families, table, its Markdown, claim, what varies).
+COMPARISONS = (
+    (
+        "shortcuts",
+        "Shortcut options (in the manner of Table 3)",
+        shortcut_families,
+        shortcut_table,
+        shortcut_markdown,
+        shortcut_claim,
+        "shortcut",
+    ),
+    (
+        "units",
+        "Original against pre-activation units (He et al. 2016)",
+        unit_families,
+        unit_table,
+        unit_markdown,
+        unit_claim,
+        "unit",
+    ),
+)
+
+
+def write_comparisons(out: Path, table: pd.DataFrame, studies: dict) -> None:
+    """For each of COMPARISONS whose variants agree in everything else: <stem>.md/.csv and a section
+    of report.md (the largest family; any others are named, not tabled)."""
+    for stem, heading, families_of, make_table, markdown, claim_of, what in COMPARISONS:
+        families = families_of(table, studies)
+        if not families:
+            continue
+        runs_of_family = max(families, key=len)
+        t = make_table(runs_of_family)
+        write_csv(t, out / f"{stem}.csv")
+        atomic_write_text(out / f"{stem}.md", markdown(t))
+        claim, verdict, details = claim_of(runs_of_family)
+        section = ["", f"## {heading}", "", markdown(t), f"### {claim}: **{verdict}**", ""]
+        section += [f"- {d}" for d in details]
+        if len(families) > 1:
+            section += [
+                "",
+                f"- {len(families) - 1} other famil{'y' if len(families) == 2 else 'ies'} of runs that differ in "
+                f"the {what} (another schedule or data copy) are not tabled here: report them on their own",
+            ]
+        with open(out / "report.md", "a") as f:
+            f.write("\n".join(section) + "\n")
 
 
 def write_report(roots: list[Path], out: Path, ymax: float | None = None, wandb: dict | None = None) -> int:
@@ -286,7 +310,7 @@ def write_report(roots: list[Path], out: Path, ymax: float | None = None, wandb:
             write_study(staging, titles[sid], collection, roots, ymax)
         else:  # one folder per study, never a pooled table; report.md links them
             write_index(staging, collection, titles, roots, ymax)
-        write_shortcuts(staging, table, studies)
+        write_comparisons(staging, table, studies)
         publish(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -3,6 +3,7 @@
     final errors training and test error per depth, plain beside ResNet, over seeds (Markdown, CSV)
     Table 6      test error per net beside the published one (the paper's, He et al. 2016's) (Markdown, LaTeX, CSV)
     shortcuts    test error per depth and shortcut option, in the manner of Table 3
+    units        training and test error per depth, net and unit (original against pre-activation)
 
 Text from run folders (paths, messages, config values) is escaped wherever it is written: `md`
 for Markdown, `tex` for LaTeX, `csv_safe` for a spreadsheet.
@@ -233,22 +234,30 @@ def table6_latex(t6: pd.DataFrame) -> str:
     )
 
 
-def shortcut_families(table: pd.DataFrame, studies: dict) -> list[pd.DataFrame]:
-    """The ResNet runs of studies that differ only in model.shortcut, one frame a family that has
-    two options or more."""
+def variant_families(table: pd.DataFrame, studies: dict, field: str, archs: tuple[str, ...]) -> list[pd.DataFrame]:
+    """The finished runs of `archs` in studies that differ only in model.`field` (NetFamily's
+    shortcut or unit), one frame a family that has two values or more, each run's value in the
+    column `field`."""
 
     def key(sid):
         shared = studies[sid]
         config = flat_items(shared["config"])
-        config.pop("model.shortcut", None)
+        config.pop(f"model.{field}", None)
         return json.dumps([shared["dataset"], config, shared["data"]["content"]], sort_keys=True, default=str)
 
-    resnets = table[(table.arch == "resnet") & table.status.isin(USABLE)]
-    out = []
-    for _, group in resnets.groupby(resnets.study.map(key)):
-        if group.shortcut.nunique() > 1:
-            out.append(group)
-    return out
+    value = {sid: getattr(NetFamily.of_study(shared), field) for sid, shared in studies.items()}
+    done = table[table.arch.isin(archs) & table.status.isin(USABLE)].assign(**{field: lambda t: t.study.map(value)})
+    return [group for _, group in done.groupby(done.study.map(key)) if group[field].nunique() > 1]
+
+
+def shortcut_families(table: pd.DataFrame, studies: dict) -> list[pd.DataFrame]:
+    """The ResNet runs of studies that differ only in model.shortcut (variant_families)."""
+    return variant_families(table, studies, "shortcut", ("resnet",))
+
+
+def unit_families(table: pd.DataFrame, studies: dict) -> list[pd.DataFrame]:
+    """Plain and ResNet runs of studies that differ only in model.unit (variant_families)."""
+    return variant_families(table, studies, "unit", ("plain", "resnet"))
 
 
 def shortcut_table(runs_of_family: pd.DataFrame) -> pd.DataFrame:
@@ -268,6 +277,33 @@ def shortcut_table(runs_of_family: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows).sort_values(["depth", "option"], ignore_index=True)
+
+
+def unit_table(runs_of_family: pd.DataFrame) -> pd.DataFrame:
+    """Per depth, net and unit: params, training and test error mean ± std (n)."""
+    rows = []
+    for (depth, arch, unit), group in runs_of_family.groupby(["depth", "arch", "unit"]):
+        train, test = spread(group.final_train_error), spread(group.final_test_error)
+        rows.append(
+            {"net": f"{'ResNet' if arch == 'resnet' else 'plain'}-{depth}", "depth": int(depth), "arch": arch}
+            | {"unit": unit, "params": int(group.params.iloc[0]) if group.params.notna().any() else None}
+            | {f"train_error_{k}": v for k, v in train.items()}
+            | {f"test_error_{k}": v for k, v in test.items()}
+        )
+    return pd.DataFrame(rows).sort_values(["depth", "arch", "unit"], ignore_index=True)
+
+
+def unit_markdown(t: pd.DataFrame) -> str:
+    lines = [
+        "| net | unit | params | training error (%), mean ± std (n) | test error (%), mean ± std (n) |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for r in t.itertuples():
+        train = fmt_spread(r.train_error_mean, r.train_error_std, r.train_error_n)
+        test = fmt_spread(r.test_error_mean, r.test_error_std, r.test_error_n)
+        params = f"{int(r.params):,}" if pd.notna(r.params) else "—"
+        lines.append(f"| {r.net} | {md(r.unit)} | {params} | {train} | {test} |")
+    return "\n".join(lines) + "\n"
 
 
 def shortcut_markdown(t: pd.DataFrame) -> str:

@@ -639,11 +639,45 @@ def test_shortcut_options_are_tabled_as_table_3_with_a_verdict_on_the_papers_ord
     assert "ResNet-56: A − B: difference +0.50 points" in text and "as found on ImageNet" in text
 
 
-def test_one_shortcut_option_makes_no_shortcut_table(tmp_path):
+def test_one_shortcut_option_or_unit_makes_no_comparison_table(tmp_path):
     study_runs(tmp_path / "runs")
     run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
-    assert not (tmp_path / "out" / "shortcuts.md").exists()
-    assert "Shortcut options" not in (tmp_path / "out" / "report.md").read_text()
+    assert not (tmp_path / "out" / "shortcuts.md").exists() and not (tmp_path / "out" / "units.md").exists()
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "Shortcut options" not in text and "pre-activation units" not in text
+
+
+def test_original_and_preact_units_are_set_side_by_side_with_a_verdict_per_depth(tmp_path):
+    # experiment=preact_mini's design: both units at 20 and 56 layers, plain twins included
+    for unit, resnet_test in (("original", {20: 10.0, 56: 9.0}), ("preact", {20: 9.0, 56: 8.9})):
+        for depth in (20, 56):
+            for seed in (0, 1, 2):
+                jitter = 0.1 * seed
+                fake_run(tmp_path / "runs", "plain", depth, seed=seed, test=20.0 + jitter, unit=unit, folder=unit)
+                fake_run(
+                    tmp_path / "runs",
+                    "resnet",
+                    depth,
+                    seed=seed,
+                    test=resnet_test[depth] + jitter,
+                    unit=unit,
+                    folder=unit,
+                )
+    fake_run(tmp_path / "runs", "resnet", 20, seed=3, unit="preact", folder="preact", status="interrupted")
+    run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
+    assert sorted(p.name for p in (tmp_path / "out").glob("study-*")) and (tmp_path / "out" / "units.md").is_file()
+    table = pd.read_csv(tmp_path / "out" / "units.csv")
+    assert list(zip(table.net, table.unit)) == [
+        (f"{net}-{d}", u) for d in (20, 56) for net in ("plain", "ResNet") for u in ("original", "preact")
+    ]
+    row = table[(table.net == "ResNet-20") & (table.unit == "preact")].iloc[0]
+    assert (row.test_error_mean, row.test_error_std, row.test_error_n) == (9.1, 0.1, 3)  # the interrupted seed left out
+    text = (tmp_path / "out" / "report.md").read_text()
+    verdict = next(line for line in text.splitlines() if line.startswith("### Pre-activation units"))
+    assert verdict.endswith("**inconclusive (within seed noise)**")  # at 56 layers 0.1 points: noise
+    assert "ResNet-20: original − pre-activation: difference +1.00 points" in text
+    assert "ResNet-1001 7.61 -> 4.92" in text
+    assert "model.unit=original](study-" in text and "model.unit=preact](study-" in text  # each study's title
 
 
 def test_figures_title_every_panel_keep_legends_off_the_curves_and_name_missing_runs_instead_of_empty_panels(
