@@ -315,7 +315,7 @@ def write_report(roots: list[Path], out: Path, ymax: float | None = None, wandb:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     print(
-        f"report: {len(table)} runs ({(table.status == 'completed').sum()} completed, "
+        f"report: {len(table)} run{'s' if len(table) != 1 else ''} ({(table.status == 'completed').sum()} completed, "
         f"{(~table.status.isin(USABLE)).sum()} unfinished) in {len(studies)} "
         f"{'study' if len(studies) == 1 else 'studies'}, {len(problems)} not used (damaged or still running); "
         f"written to {out}/report.md"

@@ -489,7 +489,7 @@ def test_a_pre_activation_bottleneck_run_trains_resumes_and_reports_in_its_own_f
     assert status == "completed" and run_dir.parent.name == "resnet11-B-preact-bottleneck"
     assert len(read_rows(run_dir / "diagnostics.csv")) and (run_dir / "layer_responses.csv").is_file()
     report = run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
-    assert "1 runs (1 completed)" in report.stdout
+    assert "report: 1 run (1 completed, 0 unfinished) in 1 study" in report.stdout
 
 
 def test_a_depth_the_block_cannot_build_is_refused_before_the_data(tmp_path):
