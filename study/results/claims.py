@@ -283,18 +283,16 @@ def unit_claim(runs_of_family: pd.DataFrame) -> tuple[str, str, list[str]]:
     resnets = runs_of_family[runs_of_family.arch == "resnet"]
     stats = config_stats(resnets.assign(arch=resnets.unit), "final_test_error")
     published = sorted({d for _, d, unit in paper.FOLLOWUP_TEST_ERROR if unit == "preact"})
-    words, lines = (
-        [],
-        [
-            "He et al. 2016 (CIFAR-10 test error, original -> pre-activation): "
-            + ", ".join(
-                f"ResNet-{d} {paper.FOLLOWUP_TEST_ERROR[('cifar10', d, 'original')]} -> "
-                f"{paper.FOLLOWUP_TEST_ERROR[('cifar10', d, 'preact')]}"
-                for d in published
-            )
-            + "; measured there at these depths only, with the full schedule"
-        ],
+    pairs = ", ".join(
+        f"ResNet-{d} {paper.FOLLOWUP_TEST_ERROR[('cifar10', d, 'original')]} -> "
+        f"{paper.FOLLOWUP_TEST_ERROR[('cifar10', d, 'preact')]}"
+        for d in published
     )
+    words = []
+    lines = [
+        f"He et al. 2016 (CIFAR-10 test error, original -> pre-activation): {pairs}; measured there at these "
+        "depths only, with the full schedule"
+    ]
     for depth in sorted(resnets.depth.unique()):
         a, b = stats.get(("original", depth)), stats.get(("preact", depth))
         word, numbers = compare([(1.0, a), (-1.0, b)], +1)

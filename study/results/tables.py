@@ -77,6 +77,28 @@ def spread(errors: pd.Series) -> dict:
     }
 
 
+#: How the tables name an arch.
+ARCH_NAMES = {"plain": "plain", "resnet": "ResNet"}
+
+
+def error_spreads(runs: pd.DataFrame) -> dict:
+    """train_error_mean/std/n and test_error_mean/std/n of runs' final errors (spread)."""
+    return {f"{e}_error_{k}": v for e in ("train", "test") for k, v in spread(runs[f"final_{e}_error"]).items()}
+
+
+def spread_cell(row, e: str) -> str:
+    """fmt_spread of a row's `e`_error_mean/std/n (error_spreads' columns)."""
+    return fmt_spread(*(getattr(row, f"{e}_error_{k}") for k in ("mean", "std", "n")))
+
+
+def params_of(runs: pd.DataFrame) -> int | None:
+    return int(runs.params.iloc[0]) if runs.params.notna().any() else None
+
+
+def fmt_params(value) -> str:
+    return f"{int(value):,}" if pd.notna(value) else "—"
+
+
 def write_csv(table: pd.DataFrame, path: Path) -> None:
     with atomic_output(path) as tmp:
         table.map(csv_safe).to_csv(tmp, index=False)
@@ -140,12 +162,7 @@ def final_errors(table: pd.DataFrame) -> pd.DataFrame:
     done = table[table.status.isin(USABLE)]
     rows = []
     for (depth, arch), runs in done.groupby(["depth", "arch"]):
-        train, test = spread(runs.final_train_error), spread(runs.final_test_error)
-        rows.append(
-            {"depth": int(depth), "arch": arch}
-            | {f"train_error_{k}": v for k, v in train.items()}
-            | {f"test_error_{k}": v for k, v in test.items()}
-        )
+        rows.append({"depth": int(depth), "arch": arch} | error_spreads(runs))
     columns = ["depth", "arch"] + [f"{e}_error_{k}" for e in ("train", "test") for k in ("mean", "std", "n")]
     return pd.DataFrame(rows, columns=columns)
 
@@ -154,15 +171,12 @@ def final_errors_markdown(errors: pd.DataFrame) -> str:
     if errors.empty:
         return "No run has finished yet.\n"
     archs = [a for a in ("plain", "resnet") if (errors.arch == a).any()]
-    names = {"plain": "plain", "resnet": "ResNet"}
-    header = [f"{names[a]} {what} error (%)" for a in archs for what in ("training", "test")]
+    header = [f"{ARCH_NAMES[a]} {what} error (%)" for a in archs for what in ("training", "test")]
     lines = ["| depth | " + " | ".join(header) + " |", "|---:|" + "---:|" * len(header)]
     by_net = errors.set_index(["depth", "arch"])
     for depth in sorted(set(errors.depth)):
         cells = [
-            fmt_spread(*(by_net.loc[(depth, arch), f"{e}_error_{k}"] for k in ("mean", "std", "n")))
-            if (depth, arch) in by_net.index
-            else "—"
+            spread_cell(by_net.loc[(depth, arch)], e) if (depth, arch) in by_net.index else "—"
             for arch in archs
             for e in ("train", "test")
         ]
@@ -214,9 +228,8 @@ def table6_markdown(t6: pd.DataFrame) -> str:
     ]
     for r in t6.itertuples():
         mean = fmt_spread(r.mean_test_error, r.std_test_error, r.n) if r.n else "no runs"
-        params = f"{int(r.params):,}" if pd.notna(r.params) else "—"
         lines.append(
-            f"| {md(r.net)} | {params} | {r.paper_test_error} | {fmt(r.best_test_error)} | {mean} | "
+            f"| {md(r.net)} | {fmt_params(r.params)} | {r.paper_test_error} | {fmt(r.best_test_error)} | {mean} | "
             f"{fmt(r.best_minus_paper)} |"
         )
     return "\n".join(lines) + "\n"
@@ -270,7 +283,7 @@ def shortcut_table(runs_of_family: pd.DataFrame) -> pd.DataFrame:
                 "net": f"ResNet-{depth}",
                 "depth": int(depth),
                 "option": option,
-                "params": int(group.params.iloc[0]) if group.params.notna().any() else None,
+                "params": params_of(group),
                 "test_error_mean": test["mean"],
                 "test_error_std": test["std"],
                 "n": test["n"],
@@ -283,13 +296,8 @@ def unit_table(runs_of_family: pd.DataFrame) -> pd.DataFrame:
     """Per depth, net and unit: params, training and test error mean ± std (n)."""
     rows = []
     for (depth, arch, unit), group in runs_of_family.groupby(["depth", "arch", "unit"]):
-        train, test = spread(group.final_train_error), spread(group.final_test_error)
-        rows.append(
-            {"net": f"{'ResNet' if arch == 'resnet' else 'plain'}-{depth}", "depth": int(depth), "arch": arch}
-            | {"unit": unit, "params": int(group.params.iloc[0]) if group.params.notna().any() else None}
-            | {f"train_error_{k}": v for k, v in train.items()}
-            | {f"test_error_{k}": v for k, v in test.items()}
-        )
+        net = {"net": f"{ARCH_NAMES[arch]}-{depth}", "depth": int(depth), "arch": arch, "unit": unit}
+        rows.append(net | {"params": params_of(group)} | error_spreads(group))
     return pd.DataFrame(rows).sort_values(["depth", "arch", "unit"], ignore_index=True)
 
 
@@ -299,10 +307,8 @@ def unit_markdown(t: pd.DataFrame) -> str:
         "|---|---|---:|---:|---:|",
     ]
     for r in t.itertuples():
-        train = fmt_spread(r.train_error_mean, r.train_error_std, r.train_error_n)
-        test = fmt_spread(r.test_error_mean, r.test_error_std, r.test_error_n)
-        params = f"{int(r.params):,}" if pd.notna(r.params) else "—"
-        lines.append(f"| {r.net} | {md(r.unit)} | {params} | {train} | {test} |")
+        cells = [r.net, md(r.unit), fmt_params(r.params), spread_cell(r, "train"), spread_cell(r, "test")]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -310,6 +316,5 @@ def shortcut_markdown(t: pd.DataFrame) -> str:
     lines = ["| net | option | params | test error (%), mean ± std (n) |", "|---|---|---:|---:|"]
     for r in t.itertuples():
         error = fmt_spread(r.test_error_mean, r.test_error_std, r.n)
-        params = f"{int(r.params):,}" if pd.notna(r.params) else "—"
-        lines.append(f"| {r.net} | {r.option} | {params} | {error} |")
+        lines.append(f"| {r.net} | {r.option} | {fmt_params(r.params)} | {error} |")
     return "\n".join(lines) + "\n"
