@@ -53,7 +53,10 @@ def provenance(device: "torch.device", precision: str, code: dict | None = None)
         hardware = f"{torch.cuda.get_device_name(device)} (GPU)"
     else:
         model = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")), None)
-        hardware = f"{model or platform.processor() or platform.machine()}, {os.cpu_count()} cores (CPU)"
+        # The kernels torch picks by instruction set round differently: the same run on an AVX2 and an
+        # AVX-512 machine ends at other numbers (docs/PERFORMANCE.md), so the set is part of the device.
+        isa = torch.backends.cpu.get_cpu_capability()
+        hardware = f"{model or platform.processor() or platform.machine()}, {os.cpu_count()} cores, {isa} (CPU)"
     return {
         "code": code or code_version(),
         "torch": torch.__version__,
