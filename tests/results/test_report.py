@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import matplotlib.image
@@ -329,6 +330,25 @@ def test_a_tiny_real_sweep_then_the_report(cifar_root, tmp_path):
     table = pd.read_csv(tmp_path / "out" / "runs.csv")
     assert sorted(table.depth) == [8, 14] and set(table.status) == {"completed"}
     assert verdict_of(tmp_path / "out", 1) in ("indicative (one seed)", "not enough runs")
+
+    # The logs alone, as the README publishes them beside a report (no checkpoints, no Hydra
+    # folder, no lock), regenerate the same tables, and copied back they make the sweep skip them.
+    logs = tmp_path / "out" / "runs"
+    shutil.copytree(runs_root, logs, ignore=shutil.ignore_patterns("checkpoints", ".hydra", "run.lock"))
+    run_main("study.report", str(logs), "--out", str(tmp_path / "again"), check=True)
+    for name in ("runs.csv", "curves.csv", "final_errors.csv", "table6.csv"):
+        assert (tmp_path / "again" / name).read_text() == (tmp_path / "out" / name).read_text(), name
+    restored = tmp_path / "restored"
+    shutil.copytree(logs, restored)
+    again = run_main(
+        "study.train",
+        "-m",
+        "experiment=fig6_plain",
+        "model.depth=8,14",
+        *tiny_run_args(cifar_root, restored),
+        check=True,
+    )
+    assert "2/2 runs finished (2 skipped)" in again.stdout
 
 
 def test_a_shortcut_sweep_names_each_option_and_reports_them_side_by_side(cifar_root, tmp_path):
