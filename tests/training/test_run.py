@@ -290,7 +290,6 @@ def test_a_stopped_run_resumes_to_the_same_numbers_as_an_uninterrupted_one(cifar
         stopped = json.loads((run_dir / "summary.json").read_text())
         assert stopped["status"] == "interrupted" and 60 <= stopped["steps"] < 200, out
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
-    import torch
 
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     (time_before,) = [state["elapsed_s"] for state in checkpoint["callbacks"].values() if "elapsed_s" in state]
@@ -321,8 +320,6 @@ def test_truncated_checkpoint_is_ignored_for_the_one_before(cifar_root, tmp_path
 
 def test_a_checkpoint_that_would_run_code_is_refused_and_never_run(cifar_root, tmp_path):
     import pickle
-
-    import torch
 
     train(cifar_root, tmp_path, "model.depth=8", "trainer.max_steps=3", "checkpoint_every=3")
     run_dir = only_run_dir(tmp_path)
@@ -413,8 +410,6 @@ def test_the_dataloader_second_opinion_trains_and_reports(cifar_root, tmp_path):
 
 
 def test_evaluate_gives_the_runs_test_error_and_exports_a_plain_state_dict(cifar_root, tmp_path):
-    import torch
-
     from study.nets import build_cifar_net
 
     train(cifar_root, tmp_path / "runs", "model.depth=8")
