@@ -67,8 +67,12 @@ def fmt_spread(mean, std, n) -> str:
     return f"{mean:.2f}{f' ± {std:.2f}' if n > 1 and pd.notna(std) else ''} ({int(n)})"
 
 
+#: spread's keys, in the order fmt_spread takes them.
+SPREAD_KEYS = ("mean", "std", "n")
+
+
 def spread(errors: pd.Series) -> dict:
-    """mean, std (None for one run) and n of errors, rounded as the tables print them."""
+    """mean, std (None for one run) and n of errors (SPREAD_KEYS), rounded as the tables print them."""
     errors = errors.dropna()
     return {
         "mean": round(float(errors.mean()), 2) if len(errors) else None,
@@ -81,14 +85,23 @@ def spread(errors: pd.Series) -> dict:
 ARCH_NAMES = {"plain": "plain", "resnet": "ResNet"}
 
 
+def spread_columns(e: str) -> list[str]:
+    """The columns error_spreads names for the `e` ("train" or "test") error's spread."""
+    return [f"{e}_error_{k}" for k in SPREAD_KEYS]
+
+
 def error_spreads(runs: pd.DataFrame) -> dict:
-    """train_error_mean/std/n and test_error_mean/std/n of runs' final errors (spread)."""
-    return {f"{e}_error_{k}": v for e in ("train", "test") for k, v in spread(runs[f"final_{e}_error"]).items()}
+    """spread_columns("train") and spread_columns("test") of runs' final errors (spread)."""
+    return {
+        column: spread(runs[f"final_{e}_error"])[k]
+        for e in ("train", "test")
+        for column, k in zip(spread_columns(e), SPREAD_KEYS)
+    }
 
 
 def spread_cell(row, e: str) -> str:
-    """fmt_spread of a row's `e`_error_mean/std/n (error_spreads' columns)."""
-    return fmt_spread(*(getattr(row, f"{e}_error_{k}") for k in ("mean", "std", "n")))
+    """fmt_spread of a row's spread_columns(e)."""
+    return fmt_spread(*(getattr(row, column) for column in spread_columns(e)))
 
 
 def params_of(runs: pd.DataFrame) -> int | None:
@@ -163,7 +176,7 @@ def final_errors(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (depth, arch), runs in done.groupby(["depth", "arch"]):
         rows.append({"depth": int(depth), "arch": arch} | error_spreads(runs))
-    columns = ["depth", "arch"] + [f"{e}_error_{k}" for e in ("train", "test") for k in ("mean", "std", "n")]
+    columns = ["depth", "arch", *spread_columns("train"), *spread_columns("test")]
     return pd.DataFrame(rows, columns=columns)
 
 
