@@ -34,6 +34,8 @@ RESPONSE_FLOOR = 0.01
 GRADIENT_RANGE = 100.0
 #: Where Table 3 found its ordering of the shortcut options.
 SHORTCUT_FINDING = "on ImageNet (Table 3): B slightly better than A, C marginally better than B"
+#: How the unit claim names each unit.
+UNIT_NAMES = {"original": "original", "preact": "pre-activation"}
 
 
 def depth_pairs(stats: dict, arch: str, depths) -> list[tuple[int, int]]:
@@ -261,19 +263,38 @@ def signal_claims(table: pd.DataFrame, diagnostics: dict) -> list[tuple[str, str
     return out
 
 
+def variant_steps(stats: dict, steps, name=str, who: str = "the paper") -> tuple[list[str], list[str]]:
+    """Words and lines for each (depth, worse, better) of `steps`: ResNet-depth's test error with
+    the variant `worse` minus with `better` (`stats` keyed (variant, depth)), positive as `who`
+    found. A step where only one of the two has finished runs is named, not judged: the other was
+    not run at that depth (a study of fewer depths set beside one of more) or has not finished yet
+    (the report's unfinished runs say which), and what the runs do not hold weakens no verdict."""
+    words, lines = [], []
+    for depth, worse, better in steps:
+        a, b = stats.get((worse, depth)), stats.get((better, depth))
+        if a is None and b is None:
+            continue
+        step = f"ResNet-{depth}: {name(worse)} − {name(better)}"
+        if a is None or b is None:
+            lines.append(f"{step}: only {name(better if a is None else worse)} has finished runs; not compared")
+            continue
+        word, numbers = compare([(1.0, a), (-1.0, b)], +1)
+        words.append(word)
+        lines.append(f"{step}: {numbers} ({who}: positive): {word}")
+    if not words:
+        lines.append("no depth has finished runs of both")
+    return words, lines
+
+
 def shortcut_claim(runs_of_family: pd.DataFrame) -> tuple[str, str, list[str]]:
     """The paper's ordering (error A > B > C) per depth, each step a Welch comparison across seeds."""
     # config_stats groups by (arch, depth); here the option takes the arch's place
     stats = config_stats(runs_of_family.assign(arch=runs_of_family.shortcut), "final_test_error")
-    words, lines = [], [f"as found {SHORTCUT_FINDING}; here on CIFAR-10, test error per depth"]
-    for depth in sorted(runs_of_family.depth.unique()):
-        for worse, better in (("A", "B"), ("B", "C")):
-            a, b = stats.get((worse, depth)), stats.get((better, depth))
-            if a is None and b is None:
-                continue
-            word, numbers = compare([(1.0, a), (-1.0, b)], +1)
-            words.append(word)
-            lines.append(f"ResNet-{depth}: {worse} − {better}: {numbers} (the paper: positive): {word}")
+    depths = sorted(runs_of_family.depth.unique())
+    words, lines = variant_steps(
+        stats, [(d, worse, better) for d in depths for worse, better in (("A", "B"), ("B", "C"))]
+    )
+    lines.insert(0, f"as found {SHORTCUT_FINDING}; here on CIFAR-10, test error per depth")
     return "Shortcut options: B better than A, C better than B", weakest(words), lines
 
 
@@ -288,20 +309,11 @@ def unit_claim(runs_of_family: pd.DataFrame) -> tuple[str, str, list[str]]:
         f"{paper.FOLLOWUP_TEST_ERROR[('cifar10', d, 'preact')]}"
         for d in published
     )
-    words = []
-    lines = [
+    steps = [(d, "original", "preact") for d in sorted(resnets.depth.unique())]
+    words, lines = variant_steps(stats, steps, UNIT_NAMES.get, "He et al. 2016")
+    lines.insert(
+        0,
         f"He et al. 2016 (CIFAR-10 test error, original -> pre-activation): {pairs}; measured there at these "
-        "depths only, with the full schedule"
-    ]
-    for depth in sorted(resnets.depth.unique()):
-        a, b = stats.get(("original", depth)), stats.get(("preact", depth))
-        word, numbers = compare([(1.0, a), (-1.0, b)], +1)
-        words.append(word)
-        lines.append(f"ResNet-{depth}: original − pre-activation: {numbers} (He et al. 2016: positive): {word}")
-    if not words:
-        lines.append("no finished ResNet runs of both units")
-    return (
-        "Pre-activation units lower a ResNet's test error (He et al. 2016)",
-        weakest(words) if words else MISSING,
-        lines,
+        "depths only, with the full schedule",
     )
+    return "Pre-activation units lower a ResNet's test error (He et al. 2016)", weakest(words), lines

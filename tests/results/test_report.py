@@ -684,11 +684,18 @@ def test_original_and_preact_units_are_set_side_by_side_with_a_verdict_per_depth
                     folder=unit,
                 )
     fake_run(tmp_path / "runs", "resnet", 20, seed=3, unit="preact", folder="preact", status="interrupted")
+    # as preact_mini is set beside the mini study: the original unit also at a depth preact_mini skips
+    for arch in ("plain", "resnet"):
+        for seed in (0, 1, 2):
+            fake_run(tmp_path / "runs", arch, 32, seed=seed, test=30.0, unit="original", folder="original")
     run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
     assert sorted(p.name for p in (tmp_path / "out").glob("study-*")) and (tmp_path / "out" / "units.md").is_file()
     table = pd.read_csv(tmp_path / "out" / "units.csv")
     assert list(zip(table.net, table.unit)) == [
-        (f"{net}-{d}", u) for d in (20, 56) for net in ("plain", "ResNet") for u in ("original", "preact")
+        (f"{net}-{d}", u)
+        for d in (20, 32, 56)
+        for net in ("plain", "ResNet")
+        for u in (("original", "preact") if d != 32 else ("original",))
     ]
     row = table[(table.net == "ResNet-20") & (table.unit == "preact")].iloc[0]
     assert (row.test_error_mean, row.test_error_std, row.test_error_n) == (9.1, 0.1, 3)  # the interrupted seed left out
@@ -696,6 +703,8 @@ def test_original_and_preact_units_are_set_side_by_side_with_a_verdict_per_depth
     verdict = next(line for line in text.splitlines() if line.startswith("### Pre-activation units"))
     assert verdict.endswith("**inconclusive (within seed noise)**")  # at 56 layers 0.1 points: noise
     assert "ResNet-20: original − pre-activation: difference +1.00 points" in text
+    # a depth with one unit's runs is named, and weakens no verdict
+    assert "ResNet-32: original − pre-activation: only original has finished runs; not compared" in text
     assert "ResNet-1001 7.61 -> 4.92" in text
     assert "model.unit=original](study-" in text and "model.unit=preact](study-" in text  # each study's title
 
