@@ -92,11 +92,11 @@ def spread_columns(e: str) -> list[str]:
 
 def error_spreads(runs: pd.DataFrame) -> dict:
     """spread_columns("train") and spread_columns("test") of runs' final errors (spread)."""
-    return {
-        column: spread(runs[f"final_{e}_error"])[k]
-        for e in ("train", "test")
-        for column, k in zip(spread_columns(e), SPREAD_KEYS)
-    }
+    out = {}
+    for e in ("train", "test"):
+        of_e = spread(runs[f"final_{e}_error"])
+        out.update(zip(spread_columns(e), (of_e[k] for k in SPREAD_KEYS)))
+    return out
 
 
 def spread_cell(row, e: str) -> str:
