@@ -26,6 +26,7 @@ from study.results.stats import (
     stats_of,
     weakest,
 )
+from study.runs.identity import net_name
 from study.runs.summary import USABLE
 
 #: Forward criterion: every 3x3 layer's response std stays above this (BN makes it 1 at the start).
@@ -57,7 +58,8 @@ def ordered_claim(
     for a, b in pairs:
         word, numbers = compare([(1, stats[(arch, b)]), (-1, stats[(arch, a)])], paper_sign, unit)
         words.append(word)
-        lines.append(f"{arch}-{a} -> {arch}-{b} {what}: {stats[(arch, a)]} -> {stats[(arch, b)]}; {numbers}: {word}")
+        shallow, deep = stats[(arch, a)], stats[(arch, b)]
+        lines.append(f"{net_name(arch, a)} -> {net_name(arch, b)} {what}: {shallow} -> {deep}; {numbers}: {word}")
     return weakest(words), lines
 
 
@@ -250,10 +252,10 @@ def signal_claims(table: pd.DataFrame, diagnostics: dict) -> list[tuple[str, str
             word, numbers = compare([(1.0, stats_of(group[column].map(score)))], +1, unit=" decades")
             words.append(word)
             twin = runs[(runs.arch == "resnet") & (runs.depth == depth)][column]
-            beside = f"; ResNet-{depth}: {value_range(twin)}" if len(twin) else ""
+            beside = f"; {net_name('resnet', depth)}: {value_range(twin)}" if len(twin) else ""
             lines.append(
-                f"plain-{depth}: {column.replace('_', ' ')} {value_range(group[column])} over {len(group)} "
-                f"seed(s){beside}; {numbers}: {word}"
+                f"{net_name('plain', depth)}: {column.replace('_', ' ')} {value_range(group[column])} "
+                f"over {len(group)} seed(s){beside}; {numbers}: {word}"
             )
         if not words:
             lines.append(
@@ -274,7 +276,7 @@ def variant_steps(stats: dict, steps, name=str, who: str = "the paper") -> tuple
         a, b = stats.get((worse, depth)), stats.get((better, depth))
         if a is None and b is None:
             continue
-        step = f"ResNet-{depth}: {name(worse)} − {name(better)}"
+        step = f"{net_name('resnet', depth)}: {name(worse)} − {name(better)}"
         if a is None or b is None:
             lines.append(f"{step}: only {name(better if a is None else worse)} has finished runs; not compared")
             continue

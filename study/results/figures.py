@@ -21,6 +21,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from study import paper  # noqa: E402
 from study.fileio import atomic_output  # noqa: E402
+from study.runs.identity import net_name  # noqa: E402
 from study.runs.summary import USABLE  # noqa: E402
 
 
@@ -55,7 +56,7 @@ def unfinished_runs(table: pd.DataFrame) -> dict[tuple[str, int], list[str]]:
     out: dict[tuple[str, int], list[str]] = {}
     for r in table[~table.status.isin(USABLE)].sort_values(["arch", "depth", "seed"]).itertuples():
         out.setdefault((r.arch, int(r.depth)), []).append(
-            f"{r.arch}-{r.depth} seed {r.seed}, {r.status} at step {r.steps:,}"
+            f"{net_name(r.arch, r.depth)} seed {r.seed}, {r.status} at step {r.steps:,}"
         )
     return out
 
@@ -70,9 +71,9 @@ def draw_curves(ax, curves: pd.DataFrame, arch: str, depths, split_styles, ylim)
             if part.empty:
                 continue
             by_step = part.groupby("step").error.agg(["mean", "min", "max", "count"])
-            label = f"{arch}-{depth}" if split == "test" or "test" not in split_styles else None
+            label = net_name(arch, depth) if split == "test" or "test" not in split_styles else None
             if by_step["mean"].min() > ylim[1]:
-                label = f"{arch}-{depth} ({split} above {ylim[1]}%: min {by_step['mean'].min():.1f}%)"
+                label = f"{net_name(arch, depth)} ({split} above {ylim[1]}%: min {by_step['mean'].min():.1f}%)"
             ax.plot(
                 by_step.index, by_step["mean"], style, color=color, label=label, linewidth=2 if split == "test" else 1
             )
@@ -93,7 +94,7 @@ def curve_figure(curves: pd.DataFrame, out: Path, name: str, title: str, panels,
     (`unfinished`: unfinished_runs)."""
     have = {(str(a), int(d)) for a, d in curves[["arch", "depth"]].drop_duplicates().itertuples(index=False)}
     drawn = [p for p in panels if any((p[1], d) in have for d in p[2])]
-    missing = list(dict.fromkeys(f"{a}-{d}" for _, a, depths, _ in panels for d in depths if (a, d) not in have))
+    missing = list(dict.fromkeys(net_name(a, d) for _, a, depths, _ in panels for d in depths if (a, d) not in have))
     fig, axes = plt.subplots(
         1, max(len(drawn), 1), figsize=(5.5 * max(len(drawn), 1), 4), squeeze=False, layout="constrained"
     )
@@ -152,12 +153,12 @@ def figure7(table: pd.DataFrame, responses: dict, out: Path) -> None:
         dirs = table[(table.arch == arch) & (table.depth == depth) & (table.status == "completed")].run_dir
         frames = [responses[d] for d in dirs if d in responses]
         if not frames:
-            missing.append(f"{arch}-{depth}")
+            missing.append(net_name(arch, depth))
             continue
         std = pd.concat(frames).groupby("layer")["std"].mean()
         style = "--" if arch == "plain" else "-"
-        axes[0].plot(std.index, std.values, style, label=f"{arch}-{depth}")
-        axes[1].plot(range(1, len(std) + 1), sorted(std.values, reverse=True), style, label=f"{arch}-{depth}")
+        axes[0].plot(std.index, std.values, style, label=net_name(arch, depth))
+        axes[1].plot(range(1, len(std) + 1), sorted(std.values, reverse=True), style, label=net_name(arch, depth))
     axes[0].set(title="layer responses in the original order", xlabel="layer index (original)", ylabel="std")
     axes[1].set(title="layer responses sorted by magnitude", xlabel="layer index (sorted by magnitude)", ylabel="std")
     for ax in axes:

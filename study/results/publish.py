@@ -37,7 +37,7 @@ from study.results.tables import (
     unit_table,
     write_csv,
 )
-from study.runs.identity import flat_items
+from study.runs.identity import flat_items, net_name
 from study.runs.summary import USABLE
 
 __all__ = ["write_report", "REPORT_FILES"]
@@ -160,7 +160,7 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
     if problems:
         lines += ["## Runs not used", ""] + [f"- {md(p)}" for p in problems] + [""]
     missing = [
-        f"{arch}-{depth}"
+        net_name(arch, depth)
         for arch, depths in paper.GRID.items()
         for depth in depths
         if family.is_papers and not ((table.arch == arch) & (table.depth == depth)).any()
@@ -170,7 +170,7 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
     diverged = table[table.status == "diverged"]
     if len(diverged):
         lines += ["## Diverged runs (used: a diverged net is a result)", ""]
-        lines += [f"- {r.arch}-{r.depth} seed {r.seed}: {md(r.run_dir)}" for r in diverged.itertuples()] + [""]
+        lines += [f"- {net_name(r.arch, r.depth)} seed {r.seed}: {md(r.run_dir)}" for r in diverged.itertuples()] + [""]
     atomic_write_text(out / "report.md", "\n".join(lines))
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from study import paper
 from study.fileio import atomic_output
-from study.runs.identity import flat_items, net_label
+from study.runs.identity import ARCH_NAMES, flat_items, net_label, net_name
 from study.runs.summary import USABLE
 
 # Text from run folders (paths, messages, config values) is escaped wherever it is written.
@@ -81,10 +81,6 @@ def spread(errors: pd.Series) -> dict:
     }
 
 
-#: How the tables name an arch.
-ARCH_NAMES = {"plain": "plain", "resnet": "ResNet"}
-
-
 def spread_columns(e: str) -> list[str]:
     """The columns error_spreads names for the `e` ("train" or "test") error's spread."""
     return [f"{e}_error_{k}" for k in SPREAD_KEYS]
@@ -139,7 +135,7 @@ class NetFamily:
         return self.builder is None and (self.unit, self.block) == ("original", "basic")
 
     def label(self, arch: str, depth: int) -> str:
-        return net_label(arch, depth, self.shortcut, "-", self.unit, self.block, self.builder)
+        return net_label(arch, depth, self.shortcut, unit=self.unit, block=self.block, builder=self.builder, named=True)
 
     def reference(self, arch: str, depth: int) -> tuple[float, str] | None:
         """(the published test error in %, how the table shows it, with its source where it is not
@@ -293,7 +289,7 @@ def shortcut_table(runs_of_family: pd.DataFrame) -> pd.DataFrame:
         test = spread(group.final_test_error)
         rows.append(
             {
-                "net": f"ResNet-{depth}",
+                "net": net_name("resnet", depth),
                 "depth": int(depth),
                 "option": option,
                 "params": params_of(group),
@@ -309,7 +305,7 @@ def unit_table(runs_of_family: pd.DataFrame) -> pd.DataFrame:
     """Per depth, net and unit: params, training and test error mean ± std (n)."""
     rows = []
     for (depth, arch, unit), group in runs_of_family.groupby(["depth", "arch", "unit"]):
-        net = {"net": f"{ARCH_NAMES[arch]}-{depth}", "depth": int(depth), "arch": arch, "unit": unit}
+        net = {"net": net_name(arch, depth), "depth": int(depth), "arch": arch, "unit": unit}
         rows.append(net | {"params": params_of(group)} | error_spreads(group))
     return pd.DataFrame(rows).sort_values(["depth", "arch", "unit"], ignore_index=True)
 

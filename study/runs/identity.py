@@ -22,6 +22,8 @@ __all__ = [
     "study_identity",
     "study_of",
     "run_id",
+    "ARCH_NAMES",
+    "net_name",
     "net_label",
     "model_label",
     "identity_differences",
@@ -174,6 +176,16 @@ def identity_differences(run_dir: Path, cfg: DictConfig | dict) -> list[str]:
 UNSAFE = re.compile(r"[^\w.]")  # what a folder name never takes from a builder's name
 
 
+#: How reports and figures name an arch, as the paper does (`plain-20`, `ResNet-20`); folders and
+#: config ids keep the config's lower-case `resnet`.
+ARCH_NAMES = {"plain": "plain", "resnet": "ResNet"}
+
+
+def net_name(arch: str, depth: int) -> str:
+    """`plain-20`, `ResNet-56`: a net as the paper, the reports and the figures name it."""
+    return f"{ARCH_NAMES.get(arch, arch)}-{depth}"
+
+
 def net_label(
     arch: str,
     depth: int,
@@ -182,16 +194,19 @@ def net_label(
     unit: str = "original",
     block: str = "basic",
     builder: str | None = None,
+    named: bool = False,
 ) -> str:
     """`resnet20`, `plain56`, `resnet20-B`, `resnet164-preact-bottleneck` (sep="-": `resnet-20-B`),
     `mynets.build-resnet8` for a net of the builder `mynets:build`: a run's net as its folder and
     its sweep's progress lines name it; the shortcut, unit and block appear only where they are not
-    the paper's (A, original, basic)."""
+    the paper's (A, original, basic). named=True starts from net_name (`ResNet-20-B`), as reports
+    name a net."""
+    base = net_name(arch, depth) if named else f"{arch}{sep}{depth}"
     if builder:  # checked later (study.nets.load_builder); a folder name never takes a path's characters
-        return f"{UNSAFE.sub('_', str(builder).replace(':', '.'))}-{arch}{sep}{depth}"
+        return f"{UNSAFE.sub('_', str(builder).replace(':', '.'))}-{base}"
     option = f"-{shortcut}" if arch == "resnet" and shortcut != "A" else ""
     choices = "".join(f"-{choice}" for choice, default in ((unit, "original"), (block, "basic")) if choice != default)
-    return f"{arch}{sep}{depth}{option}{choices}"
+    return f"{base}{option}{choices}"
 
 
 def model_label(model: DictConfig, sep: str = "") -> str:

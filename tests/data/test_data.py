@@ -443,7 +443,7 @@ def test_a_cifar100_run_trains_a_net_with_100_outputs_and_records_it(arrays100, 
     assert net_of(checkpoint).num_classes == 100
     assert write_report([tmp_path / "runs"], tmp_path / "out") == 0
     table = (tmp_path / "out" / "table6.md").read_text()
-    assert "| resnet-20 |" in table and "| 8.75 |" not in table  # the paper's numbers are CIFAR-10's
+    assert "| ResNet-20 |" in table and "| 8.75 |" not in table  # the paper's numbers are CIFAR-10's
 
 
 def test_missing_cifar100_names_its_own_layouts(tmp_path):

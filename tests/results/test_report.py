@@ -105,7 +105,7 @@ def test_table6_puts_our_numbers_beside_the_papers(tmp_path):
     assert t6.loc[("plain", 20), "paper_test_error"] == "curves only"
     assert t6.loc[("resnet", 56), "n"] == 0  # a paper row with no runs stays, saying so
     markdown = (tmp_path / "out" / "table6.md").read_text()
-    assert "| resnet-110 | 1,727,962 | 6.43 (mean 6.61 ± 0.16) | 6.50 | 6.70 ± 0.20 (3) | 0.07 |" in markdown
+    assert "| ResNet-110 | 1,727,962 | 6.43 (mean 6.61 ± 0.16) | 6.50 | 6.70 ± 0.20 (3) | 0.07 |" in markdown
     assert "\\begin{tabular}" in (tmp_path / "out" / "table6.tex").read_text()
 
 
@@ -183,13 +183,13 @@ def test_a_study_still_training_shows_how_far_each_run_got_and_judges_nothing_fr
     assert "No run has finished yet." in text
     assert verdict_of(tmp_path / "out", 1) == "not enough runs"
     not_run = text.split("## Not run yet")[1]
-    assert "plain-20" not in not_run and "resnet-20" not in not_run and "plain-56" in not_run
+    assert "plain-20" not in not_run and "ResNet-20" not in not_run and "plain-56" in not_run
     curves = pd.read_csv(tmp_path / "out" / "curves.csv")
     assert curves.groupby("arch").step.max().to_dict() == {"plain": 3900, "resnet": 3600}  # drawn as far as they got
     fig6_caption = [a for fig, a in captions.items() if fig._suptitle.get_text().startswith("Figure 6")][0]
     assert fig6_caption[1] == [
         "plain-20 seed 0, interrupted at step 3,974",
-        "resnet-20 seed 0, interrupted at step 3,650",
+        "ResNet-20 seed 0, interrupted at step 3,650",
     ]
 
 
@@ -723,7 +723,7 @@ def test_figures_title_every_panel_keep_legends_off_the_curves_and_name_missing_
     report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")])
     fig6 = drawn["fig6"]
     assert [ax.get_title() for ax in fig6.axes] == ["plain nets", "ResNets"]  # no empty ResNet-110 vs 1202 panel
-    assert "resnet-1202" in fig6._supxlabel.get_text() and fig6._suptitle.get_text().startswith("Figure 6")
+    assert "ResNet-1202" in fig6._supxlabel.get_text() and fig6._suptitle.get_text().startswith("Figure 6")
     for fig in drawn.values():
         renderer = fig.canvas.get_renderer()
         for ax in fig.axes:
@@ -758,8 +758,8 @@ def test_table6_shows_the_published_number_of_each_family_and_a_dash_where_none_
         ]
     )
     t6 = table6(runs, NetFamily("cifar10", "B", "preact", "bottleneck")).set_index("net")
-    assert t6.loc["resnet-164-B-preact-bottleneck", "paper_test_error"] == "5.46 (He et al. 2016)"
-    assert t6.loc["resnet-164-B-preact-bottleneck", "best_minus_paper"] == 0.54
-    assert t6.loc["resnet-164-B-preact-bottleneck", "params"] == 1_703_258  # the runs' own count
-    assert t6.loc["resnet-1001-B-preact-bottleneck", "n"] == 0  # published, not run
+    assert t6.loc["ResNet-164-B-preact-bottleneck", "paper_test_error"] == "5.46 (He et al. 2016)"
+    assert t6.loc["ResNet-164-B-preact-bottleneck", "best_minus_paper"] == 0.54
+    assert t6.loc["ResNet-164-B-preact-bottleneck", "params"] == 1_703_258  # the runs' own count
+    assert t6.loc["ResNet-1001-B-preact-bottleneck", "n"] == 0  # published, not run
     assert t6.loc["plain-164-preact-bottleneck", "paper_test_error"] == "-"

@@ -42,8 +42,8 @@ def test_the_readme_example_sweeps_two_depths_with_plain_twins_and_reports(cifar
     assert write_report([runs], tmp_path / "out") == 0
     (report,) = (tmp_path / "out").rglob("report.md")
     text = report.read_text()
-    assert "| mynets.build-resnet-8 |" in text and "| mynets.build-plain-14 |" in text
-    row = next(line for line in text.splitlines() if line.startswith("| mynets.build-resnet-8 |"))
+    assert "| mynets.build-ResNet-8 |" in text and "| mynets.build-plain-14 |" in text
+    row = next(line for line in text.splitlines() if line.startswith("| mynets.build-ResNet-8 |"))
     assert "| - |" in row  # no published number for a net of the user's
     assert (report.parent / "fig7.png").is_file() and "expose none" not in text
     assert "Not run yet" not in text  # the paper's grid is not this study's
