@@ -24,11 +24,14 @@ from study.fileio import atomic_output  # noqa: E402
 from study.runs.identity import net_name  # noqa: E402
 from study.runs.summary import USABLE  # noqa: E402
 
+#: No creation date in a PDF, so that the same logs redraw the same bytes (a PNG has none).
+NO_DATE = {"png": None, "pdf": {"CreationDate": None}}
+
 
 def save_figure(fig, out: Path, name: str) -> None:
-    for ext in ("png", "pdf"):
+    for ext, metadata in NO_DATE.items():
         with atomic_output(out / f"{name}.{ext}") as tmp:
-            fig.savefig(tmp, dpi=120, bbox_inches="tight", format=ext)
+            fig.savefig(tmp, dpi=120, bbox_inches="tight", format=ext, metadata=metadata)
     plt.close(fig)
 
 

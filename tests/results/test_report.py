@@ -127,14 +127,19 @@ def test_final_errors_give_each_depths_plain_and_resnet_mean_std_and_n(tmp_path)
     assert "| 20 | — | — | 33.00 (1) | 34.00 (1) |" in text  # no plain-20 run: a dash, not a zero
 
 
-def test_figures_are_valid_images_and_pdfs(tmp_path):
+def test_figures_are_valid_images_and_pdfs_and_the_same_logs_redraw_the_same_bytes(tmp_path):
     study_runs(tmp_path / "runs")
     fake_run(tmp_path / "runs", "plain", 110, train=62.0, test=65.0)
-    report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")])
+    for out in ("out", "again"):
+        report.main([str(tmp_path / "runs"), "--out", str(tmp_path / out)])
     for name in ("fig1", "fig6", "fig7"):
         image = matplotlib.image.imread(tmp_path / "out" / f"{name}.png")
         assert image.shape[0] > 100 and image.shape[1] > 100
         assert (tmp_path / "out" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+    # a committed report changes in git only where its runs changed (a PDF once carried its date)
+    made = [p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    for name in made:
+        assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
 
 
 def test_a_curve_above_the_axis_is_named_in_the_legend(tmp_path):
