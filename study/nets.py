@@ -31,6 +31,9 @@ Two more choices, each with the paper's as the default (`NetConfig`):
 
 A plain twin has the same layers as its residual net, without the addition. Every shortcut
 option applies to every unit and block (A zero-pads the stem's 16 channels to a bottleneck's 64).
+In pre-activation order a plain twin is the original plain net: with no addition, moving each
+BN-ReLU before its conv leaves the same sequence (the stem's BN-ReLU becomes the first block's,
+the last block's the final one), and the same seed builds the same weights.
 
 Any net of the user's (`builder="module:function"`): `function(depth, residual, num_classes,
 in_channels)` returns an `nn.Module`, residual=False asking for its plain twin. It is wrapped in

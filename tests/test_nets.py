@@ -129,6 +129,21 @@ def test_a_pre_activation_unit_adds_its_branch_to_a_clean_identity_path():
     assert torch.equal(original(x), torch.relu(x))  # the original unit's ReLU after the addition
 
 
+@pytest.mark.parametrize("block, depth", [("basic", 20), ("bottleneck", 11)])
+def test_a_plain_net_in_pre_activation_order_is_the_original_plain_net(block, depth):
+    # no addition for the BN-ReLU to move around: the same seed builds the same weights and function
+    nets = []
+    for unit in ("original", "preact"):
+        torch.manual_seed(0)
+        nets.append(build_net(NetConfig("plain", depth, unit=unit, block=block)).train())
+    original, preact = nets
+    assert hasattr(original, "bn1") and hasattr(preact, "bn_final")  # built as two different nets
+    convs = [[m.weight for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))] for net in nets]
+    assert all(torch.equal(a, b) for a, b in zip(*convs, strict=True))
+    x = torch.randn(8, 3, 32, 32)
+    assert torch.allclose(original(x), preact(x), rtol=0, atol=1e-6)
+
+
 def test_a_pre_activation_net_ends_with_one_bn_relu_and_responds_at_its_3x3_convs():
     net = build_net(NetConfig("resnet", 8, unit="preact"))
     assert not hasattr(net, "bn1") and isinstance(net.bn_final, torch.nn.BatchNorm2d)

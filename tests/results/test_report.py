@@ -678,7 +678,9 @@ def test_original_and_preact_units_are_set_side_by_side_with_a_verdict_per_depth
         for depth in (20, 56):
             for seed in (0, 1, 2):
                 jitter = 0.1 * seed
-                fake_run(tmp_path / "runs", "plain", depth, seed=seed, test=20.0 + jitter, unit=unit, folder=unit)
+                moved = 0.5 if (unit, depth, seed) == ("preact", 56, 2) else 0.0  # as from another machine
+                test = 20.0 + jitter + moved
+                fake_run(tmp_path / "runs", "plain", depth, seed=seed, test=test, unit=unit, folder=unit)
                 fake_run(
                     tmp_path / "runs",
                     "resnet",
@@ -711,6 +713,9 @@ def test_original_and_preact_units_are_set_side_by_side_with_a_verdict_per_depth
     # a depth with one unit's runs is named, and weakens no verdict
     assert "ResNet-32: original − pre-activation: only original has finished runs; not compared" in text
     assert "ResNet-1001 7.61 -> 4.92" in text
+    twins = [line for line in text.splitlines() if "the same net in both orders" in line]
+    assert len(twins) == 2 and "plain-20" in twins[0] and "plain-56" in twins[1]
+    assert twins[0].endswith("at 3 of 3 seeds run in both") and twins[1].endswith("at 2 of 3 seeds run in both")
     assert "model.unit=original](study-" in text and "model.unit=preact](study-" in text  # each study's title
 
 
