@@ -182,13 +182,14 @@ class NetConfig:
         return self.arch == "resnet"
 
     def describe(self) -> str:
-        """`resnet-56`, `plain-20`, `resnet-20 (shortcut B)`, `resnet-164 (preact, bottleneck)`,
-        `resnet-8 (builder mynets:build)`."""
+        """`ResNet-56`, `plain-20`, `ResNet-20 (shortcut B)`, `ResNet-164 (preact, bottleneck)`,
+        `ResNet-8 (builder mynets:build)`."""
+        name = paper.net_name(self.arch, self.depth)
         if self.builder:
-            return f"{self.arch}-{self.depth} (builder {self.builder})"
+            return f"{name} (builder {self.builder})"
         notes = [f"shortcut {self.shortcut}"] if self.residual and self.shortcut != "A" else []
         notes += [choice for choice, default in ((self.unit, "original"), (self.block, "basic")) if choice != default]
-        return f"{self.arch}-{self.depth}" + (f" ({', '.join(notes)})" if notes else "")
+        return name + (f" ({', '.join(notes)})" if notes else "")
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:

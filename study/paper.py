@@ -15,6 +15,15 @@ FIGURE1_DEPTHS = (20, 56)
 #: Figure 7's nets, as (arch, depth).
 FIGURE7_NETS = (("plain", 20), ("plain", 56), ("resnet", 20), ("resnet", 56), ("resnet", 110))
 
+#: How the paper names its nets' archs (`plain-20`, `ResNet-20`); configs and folders say `resnet`.
+ARCH_NAMES = {"plain": "plain", "resnet": "ResNet"}
+
+
+def net_name(arch: str, depth: int) -> str:
+    """`plain-20`, `ResNet-56`: a net as the paper names it, and with it every report and figure."""
+    return f"{ARCH_NAMES.get(arch, arch)}-{depth}"
+
+
 #: The paper's CIFAR-10 grid per arch: Figure 6 and Table 6.
 GRID = {"plain": DEPTHS_TO_110, "resnet": DEPTHS}
 

@@ -119,11 +119,11 @@ def test_a_checkpoint_of_another_net_with_the_same_shapes_is_refused_by_evaluate
     _, plain_dir = train_in_process(cifar_root, tmp_path / "runs", "model.depth=8", "model=plain")
     (plain_dir / "checkpoints" / "last.ckpt").write_bytes((resnet_dir / "checkpoints" / "last.ckpt").read_bytes())
     result = run_main("study.evaluate", str(plain_dir), f"data.root={cifar_root}", "data.verify_checksums=false")
-    assert result.returncode == 2 and "holds a resnet-8, but its run folder's config is a plain-8" in result.stderr
+    assert result.returncode == 2 and "holds a ResNet-8, but its run folder's config is a plain-8" in result.stderr
     summary = json.loads((plain_dir / "summary.json").read_text())
     (plain_dir / "summary.json").write_text(json.dumps({**summary, "status": "interrupted"}))
     resumed = train(cifar_root, tmp_path / "runs", "model=plain")
-    assert resumed.returncode == 2 and "it holds a resnet-8, the run is a plain-8" in resumed.stderr
+    assert resumed.returncode == 2 and "it holds a ResNet-8, the run is a plain-8" in resumed.stderr
 
 
 def test_a_checkpoint_evaluates_on_its_own(cifar_root, tmp_path):
@@ -132,7 +132,7 @@ def test_a_checkpoint_evaluates_on_its_own(cifar_root, tmp_path):
     alone.write_bytes((run_dir / "checkpoints" / "last.ckpt").read_bytes())
     result = run_main("study.evaluate", str(alone), f"data.root={cifar_root}", "data.verify_checksums=false")
     assert result.returncode == 0, result.stderr
-    assert "resnet-8 from" in result.stdout and "test error:" in result.stdout
+    assert "ResNet-8 from" in result.stdout and "test error:" in result.stdout
 
 
 def test_a_full_disk_says_in_one_line_where_and_that_the_run_resumes(cifar_root, tmp_path, monkeypatch):

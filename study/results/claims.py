@@ -15,6 +15,7 @@ import math
 import pandas as pd
 
 from study import paper
+from study.paper import net_name
 from study.results.stats import (
     CONTRADICTED,
     INDICATIVE,
@@ -26,7 +27,6 @@ from study.results.stats import (
     stats_of,
     weakest,
 )
-from study.runs.identity import net_name
 from study.runs.summary import USABLE
 
 #: Forward criterion: every 3x3 layer's response std stays above this (BN makes it 1 at the start).

@@ -21,7 +21,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from study import paper  # noqa: E402
 from study.fileio import atomic_output  # noqa: E402
-from study.runs.identity import net_name  # noqa: E402
+from study.paper import net_name  # noqa: E402
 from study.runs.summary import USABLE  # noqa: E402
 
 #: No creation date in a PDF, so that the same logs redraw the same bytes (a PNG has none).

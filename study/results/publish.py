@@ -17,6 +17,7 @@ import pandas as pd
 from study import paper
 from study.data.sources import describe_copy
 from study.fileio import atomic_write_text
+from study.paper import net_name
 from study.results.claims import paper_claims, shortcut_claim, signal_claims, unit_claim
 from study.results.collect import Collection, collect, study_titles
 from study.results.figures import figure1, figure6, figure7, figure_signals, fitted_ylim, unfinished_runs
@@ -37,7 +38,7 @@ from study.results.tables import (
     unit_table,
     write_csv,
 )
-from study.runs.identity import flat_items, net_name
+from study.runs.identity import flat_items
 from study.runs.summary import USABLE
 
 __all__ = ["write_report", "REPORT_FILES"]

@@ -18,7 +18,8 @@ import pandas as pd
 
 from study import paper
 from study.fileio import atomic_output
-from study.runs.identity import ARCH_NAMES, flat_items, net_label, net_name
+from study.paper import net_name
+from study.runs.identity import flat_items, net_label
 from study.runs.summary import USABLE
 
 # Text from run folders (paths, messages, config values) is escaped wherever it is written.
@@ -180,7 +181,7 @@ def final_errors_markdown(errors: pd.DataFrame) -> str:
     if errors.empty:
         return "No run has finished yet.\n"
     archs = [a for a in ("plain", "resnet") if (errors.arch == a).any()]
-    header = [f"{ARCH_NAMES[a]} {what} error (%)" for a in archs for what in ("training", "test")]
+    header = [f"{paper.ARCH_NAMES[a]} {what} error (%)" for a in archs for what in ("training", "test")]
     lines = ["| depth | " + " | ".join(header) + " |", "|---:|" + "---:|" * len(header)]
     by_net = errors.set_index(["depth", "arch"])
     for depth in sorted(set(errors.depth)):

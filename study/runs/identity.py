@@ -15,6 +15,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from study import paper
 from study.runs.summary import stored_config
 
 __all__ = [
@@ -22,8 +23,6 @@ __all__ = [
     "study_identity",
     "study_of",
     "run_id",
-    "ARCH_NAMES",
-    "net_name",
     "net_label",
     "model_label",
     "identity_differences",
@@ -176,16 +175,6 @@ def identity_differences(run_dir: Path, cfg: DictConfig | dict) -> list[str]:
 UNSAFE = re.compile(r"[^\w.]")  # what a folder name never takes from a builder's name
 
 
-#: How reports and figures name an arch, as the paper does (`plain-20`, `ResNet-20`); folders and
-#: config ids keep the config's lower-case `resnet`.
-ARCH_NAMES = {"plain": "plain", "resnet": "ResNet"}
-
-
-def net_name(arch: str, depth: int) -> str:
-    """`plain-20`, `ResNet-56`: a net as the paper, the reports and the figures name it."""
-    return f"{ARCH_NAMES.get(arch, arch)}-{depth}"
-
-
 def net_label(
     arch: str,
     depth: int,
@@ -199,9 +188,9 @@ def net_label(
     """`resnet20`, `plain56`, `resnet20-B`, `resnet164-preact-bottleneck` (sep="-": `resnet-20-B`),
     `mynets.build-resnet8` for a net of the builder `mynets:build`: a run's net as its folder and
     its sweep's progress lines name it; the shortcut, unit and block appear only where they are not
-    the paper's (A, original, basic). named=True starts from net_name (`ResNet-20-B`), as reports
-    name a net."""
-    base = net_name(arch, depth) if named else f"{arch}{sep}{depth}"
+    the paper's (A, original, basic). named=True starts from paper.net_name (`ResNet-20-B`), as
+    reports name a net."""
+    base = paper.net_name(arch, depth) if named else f"{arch}{sep}{depth}"
     if builder:  # checked later (study.nets.load_builder); a folder name never takes a path's characters
         return f"{UNSAFE.sub('_', str(builder).replace(':', '.'))}-{base}"
     option = f"-{shortcut}" if arch == "resnet" and shortcut != "A" else ""
