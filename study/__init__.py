@@ -2,7 +2,7 @@
 
 Layers, each importing only from those above it in this list:
 
-    paper.py       the paper's numbers, depths and grids (the only place they are written)
+    paper.py       the paper's numbers, depths, grids and net names (the only place they are written)
     fileio.py      atomic writes, strict JSON, CSV rewrites
     nets.py        the plain and residual nets (NetConfig, build_net), parameter and MAC counts
     data/          sources.py: datasets on disk, checked and cached; stream.py: device-side
