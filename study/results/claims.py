@@ -333,13 +333,14 @@ def twin_lines(plain: pd.DataFrame) -> list[str]:
     for depth, group in plain.groupby("depth"):
         finals = group.pivot_table(
             index="seed", columns="unit", values=["final_train_error", "final_test_error"], aggfunc="first"
-        ).dropna()
-        if finals.empty or "preact" not in finals.columns.get_level_values(1):
-            continue
-        same = sum(
-            all(row[(e, "original")] == row[(e, "preact")] for e in ("final_train_error", "final_test_error"))
-            for _, row in finals.iterrows()
         )
+        if not {"original", "preact"} <= set(finals.columns.get_level_values("unit")):
+            continue  # plain runs in one order only: nothing to set side by side
+        finals = finals.dropna()  # the seeds run in both orders
+        if finals.empty:
+            continue
+        original, preact = (finals.xs(unit, axis=1, level="unit") for unit in ("original", "preact"))
+        same = int((original == preact).all(axis=1).sum())
         lines.append(
             f"{net_name('plain', depth)}: the same net in both orders (no addition, so moving each BN-ReLU before "
             f"its conv changes nothing); identical final errors at {same} of {len(finals)} seeds run in both"

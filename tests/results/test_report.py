@@ -719,6 +719,16 @@ def test_original_and_preact_units_are_set_side_by_side_with_a_verdict_per_depth
     assert "model.unit=original](study-" in text and "model.unit=preact](study-" in text  # each study's title
 
 
+def test_plain_runs_in_one_order_only_are_not_set_beside_a_missing_twin(tmp_path):
+    for unit in ("original", "preact"):
+        for seed in (0, 1):
+            fake_run(tmp_path / "runs", "resnet", 20, seed=seed, test=10.0 + seed, unit=unit, folder=unit)
+    fake_run(tmp_path / "runs", "plain", 20, seed=0, test=20.0, unit="preact", folder="preact")
+    run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "### Pre-activation units lower" in text and "the same net in both orders" not in text
+
+
 def test_figures_title_every_panel_keep_legends_off_the_curves_and_name_missing_runs_instead_of_empty_panels(
     tmp_path, monkeypatch
 ):
