@@ -148,7 +148,7 @@ class NetConfig:
             raise ValueError(f"builder {self.builder!r} is not a 'package.module:function' name")
         if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 1:
             raise ValueError(f"depth {self.depth!r} must be a positive whole number")
-        for name, default in (("shortcut", "A"), ("unit", "original"), ("block", "basic")):
+        for name, default in paper.PAPER_CHOICES.items():
             if getattr(self, name) != default:
                 raise ValueError(
                     f"{name} {getattr(self, name)!r} applies to the paper's nets only; a net of the builder "
@@ -187,8 +187,8 @@ class NetConfig:
         name = paper.net_name(self.arch, self.depth)
         if self.builder:
             return f"{name} (builder {self.builder})"
-        notes = [f"shortcut {self.shortcut}"] if self.residual and self.shortcut != "A" else []
-        notes += [choice for choice, default in ((self.unit, "original"), (self.block, "basic")) if choice != default]
+        departures = paper.departures(self.arch, self.shortcut, self.unit, self.block)
+        notes = [f"shortcut {v}" if k == "shortcut" else v for k, v in departures.items()]
         return name + (f" ({', '.join(notes)})" if notes else "")
 
 

@@ -12,6 +12,7 @@ from study.nets import (
     make_shortcut,
     response_layers,
 )
+from study.runs.identity import net_label
 
 
 @pytest.mark.parametrize("depth", paper.DEPTHS)
@@ -167,6 +168,25 @@ def test_unknown_unit_or_block_lists_the_options():
         NetConfig(unit="post")
     with pytest.raises(ValueError, match="basic, bottleneck"):
         NetConfig(block="wide")
+
+
+@pytest.mark.parametrize(
+    "net,described,folder",
+    [
+        (NetConfig("resnet", 20), "ResNet-20", "resnet20"),
+        (NetConfig("plain", 56, "B"), "plain-56", "plain56"),  # no shortcut, so no option to name
+        (NetConfig("resnet", 20, "B"), "ResNet-20 (shortcut B)", "resnet20-B"),
+        (
+            NetConfig("resnet", 164, "B", unit="preact", block="bottleneck"),
+            "ResNet-164 (shortcut B, preact, bottleneck)",
+            "resnet164-B-preact-bottleneck",
+        ),
+        (NetConfig("plain", 20, unit="preact"), "plain-20 (preact)", "plain20-preact"),
+    ],
+)
+def test_a_net_is_named_by_how_it_departs_from_the_papers_choices(net, described, folder):
+    assert net.describe() == described
+    assert net_label(net.arch, net.depth, net.shortcut, unit=net.unit, block=net.block) == folder
 
 
 def test_torch_hub_builds_every_net_from_a_local_checkout_and_claims_no_weights_it_lacks():

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from study.fileio import UnsafeFile, inside
+from study.paper import PAPER_CHOICES
 from study.runs import summary as summaries
 from study.runs.identity import ADDED_KEYS, flat_items, study_of
 from study.runs.layout import DIAGNOSTICS_COLUMNS
@@ -281,7 +282,7 @@ def study_titles(studies: dict) -> dict[str, str]:
             parts.append(f"{steps:,} steps" if isinstance(steps, int) else f"{steps} steps")
         always = [k for k in ("model.builder", "model.unit", "model.block") if k in flat[sid]]  # not the paper's nets
         shown = [k for k in differing if k not in ("trainer.max_steps", "data.name")]
-        shown += [k for k in always if k not in shown and flat[sid][k] not in ("original", "basic")]
+        shown += [k for k in always if k not in shown and flat[sid][k] != PAPER_CHOICES.get(k.removeprefix("model."))]
         parts += [f"{k}={flat[sid].get(k)}" for k in shown]
         if len({s["data"]["content"] for s in studies.values()}) > 1:
             parts.append(f"data copy {shared['data']['content']}")

@@ -133,7 +133,8 @@ class NetFamily:
     @property
     def is_papers(self) -> bool:
         """The 2015 paper's own nets (any shortcut option; Table 6 used A)."""
-        return self.builder is None and (self.unit, self.block) == ("original", "basic")
+        departures = paper.departures("resnet", self.shortcut, self.unit, self.block)
+        return self.builder is None and departures.keys() <= {"shortcut"}
 
     def label(self, arch: str, depth: int) -> str:
         return net_label(arch, depth, self.shortcut, unit=self.unit, block=self.block, builder=self.builder, named=True)

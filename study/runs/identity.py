@@ -193,9 +193,7 @@ def net_label(
     base = paper.net_name(arch, depth) if named else f"{arch}{sep}{depth}"
     if builder:  # checked later (study.nets.load_builder); a folder name never takes a path's characters
         return f"{UNSAFE.sub('_', str(builder).replace(':', '.'))}-{base}"
-    option = f"-{shortcut}" if arch == "resnet" and shortcut != "A" else ""
-    choices = "".join(f"-{choice}" for choice, default in ((unit, "original"), (block, "basic")) if choice != default)
-    return f"{base}{option}{choices}"
+    return base + "".join(f"-{choice}" for choice in paper.departures(arch, shortcut, unit, block).values())
 
 
 def model_label(model: DictConfig, sep: str = "") -> str:
