@@ -23,6 +23,7 @@ from study.results.collect import Collection, collect, study_titles
 from study.results.figures import figure1, figure6, figure7, figure_signals, fitted_ylim, unfinished_runs
 from study.results.stats import METHOD
 from study.results.tables import (
+    LOGGED_ERROR_FORMAT,
     NetFamily,
     final_errors,
     final_errors_markdown,
@@ -81,7 +82,7 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
     out.mkdir(parents=True, exist_ok=True)
     ylim = fitted_ylim(curves, ymax)
     write_csv(table, out / "runs.csv")
-    write_csv(curves, out / "curves.csv")
+    write_csv(curves, out / "curves.csv", LOGGED_ERROR_FORMAT)
     unfinished = unfinished_runs(table)
     figure1(curves, out, ylim, unfinished)
     figure6(curves, out, ylim, unfinished)

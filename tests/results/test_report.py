@@ -43,6 +43,16 @@ def test_runs_csv_equals_the_summaries(tmp_path):
     ]
 
 
+def test_curves_csv_writes_a_logged_error_without_the_rounding_of_its_multiplication(tmp_path):
+    run_dir = fake_run(tmp_path / "runs", "plain", 20)
+    metrics = run_dir / "metrics.csv"
+    metrics.write_text(metrics.read_text().replace("0.1,100,,30.00", f"0.1,100,,{100.0 * (1412 / 2560)!r}"))
+    assert "55.15624999999999" in metrics.read_text()
+    assert report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 0
+    text = (tmp_path / "out" / "curves.csv").read_text()
+    assert ",100,train,55.15625\n" in text and "9999" not in text
+
+
 @pytest.mark.parametrize(
     "plain_train,seeds,spread,expected",
     [
