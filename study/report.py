@@ -4,6 +4,7 @@
     fig1, fig6, fig7 (.png, .pdf) Figures 1, 6 and 7 of the paper (fig_signals: section 4.1)
     table6.md / .csv / .tex       test errors beside the paper's
     final_errors.csv              training and test error per depth, plain beside ResNet
+    reproductions.csv             test errors beside published runs of the recipe (its full length only)
     shortcuts, units (.md / .csv) shortcut options or units side by side, where the runs compare them
     report.md                     all of it, with a seed-aware verdict on each claim of section 4.2
 

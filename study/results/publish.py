@@ -1,5 +1,6 @@
 """A report's output set, written whole or not at all: per study runs.csv, curves.csv, the figures,
-Table 6 and report.md with a verdict on each claim; an index where the runs make several studies;
+Table 6, the comparison with published runs of the recipe (reproductions.csv) and report.md with a
+verdict on each claim; an index where the runs make several studies;
 the shortcut and unit tables where variants of the nets were compared; and, on request, the figures and Table 6 uploaded
 to wandb beside the runs.
 
@@ -21,6 +22,7 @@ from study.paper import net_name
 from study.results.claims import paper_claims, shortcut_claim, signal_claims, unit_claim
 from study.results.collect import Collection, collect, study_titles
 from study.results.figures import figure1, figure6, figure7, figure_signals, fitted_ylim, unfinished_runs
+from study.results.reproductions import reproduction_section
 from study.results.stats import METHOD
 from study.results.tables import (
     LOGGED_ERROR_FORMAT,
@@ -95,6 +97,9 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
     write_csv(t6, out / "table6.csv")
     atomic_write_text(out / "table6.md", table6_markdown(t6))
     atomic_write_text(out / "table6.tex", table6_latex(t6))
+    reproductions, reproduction_lines = reproduction_section(table, shared, family)
+    if reproductions is not None:
+        write_csv(reproductions, out / "reproductions.csv")
 
     lines = [
         f"# Degradation study: {md(title)}",
@@ -125,6 +130,7 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
         "or He et al. 2016's for its nets on their dataset; '-': none published for this net)",
         "",
         table6_markdown(t6),
+        *reproduction_lines,
         "## Figures",
         "",
         "![Figure 1](fig1.png)",
@@ -207,6 +213,7 @@ REPORT_FILES = [
     "table6.md",
     "table6.csv",
     "table6.tex",
+    "reproductions.csv",
     "shortcuts.md",
     "shortcuts.csv",
     "units.md",

@@ -105,6 +105,15 @@ def interval(terms: list[tuple[float, Stats]]) -> tuple[float, float, float]:
     return d, d - half, d + half
 
 
+def prediction_interval(value: float, sample: Stats) -> tuple[float, float, float]:
+    """(d, low, high): one run's value minus a sample's mean, and the 95% interval that difference
+    falls in when the run is one more draw from the sample's distribution (Student's t with n - 1
+    degrees of freedom, std x sqrt(1 + 1/n))."""
+    d = value - sample.mean
+    half = t975(sample.n - 1) * sample.std * math.sqrt(1 + 1 / sample.n)
+    return d, d - half, d + half
+
+
 def compare(terms: list[tuple[float, Stats | None]], paper_sign: int, unit: str = " points") -> tuple[str, str]:
     """(word, numbers) for the linear combination sum(c * mean) of configurations, whose sign the
     paper says is `paper_sign` (+1 or -1)."""
