@@ -244,7 +244,7 @@ def table6_markdown(t6: pd.DataFrame) -> str:
         "|---|---:|---|---:|---:|---:|",
     ]
     for r in t6.itertuples():
-        mean = fmt_spread(r.mean_test_error, r.std_test_error, r.n) if r.n else "no runs"
+        mean = fmt_spread(r.mean_test_error, r.std_test_error, r.n) if r.n else "no finished run"
         lines.append(
             f"| {md(r.net)} | {fmt_params(r.params)} | {r.paper_test_error} | {fmt(r.best_test_error)} | {mean} | "
             f"{fmt(r.best_minus_paper)} |"

@@ -109,6 +109,8 @@ def test_an_unfinished_pair_shows_the_published_figures_and_no_difference(tmp_pa
     assert report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 0
     text = section(tmp_path / "out")
     assert "| ResNet-20 | no finished run | 8.51 ± 0.22 | no finished run | 8.75 | 8.27 |" in text
+    table6 = (tmp_path / "out" / "table6.md").read_text()
+    assert "| ResNet-20 | 269,722 | 8.75 | — | no finished run | — |" in table6  # an unfinished run is not "no runs"
 
 
 def test_the_prediction_interval_is_students_for_one_more_draw():
