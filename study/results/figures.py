@@ -46,10 +46,12 @@ def nothing_to_draw(ax, what: str) -> None:
     ax.text(0.5, 0.5, what, ha="center", va="center", transform=ax.transAxes)
 
 
-def missing_caption(fig, missing: list[str], unfinished: list[str] = ()) -> None:
+def missing_caption(
+    fig, missing: list[str], unfinished: list[str] = (), unfinished_note: str = "curve ends where it stopped"
+) -> None:
     lines = [f"not run yet (no curve drawn): {', '.join(missing)}"] if missing else []
     if unfinished:
-        lines.append(f"unfinished (curve ends where it stopped): {', '.join(unfinished)}")
+        lines.append(f"unfinished ({unfinished_note}): {', '.join(unfinished)}")
     if lines:
         fig.supxlabel("\n".join(lines), fontsize=8)
 
@@ -149,14 +151,19 @@ def integer_layers(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
 
 
-def figure7(table: pd.DataFrame, responses: dict, out: Path) -> None:
+def figure7(table: pd.DataFrame, responses: dict, out: Path, unfinished: dict) -> None:
+    """The caption names the nets not drawn: not run yet, or with runs still unfinished
+    (`unfinished`: unfinished_runs), whose layer responses are measured when they finish."""
     fig, axes = plt.subplots(2, 1, figsize=(8, 6.5), layout="constrained")
-    missing = []
+    missing, waiting = [], []
     for arch, depth in paper.FIGURE7_NETS:
         dirs = table[(table.arch == arch) & (table.depth == depth) & (table.status == "completed")].run_dir
         frames = [responses[d] for d in dirs if d in responses]
         if not frames:
-            missing.append(net_name(arch, depth))
+            if (arch, depth) in unfinished:
+                waiting += unfinished[(arch, depth)]
+            else:
+                missing.append(net_name(arch, depth))
             continue
         std = pd.concat(frames).groupby("layer")["std"].mean()
         style = "--" if arch == "plain" else "-"
@@ -165,12 +172,12 @@ def figure7(table: pd.DataFrame, responses: dict, out: Path) -> None:
     axes[0].set(title="layer responses in the original order", xlabel="layer index (original)", ylabel="std")
     axes[1].set(title="layer responses sorted by magnitude", xlabel="layer index (sorted by magnitude)", ylabel="std")
     for ax in axes:
-        if len(missing) == len(paper.FIGURE7_NETS):
+        if not axes[0].lines:
             nothing_to_draw(ax, "no completed run has layer responses yet")
         integer_layers(ax)
         legend(ax)
     fig.suptitle("Figure 7: std of the 3x3 layers' responses on CIFAR-10 (dashed: plain, solid: ResNet)")
-    missing_caption(fig, missing)
+    missing_caption(fig, missing, waiting, "no responses until it finishes")
     save_figure(fig, out, "fig7")
 
 

@@ -88,7 +88,7 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
     unfinished = unfinished_runs(table)
     figure1(curves, out, ylim, unfinished)
     figure6(curves, out, ylim, unfinished)
-    figure7(table, responses, out)
+    figure7(table, responses, out, unfinished)
     drew_signals = figure_signals(table, diagnostics, out)
     family = NetFamily.of_study(shared)
     finals = final_errors(table)

@@ -190,9 +190,12 @@ def test_a_study_still_training_shows_how_far_each_run_got_and_judges_nothing_fr
     for arch, steps in (("plain", 3974), ("resnet", 3650)):
         fake_run(tmp_path / "runs", arch, 20, status="interrupted", steps=steps, max_steps=64000)
     captions = {}
-    real_caption = figures.missing_caption
+    real_caption, real_nothing = figures.missing_caption, figures.nothing_to_draw
     monkeypatch.setattr(figures, "missing_caption", lambda fig, *a: (captions.update({fig: a}), real_caption(fig, *a)))
+    empty = []  # panels drawn as a message, not as empty 0-1 axes
+    monkeypatch.setattr(figures, "nothing_to_draw", lambda ax, what: (empty.append(what), real_nothing(ax, what)))
     assert report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 0
+    assert empty == ["no completed run has layer responses yet"] * 2  # Figure 7's two panels
     text = (tmp_path / "out" / "report.md").read_text()
     assert "interrupted at step 3,974 of 64,000" in text and "interrupted at step 3,650 of 64,000" in text
     assert "No run has finished yet." in text
@@ -201,11 +204,17 @@ def test_a_study_still_training_shows_how_far_each_run_got_and_judges_nothing_fr
     assert "plain-20" not in not_run and "ResNet-20" not in not_run and "plain-56" in not_run
     curves = pd.read_csv(tmp_path / "out" / "curves.csv")
     assert curves.groupby("arch").step.max().to_dict() == {"plain": 3900, "resnet": 3600}  # drawn as far as they got
-    fig6_caption = [a for fig, a in captions.items() if fig._suptitle.get_text().startswith("Figure 6")][0]
-    assert fig6_caption[1] == [
+    caption = {fig._suptitle.get_text()[:8]: a for fig, a in captions.items()}
+    assert caption["Figure 6"][1] == [
         "plain-20 seed 0, interrupted at step 3,974",
         "ResNet-20 seed 0, interrupted at step 3,650",
     ]
+    # Figure 7 has no curves to end early: the running nets are named as such, not "not run yet"
+    assert caption["Figure 7"] == (
+        ["plain-56", "ResNet-56", "ResNet-110"],
+        ["plain-20 seed 0, interrupted at step 3,974", "ResNet-20 seed 0, interrupted at step 3,650"],
+        "no responses until it finishes",
+    )
 
 
 def test_a_study_says_what_made_it_and_warns_of_mixed_code_and_devices(tmp_path):
