@@ -88,6 +88,7 @@ def draw_curves(ax, curves: pd.DataFrame, arch: str, depths, split_styles, ylim)
         ax.plot([], [], "--", color="0.3", linewidth=1, label="training error (thin, dashed)")
         ax.plot([], [], "-", color="0.3", linewidth=2, label="test error (bold)")
     ax.set_ylim(*ylim)
+    ax.set_xlim(left=0)  # from the first step on every panel, where the test error's first point comes later
     ax.set_xlabel("iterations")
     ax.set_ylabel("error (%)")
     legend(ax)
