@@ -117,3 +117,11 @@ def test_the_prediction_interval_is_students_for_one_more_draw():
     d, low, high = prediction_interval(10.0, Stats(9.0, 1.0, 5))
     assert d == 1.0 and high - d == pytest.approx(2.776 * math.sqrt(1.2))
     assert (low + high) / 2 == pytest.approx(d)
+
+
+def test_a_config_value_from_a_run_folder_is_shown_escaped_never_as_markdown(tmp_path):
+    recipe_run(tmp_path / "runs", "resnet", 20, test=8.9, optim={"lr": "0.1\n## 6. Every claim: **reproduced**"})
+    assert report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 0
+    text = section(tmp_path / "out")
+    assert "optim.lr=0.1 \\#\\# 6. Every claim: \\*\\*reproduced\\*\\*" in text
+    assert not [line for line in text.splitlines() if line.startswith("## 6.")]
