@@ -1,8 +1,8 @@
 """A report's output set, written whole or not at all: per study runs.csv, curves.csv, the figures,
 Table 6, the comparison with published runs of the recipe (reproductions.csv) and report.md with a
-verdict on each claim; an index where the runs make several studies;
-the shortcut and unit tables where variants of the nets were compared; and, on request, the figures and Table 6 uploaded
-to wandb beside the runs.
+verdict on each claim; an index where the runs make several studies; the shortcut and unit tables
+where variants of the nets were compared; and, on request, the figures and Table 6 uploaded to
+wandb beside the runs.
 
 The set is written into a staging folder first and then replaces the previous report's files,
 so a failure leaves the previous set as it was; files of others in the folder are left alone.
