@@ -13,7 +13,7 @@ mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 "$PY" -m study.bench --data-dir "$DATA_DIR" | tee "$OUT/bench.txt"
 # any layout the loader reads (pickles, binary, image folders), as study.train would find it
-if "$PY" -c "import sys; from pathlib import Path; from study.data.sources import find_cifar_layout as f
+if "$PY" -c "import sys; from pathlib import Path; from study.data.cifar import find_cifar_layout as f
 sys.exit(f(Path(sys.argv[1])) is None)" "$DATA_DIR"; then
   for precision in bf16-mixed 32-true; do
     "$PY" -m study.train -m model.depth=20 seed=0,1 trainer.max_steps=3000 "optim.milestones=[1500,2250]" \

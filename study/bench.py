@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from study import paper
 from study.data import common_pipeline
-from study.data.sources import DataError
+from study.data.raw import DataError
 from study.data.stream import ImageDataModule, ImageSplits, load_splits
 from study.nets import build_cifar_net
 from study.training.callbacks import quiet_library_chatter

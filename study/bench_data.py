@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from study.data.sources import CIFAR10, IMAGE_FOLDERS, CifarFormat, DataError, find_cifar_layout, load_dataset
+from study.data.cifar import CIFAR10, IMAGE_FOLDERS, CifarFormat, find_cifar_layout
+from study.data.raw import DataError
+from study.data.sources import load_dataset
 
 
 def per_file(splits: dict, names: dict[str, list[str]]):

@@ -22,7 +22,9 @@ import torch
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from study.data.sources import CIFAR_FORMATS, LOADERS, DataError
+from study.data.cifar import CIFAR_FORMATS
+from study.data.raw import DataError
+from study.data.sources import LOADERS
 from study.data.stream import ImageDataModule
 from study.nets import NetConfig, build_net
 from study.runs import checkpoints

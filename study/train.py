@@ -15,7 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from study.data.sources import DataError
+from study.data.raw import DataError
 from study.training.config import ConfigError, register_resolvers
 from study.training.run import RunError, train
 

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset
 
-from study.data.sources import DataError, load_dataset
+from study.data.raw import DataError
+from study.data.sources import load_dataset
 
 
 @dataclass

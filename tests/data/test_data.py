@@ -18,7 +18,10 @@ from helpers import (
     write_image_folders_as_named,
     write_pickles,
 )
-from study.data.sources import CIFAR100, DataError, load_dataset, read_idx
+from study.data.cifar import CIFAR100
+from study.data.fashion_mnist import read_idx
+from study.data.raw import DataError
+from study.data.sources import load_dataset
 from study.data.stream import ImageDataModule, StepBatches, augment, load_splits, normalize
 from study.results.publish import write_report
 from study.runs.checkpoints import load_checkpoint, net_of, newest_checkpoint
