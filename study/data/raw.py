@@ -77,6 +77,8 @@ def files_fingerprint(files: list[Path], base: Path) -> str:
 
 
 def finish(splits: dict, source: dict, started: float, num_classes: int) -> RawData:
+    """The loaded splits as RawData, their `source` completed with the data copy's fingerprint, the
+    image counts and the seconds since `started`."""
     (train_x, train_y), (test_x, test_y) = splits["train"], splits["test"]
     source["content"] = content_digest(train_x, train_y, test_x, test_y)
     source["train_images"], source["test_images"] = len(train_x), len(test_x)
