@@ -212,3 +212,8 @@ def model_label(model: DictConfig, sep: str = "") -> str:
 def run_id(cfg: DictConfig) -> str:
     digest = hashlib.sha256(json.dumps(identity(cfg), sort_keys=True).encode()).hexdigest()[:10]
     return f"{cfg.data.name}/{model_label(cfg.model)}/seed{cfg.seed}-{digest}"
+
+
+def run_label(config: DictConfig) -> str:
+    """`resnet-20 seed 0`: a run as its progress lines and its sweep's lines name it."""
+    return f"{model_label(config.model, '-')} seed {config.seed}"

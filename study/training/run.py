@@ -25,7 +25,7 @@ from study.data.stream import ImageDataModule
 from study.fileio import atomic_write_text
 from study.nets import NetConfig, build_net, count_parameters, response_layers
 from study.runs import checkpoints, provenance, summary
-from study.runs.identity import run_id, study_of
+from study.runs.identity import run_id, run_label, study_of
 from study.runs.lock import RunLock, describe_holder
 from study.training import diagnostics, loggers, pool
 from study.training.callbacks import (
@@ -151,7 +151,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list) -> L.Trainer:
         precision=default_precision(cfg),
         benchmark=default_benchmark(cfg),
         enable_progress_bar=bar,
-        callbacks=callbacks + ([] if bar else [ProgressLines(cfg.log_every)]),
+        callbacks=callbacks + ([] if bar else [ProgressLines(cfg.log_every, run_label(cfg))]),
         default_root_dir=str(run_dir),
         **FIXED_TRAINER_ARGS,
         _convert_="all",

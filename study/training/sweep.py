@@ -16,7 +16,7 @@ from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from study.runs.identity import model_label
+from study.runs.identity import run_label
 from study.training.config import ConfigError, check_same_run, check_writable, validate
 from study.training.pool import PoolStop, pool_size
 
@@ -38,12 +38,6 @@ def progress_file(config: DictConfig) -> Path:
 def refuse(err: Exception) -> None:
     print(f"error: {err}", file=sys.stderr)
     raise SystemExit(2)
-
-
-def job_label(config: DictConfig) -> str:
-    m = config.model
-    label = model_label(m, "-")
-    return f"{label} seed {config.seed}"
 
 
 class SweepProgress(Callback):
@@ -77,7 +71,7 @@ class SweepProgress(Callback):
     def on_job_start(self, config: DictConfig, **kwargs) -> None:
         if HydraConfig.get().mode.name == "MULTIRUN":
             print(
-                f"[sweep {config.experiment_name}] running {job_label(config)}: {HydraConfig.get().runtime.output_dir}"
+                f"[sweep {config.experiment_name}] running {run_label(config)}: {HydraConfig.get().runtime.output_dir}"
             )
 
     def on_job_end(self, config: DictConfig, job_return, **kwargs) -> None:
@@ -86,12 +80,12 @@ class SweepProgress(Callback):
         status = job_return.return_value if job_return.status == JobStatus.COMPLETED else "failed"
         path = progress_file(config)
         with open(path, "a") as f:
-            f.write(json.dumps({"run": job_label(config), "status": status}) + "\n")
+            f.write(json.dumps({"run": run_label(config), "status": status}) + "\n")
         lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         total = next((line["total"] for line in lines if "total" in line), "?")
         done = [line["status"] for line in lines if "status" in line]
         tally = ", ".join(f"{done.count(s)} {s}" for s in sorted(set(done)))
         print(
             f"[sweep {config.experiment_name}] {len(done)}/{total} runs finished ({tally}); "
-            f"{job_label(config)}: {status}"
+            f"{run_label(config)}: {status}"
         )

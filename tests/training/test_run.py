@@ -390,7 +390,8 @@ def test_a_compiled_net_trains_and_checkpoints(cifar_root, tmp_path):
 
 def test_output_to_a_file_is_one_line_an_interval_without_chatter(cifar_root, tmp_path):
     result = train(cifar_root, tmp_path, "model.depth=8", "trainer.enable_progress_bar=true")
-    lines = [line for line in result.stdout.splitlines() if line.startswith("step ")]
+    named = "resnet-8 seed 0: "  # runs trained at once write into one output: each line names its run
+    lines = [line.removeprefix(named) for line in result.stdout.splitlines() if line.startswith(named + "step ")]
     assert [line.split(":")[0] for line in lines] == ["step 2/6", "step 4/6", "step 6/6"]
     assert "training error" in lines[-1] and "images/s" in lines[-1] and "left" in lines[-1]
     output = result.stdout + result.stderr
