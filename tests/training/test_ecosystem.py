@@ -8,7 +8,7 @@ from pathlib import Path
 import joblib
 import pytest
 
-from helpers import compose_config, run_cli, run_main, tiny_run_args, train_in_process, wandb_records
+from helpers import REPO, compose_config, run_cli, run_main, tiny_run_args, train_in_process, wandb_records
 from study import paper
 from study.runs import identity as runs
 
@@ -194,6 +194,24 @@ def test_the_default_config_is_the_papers_recipe(default_config):
         r["pad"],
     )
     assert cfg.model.shortcut == "A" and cfg.data.val_split == 0
+
+
+def test_the_full_length_experiment_is_the_recipe_the_report_compares_with_published_runs():
+    from omegaconf import OmegaConf
+
+    from study.results.reproductions import recipe_departures
+
+    config = OmegaConf.to_container(compose_config("experiment=recipe_full", "data.root=x"))
+    assert recipe_departures({"dataset": "cifar10", "config": config, "data": {"reencoded": False}}) == []
+    mini = OmegaConf.to_container(compose_config("experiment=mini", "data.root=x"))
+    changes = recipe_departures({"dataset": "cifar10", "config": mini, "data": {"reencoded": False}})
+    assert [c.split("=")[0] for c in changes] == ["optim.lr", "optim.milestones", "trainer.max_steps"]
+
+
+def test_the_readme_names_every_experiment():
+    sweeps = (REPO / "README.md").read_text().split("## Sweeps")[1].split("\n## ")[0]
+    experiments = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
+    assert len(experiments) > 10 and [e for e in experiments if f"`{e}`" not in sweeps] == []
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs at least 2 CPU cores to split")
