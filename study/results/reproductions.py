@@ -11,7 +11,7 @@ import pandas as pd
 
 from study import paper
 from study.results.stats import Stats, config_stats, interval, prediction_interval
-from study.results.tables import NetFamily, fmt, md
+from study.results.tables import NetFamily, fmt, fmt_spread, md
 from study.runs.identity import flat_items
 
 #: Where a run's config holds each fact of the paper's recipe (paper.RECIPE).
@@ -122,11 +122,7 @@ def reproduction_markdown(t: pd.DataFrame) -> str:
         "|---|---:|---:|---|---:|---:|",
     ]
     for r in t.itertuples():
-        ours = (
-            "no finished run"
-            if not r.ours_n
-            else f"{fmt(r.ours_mean)}" + (f" ± {fmt(r.ours_std)} ({r.ours_n})" if r.ours_n > 1 else " (1)")
-        )
+        ours = fmt_spread(r.ours_mean, r.ours_std, r.ours_n) if r.ours_n else "no finished run"
         theirs = "—" if pd.isna(r.reproduction_mean) else f"{r.reproduction_mean:.2f} ± {r.reproduction_std:.2f}"
         difference = (
             r.verdict
