@@ -11,6 +11,7 @@ Every entry takes `num_classes` (10) and `in_channels` (3); `torch.hub.list` nam
 committed full-length run made them (WEIGHTS); every other entry refuses it rather than claim any.
 """
 
+import json as _json
 import pathlib as _pathlib
 
 from study import nets as _nets
@@ -18,9 +19,21 @@ from study import paper as _paper
 
 dependencies = ["torch"]
 
-#: Entry name -> (state_dict file in this checkout, its test error in %, the run that made it).
+_CHECKOUT = _pathlib.Path(__file__).parent
+
+#: Entry name -> (its exported state_dict, the finished run folder that trained it), both in this
+#: checkout. The test error quoted is the run's own (its summary.json), so the two cannot disagree.
 #: Filled as the project's full-length runs finish (results/cifar10-recipe-full/).
-WEIGHTS: dict[str, tuple[str, float, str]] = {}
+WEIGHTS: dict[str, tuple[str, str]] = {}
+
+
+def _test_error(run: str) -> float:
+    """The final test error (%) that the run recorded when it finished."""
+    summary = _json.loads((_CHECKOUT / run / "summary.json").read_text())
+    error = summary.get("final_test_error")
+    if summary.get("status") != "completed" or isinstance(error, bool) or not isinstance(error, (int, float)):
+        raise ValueError(f"{run}: not a finished run with a test error, so its weights cannot be offered")
+    return float(error)
 
 
 def _entry(name: str, arch: str, depth: int, shortcut: str, unit: str = "original", block: str = "basic"):
@@ -37,17 +50,17 @@ def _entry(name: str, arch: str, depth: int, shortcut: str, unit: str = "origina
                 raise ValueError(f"{name}: the trained weights are for CIFAR-10 (10 classes, 3 channels)")
             import torch
 
-            file, _, _ = WEIGHTS[name]
-            net.load_state_dict(torch.load(_pathlib.Path(__file__).parent / file, weights_only=True))
+            file, _ = WEIGHTS[name]
+            net.load_state_dict(torch.load(_CHECKOUT / file, weights_only=True))
         return net
 
     config = _nets.NetConfig(arch, depth, shortcut, unit=unit, block=block)
-    trained = WEIGHTS.get(name)
     entry.__name__ = name
     year = 2015 if (unit, block) == ("original", "basic") else 2016
     entry.__doc__ = f"{config.describe()} for 32x32 images (He et al. {year}). " + (
-        f"pretrained=True: the project's own weights, {trained[1]:.2f}% CIFAR-10 test error ({trained[2]})."
-        if trained
+        f"pretrained=True: the project's own weights, {_test_error(WEIGHTS[name][1]):.2f}% CIFAR-10 test "
+        f"error ({WEIGHTS[name][1]})."
+        if name in WEIGHTS
         else "No trained weights: pretrained=True is refused."
     )
     return entry

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 
@@ -211,8 +213,19 @@ def test_torch_hub_loads_the_weights_a_run_exported_for_its_entry(tmp_path, monk
     torch.manual_seed(0)
     exported = build_cifar_net(20, residual=True)
     torch.save(exported.state_dict(), tmp_path / "resnet20.pt")
-    monkeypatch.setitem(hubconf.WEIGHTS, "resnet20", (str(tmp_path / "resnet20.pt"), 8.5, "a test run"))
+    monkeypatch.setitem(hubconf.WEIGHTS, "resnet20", (str(tmp_path / "resnet20.pt"), str(tmp_path)))
     loaded = hubconf.resnet20(pretrained=True)
     assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in exported.state_dict().items())
     with pytest.raises(ValueError, match="trained weights are for CIFAR-10"):
         hubconf.resnet20(pretrained=True, num_classes=100)
+
+
+@pytest.mark.parametrize("status, error", [("interrupted", 14.1), ("completed", None), ("completed", True)])
+def test_torch_hub_quotes_a_test_error_only_from_a_finished_run(tmp_path, status, error):
+    import hubconf
+
+    (tmp_path / "summary.json").write_text(json.dumps({"status": status, "final_test_error": error}))
+    with pytest.raises(ValueError, match="not a finished run with a test error"):
+        hubconf._test_error(str(tmp_path))
+    (tmp_path / "summary.json").write_text(json.dumps({"status": "completed", "final_test_error": 8.61}))
+    assert hubconf._test_error(str(tmp_path)) == 8.61
