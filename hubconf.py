@@ -28,7 +28,8 @@ WEIGHTS: dict[str, tuple[str, str]] = {}
 
 
 def _test_error(run: str) -> float:
-    """The final test error (%) that the run recorded when it finished."""
+    """The final test error (%) that the run recorded when it finished. Read with json, not
+    study.runs.summary, which would add omegaconf and numpy to torch.hub's `dependencies`."""
     summary = _json.loads((_CHECKOUT / run / "summary.json").read_text())
     error = summary.get("final_test_error")
     if summary.get("status") != "completed" or isinstance(error, bool) or not isinstance(error, (int, float)):
@@ -55,12 +56,12 @@ def _entry(name: str, arch: str, depth: int, shortcut: str, unit: str = "origina
         return net
 
     config = _nets.NetConfig(arch, depth, shortcut, unit=unit, block=block)
+    _, run = WEIGHTS.get(name, (None, None))
     entry.__name__ = name
     year = 2015 if (unit, block) == ("original", "basic") else 2016
     entry.__doc__ = f"{config.describe()} for 32x32 images (He et al. {year}). " + (
-        f"pretrained=True: the project's own weights, {_test_error(WEIGHTS[name][1]):.2f}% CIFAR-10 test "
-        f"error ({WEIGHTS[name][1]})."
-        if name in WEIGHTS
+        f"pretrained=True: the project's own weights, {_test_error(run):.2f}% CIFAR-10 test error ({run})."
+        if run
         else "No trained weights: pretrained=True is refused."
     )
     return entry
