@@ -23,8 +23,17 @@ _CHECKOUT = _pathlib.Path(__file__).parent
 
 #: Entry name -> (its exported state_dict, the finished run folder that trained it), both in this
 #: checkout. The test error quoted is the run's own (its summary.json), so the two cannot disagree.
-#: Filled as the project's full-length runs finish (results/cifar10-recipe-full/).
-WEIGHTS: dict[str, tuple[str, str]] = {}
+#: The project's full-length runs of the paper's recipe (README: "The recipe at full length").
+WEIGHTS: dict[str, tuple[str, str]] = {
+    "resnet20": (
+        "results/cifar10-recipe-full/resnet20.pt",
+        "results/cifar10-recipe-full/runs/cifar10/resnet20/seed0-0372c2b1f8",
+    ),
+    "plain20": (
+        "results/cifar10-recipe-full/plain20.pt",
+        "results/cifar10-recipe-full/runs/cifar10/plain20/seed0-35fe061e9c",
+    ),
+}
 
 
 def _test_error(run: str) -> float:

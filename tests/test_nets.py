@@ -229,3 +229,27 @@ def test_torch_hub_quotes_a_test_error_only_from_a_finished_run(tmp_path, status
         hubconf._test_error(str(tmp_path))
     (tmp_path / "summary.json").write_text(json.dumps({"status": "completed", "final_test_error": 8.61}))
     assert hubconf._test_error(str(tmp_path)) == 8.61
+
+
+def _offered_weights():
+    import hubconf
+
+    return sorted(hubconf.WEIGHTS.items())
+
+
+@pytest.mark.parametrize("name, entry", _offered_weights())
+def test_every_offered_weight_file_is_a_finished_full_length_run_of_its_net_and_loads(name, entry):
+    """What torch.hub offers as trained is the committed run's own net: the same architecture,
+    the paper's 64,000 steps, and the test error the entry quotes is that run's."""
+    import hubconf
+    from helpers import REPO
+    from study.runs import summary as run_summary
+
+    _, run = entry
+    summary = run_summary.read(REPO / run)
+    assert summary is not None and not run_summary.problems(summary) and summary["status"] == "completed"
+    net = getattr(hubconf, name)(pretrained=True)  # load_state_dict is strict: every tensor, right shape
+    config = net.config
+    assert (summary["arch"], summary["depth"], summary["shortcut"]) == (config.arch, config.depth, config.shortcut)
+    assert summary["steps"] == paper.RECIPE["max_steps"] and count_parameters(net) == summary["params"]
+    assert f"{summary['final_test_error']:.2f}% CIFAR-10 test error" in getattr(hubconf, name).__doc__

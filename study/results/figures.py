@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import MaxNLocator, StrMethodFormatter  # noqa: E402
 
 from study import paper  # noqa: E402
 from study.fileio import atomic_output  # noqa: E402
@@ -90,6 +90,9 @@ def draw_curves(ax, curves: pd.DataFrame, arch: str, depths, split_styles, ylim)
     ax.set_ylim(*ylim)
     ax.set_xlim(left=0)  # from the first step on every panel, where the test error's first point comes later
     ax.set_xlabel("iterations")
+    # at most 5 ticks, with thousands separators: five-digit step numbers otherwise run together
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     ax.set_ylabel("error (%)")
     legend(ax)
 

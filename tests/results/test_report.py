@@ -164,6 +164,22 @@ def test_a_curve_above_the_axis_is_named_in_the_legend(tmp_path):
     assert any("plain-110" in label and "above 20" in label for label in labels)
 
 
+def test_iteration_ticks_of_the_papers_64000_steps_do_not_run_together(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fake_run(tmp_path, "resnet", 20, steps=64_000, max_steps=64_000)
+    curves = collect.collect([tmp_path]).curves
+    fig, ax = plt.subplots(figsize=(5.5, 4), layout="constrained")  # a panel of Figure 6
+    figures.draw_curves(ax, curves, "resnet", [20], {"train": "--", "test": "-"}, (0, 20))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = [t for t in ax.get_xticklabels() if t.get_text() and t.get_visible()]
+    boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: b.x0)
+    plt.close(fig)
+    assert "60,000" in [t.get_text() for t in labels]
+    assert all(left.x1 < right.x0 for left, right in zip(boxes, boxes[1:])), "tick labels overlap"
+
+
 def test_partial_and_damaged_sweeps_still_report_and_list_the_gaps(tmp_path):
     study_runs(tmp_path / "runs")
     fake_run(tmp_path / "runs", "plain", 110, status="failed", steps=500)
