@@ -23,7 +23,7 @@ _CHECKOUT = _pathlib.Path(__file__).parent
 
 #: Entry name -> (its exported state_dict, the finished run folder that trained it), both in this
 #: checkout. The test error quoted is the run's own (its summary.json), so the two cannot disagree.
-#: The project's full-length runs of the paper's recipe (README: "The recipe at full length").
+#: The project's full-length runs of the paper's recipe (docs/studies.md: "The recipe at full length").
 WEIGHTS: dict[str, tuple[str, str]] = {
     "resnet20": (
         "results/cifar10-recipe-full/resnet20.pt",

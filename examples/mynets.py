@@ -1,4 +1,4 @@
-"""A net of your own through the study: `model=custom model.builder=mynets:build` (README, "Any
+"""A net of your own through the study: `model=custom model.builder=mynets:build` (docs/nets.md, "Any
 net of yours"). Put this folder on PYTHONPATH (or install your package) and the harness imports it.
 
 The block here is a small design of its own: two 3x3 conv-BN layers whose second one is scaled by a

@@ -1,6 +1,8 @@
-"""The paper's numbers, in one place (He et al. 2015, "Deep Residual Learning for Image
-Recognition", section 4.2; see ../shared/PAPER.md). Everything that compares against the paper
-reads from here.
+"""The paper's numbers, and those of the public runs set beside ours, in one place: He et al.
+(2015), "Deep Residual Learning for Image Recognition", section 4.2 (arXiv:1512.03385); its
+follow-up, He et al. (2016), "Identity Mappings in Deep Residual Networks" (arXiv:1603.05027); the
+public repositories nabla0001/resnet and akamaster/pytorch_resnet_cifar10. Everything that
+compares against them reads from here.
 """
 
 #: CIFAR depths the paper trains: 6n+2 with n = 3, 5, 7, 9, 18, 200.
@@ -51,8 +53,9 @@ TABLE6_TEST_ERROR = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43, 1202: 7.
 #: Table 6, ResNet-110 over 5 runs: mean and std of the test error (%).
 TABLE6_RESNET110_MEAN_STD = (6.61, 0.16)
 
-#: Public runs of the recipe on CIFAR-10 (PAPER.md), test error (%) at the last step: a
-#: reproduction of the paper's recipe over five seeds, (mean, std) by (arch, depth).
+#: A public reproduction of the paper's recipe on CIFAR-10 over five seeds, the repository
+#: nabla0001/resnet (its README): test error (%) at the last step, (mean, std) by (arch, depth).
+#: It normalises with the per-channel mean and std, where the paper subtracts the per-pixel mean.
 REPRODUCTION_TEST_ERROR = {
     ("plain", 20): (9.78, 0.13),
     ("plain", 56): (12.95, 0.22),
@@ -62,9 +65,9 @@ REPRODUCTION_TEST_ERROR = {
 }
 REPRODUCTION_SEEDS = 5
 
-#: akamaster's pretrained ResNets (option A): the best of 200 epochs, chosen on the test set, so
-#: optimistic. Their published 20- to 56-layer nets give exactly these errors on the test images of
-#: the PNG copy every measured result here uses (the issue that brought it tried them).
+#: akamaster's pretrained ResNets (akamaster/pytorch_resnet_cifar10, option A): the best of 200
+#: epochs, chosen on the test set, so optimistic. Their published 20- to 56-layer nets give exactly
+#: these errors on the test images of the PNG copy every measured result here uses.
 AKAMASTER_TEST_ERROR = {20: 8.27, 32: 7.37, 44: 6.90, 56: 6.61, 110: 6.32, 1202: 6.18}
 
 #: The training recipe (section 4.2). Steps are SGD iterations of one 128-image mini-batch.

@@ -143,7 +143,7 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
     if table.status.eq("completed").any() and not responses:
         lines += [
             "Figure 7 and the signals need the nets' 3x3 layer responses; the nets of this study expose none "
-            "(README, 'Any net of yours': a `response_layers()` method, or BatchNorm2d after each 3x3 conv).",
+            "(docs/nets.md, 'Any net of yours': a `response_layers()` method, or BatchNorm2d after each 3x3 conv).",
             "",
         ]
     if drew_signals:

@@ -152,8 +152,10 @@ def reproduction_section(table: pd.DataFrame, shared: dict, family: NetFamily) -
         return None, []
     return t, heading + [
         reproduction_markdown(t),
-        "One run of ours is set against the interval a sixth seed of the five-seed reproduction (PAPER.md) would "
-        "fall in; two runs or more against it by Welch's interval. Table 6 is the paper's (ResNet-110: best of 5); "
-        "akamaster's is the best of 200 epochs, chosen on the test set, so optimistic.",
+        "One run of ours is set against the interval a sixth seed of the five-seed reproduction would fall in; "
+        "two runs or more against it by Welch's interval. Sources: Table 6 is the paper's (arXiv:1512.03385; "
+        "ResNet-110: best of 5); the reproduction is the public repository nabla0001/resnet (mean ± std of five "
+        "seeds, as its README reports them); akamaster's nets are akamaster/pytorch_resnet_cifar10's, the best of "
+        "200 epochs, chosen on the test set, so optimistic.",
         "",
     ]

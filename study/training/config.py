@@ -74,7 +74,7 @@ def check_user_net(cfg: DictConfig) -> None:
     if OmegaConf.is_missing(cfg.model, "builder"):
         raise ConfigError(
             "model=custom needs model.builder=package.module:function, a function "
-            f"{BUILDER_SIGNATURE} (README, 'Any net of yours')"
+            f"{BUILDER_SIGNATURE} (docs/nets.md, 'Any net of yours')"
         )
     try:
         net = build_net(NetConfig.of_model(cfg.model, *SHAPES[cfg.data.name]))

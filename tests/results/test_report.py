@@ -373,7 +373,7 @@ def test_a_tiny_real_sweep_then_the_report(cifar_root, tmp_path):
     assert sorted(table.depth) == [8, 14] and set(table.status) == {"completed"}
     assert verdict_of(tmp_path / "out", 1) in ("indicative (one seed)", "not enough runs")
 
-    # The logs alone, as the README publishes them beside a report (no checkpoints, no Hydra
+    # The logs alone, as docs/results.md publishes them beside a report (no checkpoints, no Hydra
     # folder, no lock), regenerate the same tables, and copied back they make the sweep skip them.
     logs = tmp_path / "out" / "runs"
     shutil.copytree(runs_root, logs, ignore=shutil.ignore_patterns("checkpoints", ".hydra", "run.lock"))

@@ -208,8 +208,8 @@ def test_the_full_length_experiment_is_the_recipe_the_report_compares_with_publi
     assert [c.split("=")[0] for c in changes] == ["optim.lr", "optim.milestones", "trainer.max_steps"]
 
 
-def test_the_readme_names_every_experiment():
-    sweeps = (REPO / "README.md").read_text().split("## Sweeps")[1].split("\n## ")[0]
+def test_the_manual_names_every_experiment():
+    sweeps = (REPO / "docs" / "runs.md").read_text().split("## Sweeps")[1].split("\n## ")[0]
     experiments = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
     assert len(experiments) > 10 and [e for e in experiments if f"`{e}`" not in sweeps] == []
 

@@ -297,7 +297,7 @@ def test_a_stopped_run_resumes_to_the_same_numbers_as_an_uninterrupted_one(cifar
 
     resume_root = tmp_path / "stopped"
     if signum == signal.SIGTERM:
-        # As a long run crosses machines (README, "The recipe at full length"): its folder committed
+        # As a long run crosses machines (docs/studies.md, "The recipe at full length"): its folder committed
         # with only the newest checkpoint, no Hydra folder or lock, copied into another runs folder.
         resume_root = tmp_path / "next-machine"
         shutil.copytree(

@@ -17,7 +17,7 @@ EXAMPLE = ("model=custom", "model.builder=mynets:build")
 
 @pytest.fixture
 def user_code(tmp_path, monkeypatch):
-    """A folder on sys.path for the user's modules (the README's example among them)."""
+    """A folder on sys.path for the user's modules (docs/nets.md's example among them)."""
     folder = tmp_path / "user_code"
     folder.mkdir()
     monkeypatch.syspath_prepend(str(folder))
@@ -32,7 +32,7 @@ def write_module(folder, name: str, body: str) -> None:
 
 
 def test_the_readme_example_sweeps_two_depths_with_plain_twins_and_reports(cifar_root, tmp_path):
-    """The README's commands, as a user runs them (PYTHONPATH=examples), at a few steps."""
+    """docs/nets.md's commands, as a user runs them (PYTHONPATH=examples), at a few steps."""
     runs = tmp_path / "runs"
     env = {"PYTHONPATH": os.pathsep.join([str(REPO / "examples"), str(REPO)])}
     args = tiny_run_args(cifar_root, runs, *EXAMPLE, "model.arch=resnet,plain", "model.depth=8,14", "diag_every=3")
