@@ -31,7 +31,7 @@ raw = $(if $(filter command line environment environment override override,$(ori
 q = '$(subst $(newline),'$$'\n'',$(subst ','\'',$(call raw,$(1))))'
 given = $(strip $(call raw,$(1)))
 
-.PHONY: install lint test test-slow reproduce-cifar plots bench bench-step bench-data models clean
+.PHONY: install lint test test-slow reproduce-cifar plots docs bench bench-step bench-data models clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -44,6 +44,7 @@ $(VENV)/.installed: pyproject.toml
 lint: install
 	$(PY) -m ruff check study tests scripts notebooks examples
 	$(PY) -m ruff format --check study tests scripts notebooks examples
+	$(VENV)/bin/lint-imports   # the layers of pyproject.toml's [tool.importlinter]
 
 # One test process per core; the Slurm tests share one worker (and one cluster).
 test: install
@@ -65,16 +66,20 @@ reproduce-cifar: install
 plots: install
 	$(PY) -m study.report $(call q,RUNS) --out $(call q,RESULTS) $(if $(call given,YMAX),--ymax $(call q,YMAX))
 
+# The numbers README.md and docs/ quote from committed results, refilled from results/.
+docs: install
+	$(PY) -m study.docs
+
 bench: install
 	$(PY) -m study.bench $(if $(call given,DATA_DIR),--data-dir $(call q,DATA_DIR))
 
 # One training step in fp32 and bf16, with and without torch.compile, at 1 and 2 threads.
 bench-step: install
-	$(PY) -m study.bench_step
+	$(PY) -m study.bench.step
 
 # Load times of each CIFAR-10 layout (first and cached), from the copy in DATA_DIR.
 bench-data: install
-	$(PY) -m study.bench_data $(call q,DATA_DIR)
+	$(PY) -m study.bench.data $(call q,DATA_DIR)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -16,6 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from study.data.raw import DataError
+from study.runs.folder import RunFolderError
 from study.training.config import ConfigError, register_resolvers
 from study.training.run import RunError, train
 
@@ -28,7 +29,7 @@ def main(cfg: DictConfig) -> str:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         return train(cfg, run_dir)
-    except (ConfigError, DataError, RunError) as err:
+    except (ConfigError, RunFolderError, DataError, RunError) as err:
         print(f"error: {err}", file=sys.stderr)
         if multirun:
             return "refused"

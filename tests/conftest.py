@@ -1,11 +1,13 @@
-"""Shared fixtures; the helpers they use live in helpers.py."""
+"""Shared fixtures; the helpers they use live beside this file, one module a job: fixture_data.py
+(tiny datasets), commands.py (the real commands), tiny_runs.py, fake_runs.py, wandb_files.py."""
 
 from pathlib import Path
 
 import pytest
 
-from helpers import compose_config, make_fake_cifar10
+from fixture_data import make_fake_cifar10
 from study.training.config import register_resolvers
+from tiny_runs import compose_config
 
 register_resolvers()  # ${run_id:}, for tests that compose the app's config themselves
 

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from helpers import REPO
+from commands import REPO
 from study import docs
 from study.docs import DocsError, regenerate
 

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import fake_run, run_cli, run_main, tiny_run_args, train_in_process
+from commands import run_cli, run_main
+from fake_runs import fake_run
 from study.results.tables import md
+from tiny_runs import tiny_run_args, train_in_process
 
 
 def snapshot(folder: Path) -> dict:

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from helpers import REPO
+from commands import REPO
 
 HOSTILE = [
     "back`touch MARKER`ticks",

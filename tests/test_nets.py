@@ -6,14 +6,13 @@ import torch
 from study import paper
 from study.nets import (
     NetConfig,
-    ZeroPadShortcut,
     build_cifar_net,
     build_net,
     count_parameters,
     forward_macs,
-    make_shortcut,
     response_layers,
 )
+from study.nets.blocks import ZeroPadShortcut, make_shortcut
 from study.runs.identity import net_label
 
 
@@ -103,7 +102,7 @@ def test_grey_images_and_other_sizes_work():
 
 @pytest.mark.slow
 def test_models_self_check_prints_the_table(capsys):
-    from study.nets import main
+    from study.nets.__main__ import main
 
     main()
     out = capsys.readouterr().out
@@ -194,7 +193,7 @@ def test_a_net_is_named_by_how_it_departs_from_the_papers_choices(net, described
 def test_torch_hub_builds_every_net_from_a_local_checkout_and_claims_no_weights_it_lacks():
     import torch
 
-    from helpers import REPO
+    from commands import REPO
 
     load = lambda name, **kw: torch.hub.load(str(REPO), name, source="local", **kw)  # noqa: E731
     assert count_parameters(load("resnet20")) == paper.PARAMS[20] == count_parameters(load("plain20"))
@@ -242,7 +241,7 @@ def test_every_offered_weight_file_is_a_finished_full_length_run_of_its_net_and_
     """What torch.hub offers as trained is the committed run's own net: the same architecture,
     the paper's 64,000 steps, and the test error the entry quotes is that run's."""
     import hubconf
-    from helpers import REPO
+    from commands import REPO
     from study.runs import summary as run_summary
 
     _, run = entry

@@ -1,5 +1,5 @@
 """The data pipeline most public reproductions use, as a yardstick for ours (`make bench`'s column
-(c), `study.dataloader_check`): PIL images, torchvision's RandomCrop(32, padding=4),
+(c), `study.bench.dataloader_check`): PIL images, torchvision's RandomCrop(32, padding=4),
 RandomHorizontalFlip, ToTensor and a per-channel Normalize, served by a shuffling DataLoader with
 one worker process per core.
 """

@@ -96,7 +96,11 @@ def layer_response_std(net: nn.Module, batches) -> list[dict]:
     return [{"layer": i + 1, "name": name, "std": std[i].item()} for i, (name, _, _) in enumerate(layers)]
 
 
-class CifarClassifier(L.LightningModule):
+class ImageClassifier(L.LightningModule):
+    """Any image classifier net trained by the paper's recipe (SGD with momentum and weight decay,
+    the lr divided at its milestones, the warm-up of its deepest nets), on CIFAR-10, CIFAR-100 or
+    Fashion-MNIST alike."""
+
     def __init__(
         self,
         net: nn.Module,
@@ -130,7 +134,7 @@ class CifarClassifier(L.LightningModule):
     @classmethod
     def with_paper_recipe(
         cls, net: nn.Module, warmup: bool = False, log_every: int = 100, eval_every: int = 1000
-    ) -> "CifarClassifier":
+    ) -> "ImageClassifier":
         """The module with every hyperparameter from `study.paper.RECIPE` (the benchmark and tests
         use it; `study.train` takes them from the config)."""
         r = paper.RECIPE

@@ -25,6 +25,7 @@ from study.data.stream import ImageDataModule
 from study.fileio import atomic_write_text
 from study.nets import NetConfig, build_net, count_parameters, response_layers
 from study.runs import checkpoints, provenance, summary
+from study.runs.folder import check_same_run, check_writable
 from study.runs.identity import run_id, run_label, study_of
 from study.runs.lock import RunLock, describe_holder
 from study.training import diagnostics, loggers, pool
@@ -38,14 +39,8 @@ from study.training.callbacks import (
     StopOnSignal,
     quiet_library_chatter,
 )
-from study.training.config import (
-    FIXED_TRAINER_ARGS,
-    ConfigError,
-    check_same_run,
-    check_writable,
-    validate,
-)
-from study.training.recipe import CifarClassifier
+from study.training.config import FIXED_TRAINER_ARGS, ConfigError, validate
+from study.training.recipe import ImageClassifier
 
 __all__ = ["train", "RunError"]
 
@@ -84,13 +79,13 @@ def load_data(cfg: DictConfig) -> ImageDataModule:
     return datamodule
 
 
-def build_module(cfg: DictConfig, net: NetConfig) -> CifarClassifier:
-    module = build_net(net)
+def build_module(cfg: DictConfig, net_config: NetConfig) -> ImageClassifier:
+    net = build_net(net_config)
     if cfg.model.compile:
-        module.compile()
+        net.compile()
     o = cfg.optim
-    return CifarClassifier(
-        module,
+    return ImageClassifier(
+        net,
         lr=o.lr,
         momentum=o.momentum,
         weight_decay=o.weight_decay,
@@ -105,12 +100,12 @@ def build_module(cfg: DictConfig, net: NetConfig) -> CifarClassifier:
     )
 
 
-def resume_point(run_dir: Path, first_process: bool, net: NetConfig) -> tuple[Path, int] | None:
+def resume_point(run_dir: Path, first_process: bool, net_config: NetConfig) -> tuple[Path, int] | None:
     """The newest usable checkpoint; without one, an earlier history is set aside, never lost. A
     checkpoint of another net than the config's is refused before anything in the folder changes."""
     resume, refused = checkpoints.newest_checkpoint(run_dir)
     if resume:
-        mismatch = checkpoints.net_mismatch(checkpoints.load_checkpoint(resume[0])[0], net)
+        mismatch = checkpoints.net_mismatch(checkpoints.load_checkpoint(resume[0])[0], net_config)
         if mismatch:
             raise ConfigError(
                 f"{resume[0]} is not this run's checkpoint: {mismatch}. Nothing was changed; move the checkpoint "
@@ -168,7 +163,7 @@ def write_responses(run_dir: Path, responses: list[dict]) -> None:
 
 
 def final_status(
-    module: CifarClassifier, stop: StopOnSignal, trainer: L.Trainer, cfg: DictConfig, final: FinalMeasurements
+    module: ImageClassifier, stop: StopOnSignal, trainer: L.Trainer, cfg: DictConfig, final: FinalMeasurements
 ) -> tuple[str, str | None]:
     """(status, why it failed or None)."""
     if module.divergence:
@@ -227,13 +222,13 @@ def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: RunLock | N
     if first_process:  # from here on the folder holds a run, which the report lists
         log.info(describe_source(datamodule.splits.source))
         atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved))
-    net = NetConfig.of_model(cfg.model, datamodule.num_classes, datamodule.in_channels)
-    module = build_module(cfg, net)
+    net_config = NetConfig.of_model(cfg.model, datamodule.num_classes, datamodule.in_channels)
+    module = build_module(cfg, net_config)
     exposes_responses = bool(response_layers(module.net))
     if not exposes_responses:
-        log.info(f"{net.describe()} exposes no 3x3 layer responses: no Figure 7 or diagnostics for this run")
+        log.info(f"{net_config.describe()} exposes no 3x3 layer responses: no Figure 7 or diagnostics for this run")
     before = previous_code(run_dir)
-    resume = resume_point(run_dir, first_process, net)
+    resume = resume_point(run_dir, first_process, net_config)
     clock, final, code = RunClock(), FinalMeasurements(), CodeVersions(provenance.code_version(), before)
     record = summary.blank(
         arch=cfg.model.arch,

@@ -16,8 +16,9 @@ from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from study.runs.folder import RunFolderError, check_same_run, check_writable
 from study.runs.identity import run_label
-from study.training.config import ConfigError, check_same_run, check_writable, validate
+from study.training.config import ConfigError, validate
 from study.training.pool import PoolStop, pool_size
 
 
@@ -49,13 +50,13 @@ class SweepProgress(Callback):
             validate(config)
             check_same_run(Path(str(config.hydra.run.dir)), config)
             check_writable(Path(str(config.hydra.run.dir)))
-        except ConfigError as err:
+        except (ConfigError, RunFolderError) as err:
             refuse(err)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         try:
             check_writable(progress_file(config).parent)
-        except ConfigError as err:
+        except RunFolderError as err:
             refuse(err)
         total = sweep_size(config)
         progress_file(config).write_text(json.dumps({"total": total}) + "\n")

@@ -8,23 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import (
-    compose_config,
-    fixture_arrays,
-    in_folder_order,
-    train_in_process,
-    write_binary,
-    write_image_folders,
-    write_image_folders_as_named,
-    write_pickles,
-)
+from fixture_data import fixture_arrays, in_folder_order, write_image_folders
 from study.data.cifar import CIFAR100
 from study.data.fashion_mnist import read_idx
+from study.data.layouts import write_binary, write_pickles
+from study.data.layouts import write_image_folders as write_image_folders_as_named
 from study.data.raw import DataError
 from study.data.sources import load_dataset
 from study.data.stream import ImageDataModule, StepBatches, augment, load_splits, normalize
 from study.results.publish import write_report
 from study.runs.checkpoints import load_checkpoint, net_of, newest_checkpoint
+from tiny_runs import compose_config, train_in_process
 
 
 def test_augmentation_keeps_shapes_and_crops_within_the_padding():

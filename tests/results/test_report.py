@@ -9,9 +9,11 @@ import matplotlib.image
 import pandas as pd
 import pytest
 
-from helpers import REPO, fake_run, run_cli, run_main, study_runs, tiny_run_args
+from commands import REPO, run_cli, run_main
+from fake_runs import fake_run, study_runs
 from study import report
 from study.results import collect, figures, publish, tables
+from tiny_runs import tiny_run_args
 
 
 def verdict_of(out: Path, claim_number: int) -> str:

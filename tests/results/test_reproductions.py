@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import fake_run
+from fake_runs import fake_run
 from study import report
 from study.results.stats import Stats, prediction_interval
 

@@ -8,8 +8,8 @@ import sys
 import time
 
 import pytest
-
 from helpers import REPO, cli_env, read_rows, run_main, tiny_run_args
+
 from study.runs import lock as runs
 
 

@@ -2,8 +2,9 @@
 
 import pytest
 
-from helpers import read_rows, run_main, train_in_process
+from commands import run_main
 from study.training.diagnostics import COLUMNS
+from tiny_runs import read_rows, train_in_process
 
 
 def test_one_row_per_layer_per_interval_on_a_fixed_batch(cifar_root, tmp_path):

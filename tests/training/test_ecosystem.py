@@ -8,9 +8,11 @@ from pathlib import Path
 import joblib
 import pytest
 
-from helpers import REPO, compose_config, run_cli, run_main, tiny_run_args, train_in_process, wandb_records
+from commands import REPO, run_cli, run_main
 from study import paper
 from study.runs import identity as runs
+from tiny_runs import compose_config, tiny_run_args, train_in_process
+from wandb_files import wandb_records
 
 
 def test_a_trainer_option_reaches_the_trainer_and_names_a_new_run(cifar_root, tmp_path, monkeypatch):

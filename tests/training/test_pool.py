@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import REPO, cli_env, read_rows, tiny_run_args
+from commands import REPO, cli_env
+from tiny_runs import read_rows, tiny_run_args
 
 # Runs that cannot end before the signal and never reach a periodic checkpoint: any checkpoint
 # they have was taken at the stop.

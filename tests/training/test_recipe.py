@@ -1,7 +1,7 @@
 import pytest
 
 from study.nets import build_cifar_net
-from study.training.recipe import CifarClassifier, learning_rate
+from study.training.recipe import ImageClassifier, learning_rate
 
 RECIPE = dict(lr=0.1, milestones=[32_000, 48_000], gamma=0.1)
 
@@ -18,8 +18,8 @@ def test_warmup_holds_001_whatever_the_step():
     assert learning_rate(40_000, **RECIPE, warming_up=True, warmup_lr=0.01) == 0.01
 
 
-def make_module(warmup: bool) -> CifarClassifier:
-    return CifarClassifier.with_paper_recipe(build_cifar_net(8, True), warmup=warmup)
+def make_module(warmup: bool) -> ImageClassifier:
+    return ImageClassifier.with_paper_recipe(build_cifar_net(8, True), warmup=warmup)
 
 
 def test_the_modules_scheduler_follows_the_paper_step_by_step():

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import REPO, cli_env, read_rows, run_cli, run_main, tiny_run_args
+from commands import REPO, cli_env, run_cli, run_main
+from tiny_runs import read_rows, tiny_run_args
 
 SUMMARY_FIELDS = {
     "status",
@@ -172,8 +173,8 @@ def test_warmup_is_on_by_default_from_110_layers():
     ],
 )
 def test_bad_settings_are_refused_before_any_data_is_loaded(tmp_path, override, expected):
-    from helpers import compose_config
     from study.training.config import ConfigError, validate
+    from tiny_runs import compose_config
 
     with pytest.raises(ConfigError) as err:
         validate(compose_config(*tiny_run_args(tmp_path / "no-data-here", tmp_path / "runs", override)))
@@ -400,7 +401,7 @@ def test_output_to_a_file_is_one_line_an_interval_without_chatter(cifar_root, tm
 
 def test_the_dataloader_second_opinion_trains_and_reports(cifar_root, tmp_path):
     run_cli(
-        "study.dataloader_check",
+        "study.bench.dataloader_check",
         str(cifar_root),
         "--out",
         str(tmp_path / "check"),
@@ -444,9 +445,9 @@ def test_a_run_resumed_under_other_code_records_each_version_with_the_step_it_to
     cifar_root, tmp_path, monkeypatch
 ):
     import study.training.run
-    from helpers import stopped_at_step, train_in_process
     from study.runs import provenance
     from study.training.callbacks import StopOnSignal
+    from tiny_runs import stopped_at_step, train_in_process
 
     old, new = {"commit": "a" * 40, "changed": False}, {"commit": "b" * 40, "changed": True}
     monkeypatch.setattr(study.training.run, "StopOnSignal", stopped_at_step(4))
@@ -494,7 +495,7 @@ def test_a_checkpoint_older_than_the_code_history_takes_the_first_version_from_t
 
 
 def test_a_pre_activation_bottleneck_run_trains_resumes_and_reports_in_its_own_folder(cifar_root, tmp_path):
-    from helpers import train_in_process
+    from tiny_runs import train_in_process
 
     extra = ("model.unit=preact", "model.block=bottleneck", "model.depth=11", "model.shortcut=B", "diag_every=2")
     status, run_dir = train_in_process(cifar_root, tmp_path / "runs", *extra)

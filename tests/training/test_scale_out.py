@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from helpers import REPO, run_cli, tiny_run_args
+from commands import REPO, run_cli
+from tiny_runs import tiny_run_args
 
 
 def test_slurm_launcher_config_takes_site_settings_from_the_environment(monkeypatch):

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO, cli_env, read_rows, run_main, tiny_run_args
+from commands import REPO, cli_env, run_main
+from tiny_runs import read_rows, tiny_run_args
 
 pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]
 SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin"])

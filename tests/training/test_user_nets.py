@@ -8,9 +8,10 @@ import textwrap
 
 import pytest
 
-from helpers import REPO, compose_config, run_cli, stopped_at_step, tiny_run_args, train_in_process
+from commands import REPO, run_cli
 from study.results.publish import write_report
 from study.training.config import ConfigError, validate
+from tiny_runs import compose_config, stopped_at_step, tiny_run_args, train_in_process
 
 EXAMPLE = ("model=custom", "model.builder=mynets:build")
 

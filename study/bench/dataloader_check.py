@@ -1,4 +1,4 @@
-"""`python -m study.dataloader_check DATA_DIR --out DIR`: a second opinion on the harness's numbers.
+"""`python -m study.bench.dataloader_check DATA_DIR --out DIR`: a second opinion on the harness's numbers.
 
 Trains a net with the same recipe as `experiment=recipe_check` (SGD, momentum 0.9, weight decay
 1e-4, batch 128, lr 0.1 divided by 10 at 4,000 and 6,000 steps, 8,000 steps by default) but

@@ -1,7 +1,7 @@
 """`make bench` (`python -m study.bench`): training throughput of the harness against a bare
 PyTorch loop and against the DataLoader pipeline most reproductions use.
 
-    (a) harness     CifarClassifier + ImageDataModule under a Lightning Trainer, as study.train runs them
+    (a) harness     ImageClassifier + ImageDataModule under a Lightning Trainer, as study.train runs them
     (b) bare        the same net, batches and augmentation in a plain PyTorch loop
     (c) dataloader  torchvision CIFAR10 + RandomCrop(32, 4), RandomHorizontalFlip, ToTensor, Normalize,
                     DataLoader with one worker per core
@@ -30,7 +30,7 @@ from study.nets import build_cifar_net
 from study.training.callbacks import quiet_library_chatter
 from study.training.config import FIXED_TRAINER_ARGS
 from study.training.diagnostics import measure
-from study.training.recipe import CifarClassifier, paper_sgd
+from study.training.recipe import ImageClassifier, paper_sgd
 
 BATCH = paper.RECIPE["batch_size"]
 
@@ -93,7 +93,7 @@ def bench_harness(splits, depth, residual, total_steps, device) -> float:
         **FIXED_TRAINER_ARGS,
     )
     trainer.fit(
-        CifarClassifier.with_paper_recipe(build_cifar_net(depth, residual), log_every=10**9, eval_every=10**9),
+        ImageClassifier.with_paper_recipe(build_cifar_net(depth, residual), log_every=10**9, eval_every=10**9),
         datamodule=dm,
     )
     return clock.times

@@ -1,4 +1,4 @@
-"""`make bench-step` (`python -m study.bench_step`): one training step of the paper's nets on this
+"""`make bench-step` (`python -m study.bench.step`): one training step of the paper's nets on this
 machine in each precision, with and without `torch.compile`, at each thread count, and whether two
 identical runs give bit-identical weights.
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     ghz = clock_ghz()
     peak = args.peak_gflops or (32 * ghz if ghz else None)
     print(
-        f"study.bench_step: torch {torch.__version__}, batch {BATCH}, median of {args.steps} steps after "
+        f"study.bench.step: torch {torch.__version__}, batch {BATCH}, median of {args.steps} steps after "
         f"{args.warmup}; peak {f'{peak:.0f} GFLOP/s a core' if peak else 'unknown'}"
     )
     print(

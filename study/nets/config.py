@@ -1,0 +1,126 @@
+"""What builds a net: the choices (arch, shortcut option, unit, block), the depth rule, and
+NetConfig, which checkpoints carry so a net can be rebuilt from one alone."""
+
+import re
+from dataclasses import asdict, dataclass, fields
+
+from study import paper
+
+ARCHS = ("plain", "resnet")
+SHORTCUTS = ("A", "B", "C")
+UNITS = ("original", "preact")
+BLOCKS = ("basic", "bottleneck")
+#: `package.module:function`, as model.builder names a user's net.
+BUILDER_PATTERN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+BUILDER_SIGNATURE = "build(depth: int, residual: bool, num_classes: int, in_channels: int) -> nn.Module"
+STAGE_WIDTHS = (16, 32, 64)
+#: 3x3-or-1x1 conv layers per block, and how much wider a block's output is than its inner width.
+LAYERS_PER_BLOCK = {"basic": 2, "bottleneck": 3}
+EXPANSION = {"basic": 1, "bottleneck": 4}
+
+
+def blocks_per_stage(depth: int, block: str = "basic") -> int:
+    """n for a (3 x layers per block)n+2-layer net: 6n+2 with basic blocks, 9n+2 with bottlenecks;
+    a ValueError naming the nearest valid depths for any other depth."""
+    per = 3 * LAYERS_PER_BLOCK[block]
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < per + 2 or (depth - 2) % per:
+        lower = per * ((int(depth) - 2) // per) + 2 if isinstance(depth, (int, float)) else per + 2
+        nearest = sorted({max(per + 2, lower), max(per + 2, lower + per)})
+        used = (
+            f"the paper uses {', '.join(map(str, paper.DEPTHS))}"
+            if block == "basic"
+            else f"He et al. 2016 use {', '.join(map(str, paper.BOTTLENECK_DEPTHS))}"
+        )
+        what = "a CIFAR net depth" if block == "basic" else "a CIFAR depth for bottleneck blocks"
+        raise ValueError(
+            f"depth {depth!r} is not {what}: it must be {per}n+2 with n >= 1 ({used}); "
+            f"nearest valid: {' or '.join(map(str, nearest))}"
+        )
+    return (depth - 2) // per
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """What builds a net. Checkpoints carry it as a plain dict (`as_dict`), so a net can be rebuilt
+    from a checkpoint alone; any value that cannot build a net is refused here, with a ValueError
+    that names it."""
+
+    arch: str = "resnet"
+    depth: int = 20
+    shortcut: str = "A"
+    num_classes: int = 10
+    in_channels: int = 3
+    unit: str = "original"
+    block: str = "basic"
+    builder: str | None = None  # "module:function": a net of the user's instead of the paper's
+
+    def __post_init__(self):
+        for name, allowed in (("arch", ARCHS), ("shortcut", SHORTCUTS), ("unit", UNITS), ("block", BLOCKS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} {getattr(self, name)!r} is unknown: choose one of {', '.join(allowed)}")
+        if self.builder is None:
+            blocks_per_stage(self.depth, self.block)
+        else:
+            self._check_user_net()
+        for name in ("num_classes", "in_channels"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} {value!r} must be a positive whole number")
+
+    @classmethod
+    def from_dict(cls, values) -> "NetConfig":
+        """From a checkpoint's record; a ValueError for anything but the fields above."""
+        if not isinstance(values, dict):
+            raise ValueError(f"the net's description is a {type(values).__name__}, not a mapping")
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"the net's description has unknown fields: {', '.join(map(str, unknown))}")
+        return cls(**values)
+
+    def _check_user_net(self) -> None:
+        if not isinstance(self.builder, str) or not BUILDER_PATTERN.fullmatch(self.builder):
+            raise ValueError(f"builder {self.builder!r} is not a 'package.module:function' name")
+        if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 1:
+            raise ValueError(f"depth {self.depth!r} must be a positive whole number")
+        for name, default in paper.PAPER_CHOICES.items():
+            if getattr(self, name) != default:
+                raise ValueError(
+                    f"{name} {getattr(self, name)!r} applies to the paper's nets only; a net of the builder "
+                    f"{self.builder} makes its own choices: leave {name} at {default}"
+                )
+
+    @classmethod
+    def of_model(cls, model, num_classes: int = 10, in_channels: int = 3) -> "NetConfig":
+        """From a config's model node (a mapping: arch, depth, shortcut, and unit, block and builder
+        where set), for a dataset of these classes and channels."""
+        return cls(
+            model["arch"],
+            model["depth"],
+            model["shortcut"],
+            num_classes,
+            in_channels,
+            unit=model.get("unit", "original"),
+            block=model.get("block", "basic"),
+            builder=model.get("builder"),
+        )
+
+    def as_dict(self) -> dict:
+        """The fields, without a builder a paper net has none of (its checkpoints stay as they were)."""
+        values = asdict(self)
+        if values["builder"] is None:
+            del values["builder"]
+        return values
+
+    @property
+    def residual(self) -> bool:
+        return self.arch == "resnet"
+
+    def describe(self) -> str:
+        """`ResNet-56`, `plain-20`, `ResNet-20 (shortcut B)`, `ResNet-164 (preact, bottleneck)`,
+        `ResNet-8 (builder mynets:build)`."""
+        name = paper.net_name(self.arch, self.depth)
+        if self.builder:
+            return f"{name} (builder {self.builder})"
+        departures = paper.departures(self.arch, self.shortcut, self.unit, self.block)
+        notes = [f"shortcut {v}" if k == "shortcut" else v for k, v in departures.items()]
+        return name + (f" ({', '.join(notes)})" if notes else "")
