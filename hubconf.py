@@ -4,11 +4,17 @@
     net = torch.hub.load("path/to/checkout", "plain20", source="local")
     net = torch.hub.load(..., "preact_resnet164", num_classes=100)     # CIFAR-100
 
-Every entry takes `num_classes` (10) and `in_channels` (3); `torch.hub.list` names them all:
-`resnetD` and `plainD` for the paper's nets (D = 20, 32, 44, 56, 110, 1202; option-A shortcuts),
-`resnetD` and `preact_resnetD` for He et al. 2016's bottleneck nets (D = 164, 1001; option B), and
-`preact_resnet110`. `pretrained=True` loads weights the project trained itself, and only where a
-committed full-length run made them (WEIGHTS); every other entry refuses it rather than claim any.
+Every entry takes `num_classes` (10) and `in_channels` (3): `resnetD` and `plainD` for the paper's
+nets (D = 20, 32, 44, 56, 110, 1202; option-A shortcuts), `resnetD` and `preact_resnetD` for He et
+al. 2016's bottleneck nets (D = 164, 1001; option B), and `preact_resnet110`. From a checkout,
+`torch.hub.load(path, name, source="local")` builds one and `help(hubconf)` (or this docstring)
+lists them; `torch.hub.list` and `torch.hub.help` take only a GitHub `owner/repo`.
+
+`pretrained=True` loads weights the project trained itself, and only where a committed
+full-length run made them (WEIGHTS); every other entry refuses it rather than claim any. A
+pretrained net carries the preprocessing it was trained with (study.nets.export): feed it
+CIFAR-10 images as they are, float in [0, 1] or uint8, NCHW, and it subtracts the training
+images' per-pixel mean itself. Without pretrained=True an entry returns the bare net.
 """
 
 import json as _json
@@ -58,10 +64,12 @@ def _entry(name: str, arch: str, depth: int, shortcut: str, unit: str = "origina
                 )
             if (num_classes, in_channels) != (10, 3):
                 raise ValueError(f"{name}: the trained weights are for CIFAR-10 (10 classes, 3 channels)")
-            import torch
+            from study.nets.export import load_export
 
             file, _ = WEIGHTS[name]
-            net.load_state_dict(torch.load(_CHECKOUT / file, weights_only=True))
+            net = load_export(_CHECKOUT / file)
+            if net.config != config:
+                raise ValueError(f"{name}: {file} holds a {net.config.describe()}, not a {config.describe()}")
         return net
 
     config = _nets.NetConfig(arch, depth, shortcut, unit=unit, block=block)
@@ -69,7 +77,9 @@ def _entry(name: str, arch: str, depth: int, shortcut: str, unit: str = "origina
     entry.__name__ = name
     year = 2015 if (unit, block) == ("original", "basic") else 2016
     entry.__doc__ = f"{config.describe()} for 32x32 images (He et al. {year}). " + (
-        f"pretrained=True: the project's own weights, {_test_error(run):.2f}% CIFAR-10 test error ({run})."
+        f"pretrained=True: the project's own weights, {_test_error(run):.2f}% CIFAR-10 test error ({run}); "
+        "the net takes CIFAR-10 images as they are, NCHW, float in [0, 1] or uint8, and subtracts the "
+        "training images' per-pixel mean itself."
         if run
         else "No trained weights: pretrained=True is refused."
     )

@@ -1,14 +1,21 @@
-"""`python -m study.evaluate RUN_DIR_OR_CHECKPOINT [key=value ...] [--export model.pt] [--builder M:F]`
+"""`python -m study.evaluate NET [key=value ...] [--export model.pt] [--builder M:F]`
+`python -m study.evaluate --import akamaster FILE [key=value ...] [--export model.pt]`
 
-The test and training error of a trained net, overall and per class, from a run folder (its
-newest usable checkpoint) or a checkpoint file, in a run folder or on its own. The net is rebuilt
-from what the checkpoint records; the data comes from the run's stored config, changed by
-`key=value` (`data.root=/elsewhere` when the data moved; a checkpoint alone needs `data.root=DIR`
-unless the copy is in ./data). A checkpoint whose net disagrees with its run's config is refused.
-`--export PATH` writes the net as a plain state_dict that `build_cifar_net(depth, residual,
-shortcut)` loads without Lightning or Hydra:
+The test and training error of a trained net, overall and per class. NET is a run folder (its
+newest usable checkpoint), a checkpoint file (in a run folder or on its own), or a net exported
+by `--export` (study.nets.export). The net is rebuilt from what the file records; the data comes
+from the run's stored config, changed by `key=value` (`data.root=/elsewhere` when the data moved;
+a checkpoint or export alone needs `data.root=DIR` unless the copy is in ./data). A checkpoint
+whose net disagrees with its run's config is refused.
 
-    net = build_cifar_net(56, True, "A"); net.load_state_dict(torch.load("model.pt", weights_only=True))
+`--export PATH` writes the net with the preprocessing it was trained with (the training images'
+per-pixel mean), so that it takes ordinary images in [0, 1] or uint8 and needs neither Lightning
+nor Hydra: `study.nets.export.load_export(PATH)`, or torch.hub's pretrained entries.
+
+`--import NAME FILE` brings a published checkpoint into this project's net through its importer
+(study.nets.imports: akamaster's CIFAR ResNets), with the preprocessing it was trained with, and
+prints its test error; `--export` then writes it as ours, recording where it came from. A file
+of another origin is never loaded by its tensors' names alone.
 
 A net of a user's builder is rebuilt only when the user names the same builder (`--builder
 mynets:build`): code is never imported because a file says so.
@@ -27,9 +34,12 @@ from study.data.raw import DataError
 from study.data.sources import LOADERS
 from study.data.stream import ImageDataModule
 from study.nets import NetConfig, build_net
+from study.nets.export import FORMAT, ExportError, PreprocessedNet, load_export, save_export
+from study.nets.imports import IMPORTERS, CheckpointImportError
 from study.runs import checkpoints
 from study.runs.summary import stored_config
-from study.training.recipe import misclassified
+from study.training.recipe import layer_response_std, misclassified
+from study.training.run import write_responses
 
 #: The data settings a checkpoint alone is evaluated with (conf/data/cifar10.yaml's own).
 DEFAULT_DATA = {"name": "cifar10", "root": "data", "verify_checksums": True, "expected_counts": None}
@@ -107,8 +117,66 @@ def _net_fields(config: NetConfig) -> tuple:
     return config.arch, config.depth, config.shortcut, config.unit, config.block, config.builder
 
 
+def data_module(d: dict) -> ImageDataModule:
+    """The data a net is measured on, as `d` (a data node) describes it; its mean image is that of
+    the training images in use, as the run's was."""
+    subset, val_split = d.get("train_subset"), d.get("val_split") or 0
+    for key, value in (("train_subset", subset), ("val_split", val_split)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise EvaluateError(f"data.{key}={value!r} must be a whole number (give data.{key}=... yourself)")
+    dm = ImageDataModule(
+        d["name"],
+        str(d["root"]),
+        False,
+        val_split=val_split,
+        train_subset=subset,
+        verify_checksums=bool(d.get("verify_checksums", True)),
+        expected_counts=d.get("expected_counts"),
+    )
+    dm.setup()
+    return dm
+
+
+def check_fits(net: PreprocessedNet, dm: ImageDataModule, what: Path) -> None:
+    config = net.config
+    if config.in_channels != dm.in_channels:
+        raise EvaluateError(
+            f"{what} holds a net for {config.in_channels}-channel images; {dm.name} has {dm.in_channels}"
+        )
+    if config.num_classes != dm.num_classes:
+        raise EvaluateError(
+            f"{what} holds a net for {config.num_classes} classes; {dm.name} has {dm.num_classes}: "
+            "give the data it was trained on (data.name=..., data.root=...)"
+        )
+
+
+def file_kind(path: Path) -> str:
+    """'export' (ours, with its preprocessing), 'checkpoint' (a run's), or 'other'."""
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return "other"
+    if isinstance(loaded, dict) and loaded.get("format") == FORMAT:
+        return "export"
+    return "checkpoint" if isinstance(loaded, dict) and "global_step" in loaded else "other"
+
+
 def load(path: Path, overrides: list[str], builder: str | None = None):
-    """(net with its weights, data module, checkpoint path, step) or an EvaluateError / DataError."""
+    """(net with its weights and preprocessing, data module, where it came from) for a run folder,
+    checkpoint or export; an EvaluateError / DataError otherwise."""
+    if path.is_file() and file_kind(path) == "export":
+        try:
+            net = load_export(path, builder)
+        except ExportError as err:
+            raise EvaluateError(str(err)) from None
+        dm = data_module(data_settings(None, overrides, net.source.get("dataset")))
+        check_fits(net, dm, path)
+        return net, dm, {**net.source, "export": path.name}
+    if path.is_file() and file_kind(path) == "other":
+        raise EvaluateError(
+            f"{path} is neither a run's checkpoint nor a net exported by this project; a published checkpoint "
+            f"goes through its importer: --import {' | '.join(IMPORTERS)} FILE"
+        )
     run_dir, checkpoint = locate(path)
     loaded, why = checkpoints.load_checkpoint(checkpoint)
     if loaded is None:
@@ -119,63 +187,105 @@ def load(path: Path, overrides: list[str], builder: str | None = None):
             f"{checkpoint} holds a net of the builder {config.builder}: code is never imported on a file's word. "
             f"If you trust it, give --builder {config.builder}"
         )
-    d = data_settings(run_dir, overrides, (loaded.get(checkpoints.RECORD) or {}).get("dataset"))
-    dm = ImageDataModule(
-        d["name"],
-        str(d["root"]),
-        False,
-        verify_checksums=bool(d.get("verify_checksums", True)),
-        expected_counts=d.get("expected_counts"),
-    )
-    dm.setup()
-    if config.in_channels != dm.in_channels:
-        raise EvaluateError(
-            f"{checkpoint} holds a net for {config.in_channels}-channel images; {d['name']} has {dm.in_channels}"
-        )
-    if config.num_classes != dm.num_classes:
-        raise EvaluateError(
-            f"{checkpoint} holds a net for {config.num_classes} classes; {d['name']} has {dm.num_classes}: "
-            "give the data it was trained on (data.name=..., data.root=...)"
-        )
-    net = build_net(config)
+    dm = data_module(data_settings(run_dir, overrides, (loaded.get(checkpoints.RECORD) or {}).get("dataset")))
+    inner = build_net(config)
     state = loaded.get("state_dict") or {}
     try:
-        net.load_state_dict({key.removeprefix("net."): value for key, value in state.items() if key.startswith("net.")})
+        inner.load_state_dict(
+            {key.removeprefix("net."): value for key, value in state.items() if key.startswith("net.")}
+        )
     except RuntimeError as err:  # a state_dict that does not fit the net the config describes
         raise EvaluateError(
             f"{checkpoint} does not fit a {config.describe()} net: {str(err).splitlines()[0]}"
         ) from None
-    return net, dm, checkpoint, int(loaded["global_step"])
+    net = PreprocessedNet(inner, dm.mean)
+    check_fits(net, dm, checkpoint)
+    run = {"run": "/".join(run_dir.resolve().parts[-3:])} if run_dir else {}  # dataset/net/seed-hash
+    return net, dm, {**run, "checkpoint": checkpoint.name, "step": int(loaded["global_step"])}
+
+
+def imported(name: str, file: Path, overrides: list[str]):
+    """(net, data module, where it came from) for a published checkpoint through its importer."""
+    try:
+        net = IMPORTERS[name](file)
+    except CheckpointImportError as err:
+        raise EvaluateError(str(err)) from None
+    dm = data_module(data_settings(None, overrides))
+    check_fits(net, dm, file)
+    return net, dm, dict(net.source)
+
+
+def measure_responses(net: PreprocessedNet, dm: ImageDataModule, path: Path) -> None:
+    """Figure 7's per-layer response std on the test set, as a run measures it at its end, into `path`."""
+    batches = (
+        ((images.float() / 255 - net.mean) / net.std, labels)
+        for images, labels in dm.eval_batches("test", torch.device("cpu"), normalized=False)
+    )
+    rows = layer_response_std(net.net, batches)
+    if not rows:
+        raise EvaluateError(f"{net.config.describe()} exposes no 3x3 layer responses")
+    write_responses(path, rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", type=Path, help="a run folder, or a checkpoint file")
+    parser.add_argument("run", type=Path, nargs="?", help="a run folder, a checkpoint, or an exported net")
     parser.add_argument("overrides", nargs="*", help="data.key=value changes to the run's config, e.g. data.root=DIR")
-    parser.add_argument("--export", type=Path, help="write the net's plain state_dict here")
+    parser.add_argument("--export", type=Path, help="write the net, with its preprocessing, here")
     parser.add_argument("--builder", help="the builder (module:function) of a net of yours, to import it")
+    parser.add_argument(
+        "--responses",
+        type=Path,
+        help="write the net's Figure 7 layer responses on the test set here (a run's layer_responses.csv columns)",
+    )
+    parser.add_argument(
+        "--import",
+        dest="importer",
+        nargs=2,
+        metavar=("NAME", "FILE"),
+        help=f"a published checkpoint, through its importer ({', '.join(IMPORTERS)})",
+    )
     args = parser.parse_args(argv)
+    overrides = [*([str(args.run)] if args.importer and args.run else []), *args.overrides]
+    if args.importer and args.importer[0] not in IMPORTERS:
+        parser.error(f"--import {args.importer[0]}: no such importer; choose one of {', '.join(IMPORTERS)}")
+    if not args.importer and args.run is None:
+        parser.error("name a run folder, a checkpoint or an exported net (or --import NAME FILE)")
+    if args.export and args.export.exists() and not args.export.is_file():
+        parser.error(f"--export {args.export} is not a file: name the file to write")
     try:
-        net, dm, checkpoint, step = load(args.run, args.overrides, args.builder)
+        if args.importer:
+            net, dm, source = imported(args.importer[0], Path(args.importer[1]), overrides)
+        else:
+            net, dm, source = load(args.run, overrides, args.builder)
     except (EvaluateError, DataError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     net.eval()
     c = net.config
     names = CIFAR_FORMATS[dm.name].classes if dm.name in CIFAR_FORMATS else [str(i) for i in range(c.num_classes)]
-    print(f"{c.describe()} from {checkpoint} (step {step}); {len(dm.splits.test_images):,} test images")
+    where = ", ".join(f"{k} {v}" for k, v in source.items())
+    print(f"{c.describe()} ({where}); {len(dm.splits.test_images):,} test images")
     results = {}
-    for split in ("test", "train"):
-        wrong, seen = misclassified(net, dm.eval_batches(split, torch.device("cpu")))
+    splits = ("test",) if args.importer else ("test", "train")  # a published net's published number is its test error
+    for split in splits:
+        wrong, seen = misclassified(net, dm.eval_batches(split, torch.device("cpu"), normalized=False))
         results[split] = (100.0 * (wrong.sum() / seen.sum()).item(), (100.0 * wrong / seen.clamp_min(1)).tolist())
     for split, (overall, _) in results.items():
         print(f"{split} error: {overall:.4f}%")
-    print("per class (test / train error, %):")
+    print(f"per class ({' / '.join(results)} error, %):")
     for i, name in enumerate(names):
-        print(f"  {name:>12}  {results['test'][1][i]:6.2f}  {results['train'][1][i]:6.2f}")
+        print(f"  {name:>12}  " + "  ".join(f"{results[split][1][i]:6.2f}" for split in results))
+    if args.responses:
+        try:
+            measure_responses(net, dm, args.responses)
+        except EvaluateError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(f"layer responses: {args.responses} (python -m study.report RUNS --published 'LABEL={args.responses}')")
     if args.export:
-        torch.save(net.state_dict(), args.export)
-        print(f"exported: {args.export} (build_net(NetConfig(**{c.as_dict()})) loads it)")
+        save_export(net, args.export, {**source, "dataset": dm.name})
+        print(f"exported: {args.export} (study.nets.export.load_export reads it; it takes images in [0, 1] or uint8)")
     return 0
 
 

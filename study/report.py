@@ -31,6 +31,14 @@ def main(argv: list[str] | None = None) -> int:
         "they lie higher)",
     )
     parser.add_argument(
+        "--published",
+        action="append",
+        default=[],
+        metavar="LABEL=CSV",
+        help="draw a published net's layer responses in Figure 7 beside the runs' (CSV: written by "
+        "python -m study.evaluate --import NAME FILE --responses CSV); repeatable",
+    )
+    parser.add_argument(
         "--wandb",
         action="store_true",
         help="also upload each study's figures and Table 6 to wandb, into the group of its runs",
@@ -44,11 +52,17 @@ def main(argv: list[str] | None = None) -> int:
         help="offline (default) writes wandb's files under --out for `wandb sync`",
     )
     args = parser.parse_args(argv)
+    published = {}
+    for item in args.published:
+        label, _, csv = item.partition("=")
+        if not label.strip() or not csv:
+            parser.error(f"--published {item!r}: write it as LABEL=CSV, e.g. 'ResNet-56 (akamaster)=responses.csv'")
+        published[label.strip()] = Path(csv)
     upload = (
         {"project": args.wandb_project, "entity": args.wandb_entity, "mode": args.wandb_mode} if args.wandb else None
     )
     try:
-        return write_report(args.roots, args.out, args.ymax, upload)
+        return write_report(args.roots, args.out, args.ymax, upload, published)
     except OSError as err:  # a name too long, a full disk, a folder we may not write
         print(
             f"error: cannot write the report to {args.out} ({err.strerror or err}); the files of an earlier report "

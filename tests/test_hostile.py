@@ -134,7 +134,7 @@ def test_a_checkpoint_evaluates_on_its_own(cifar_root, tmp_path):
     alone.write_bytes((run_dir / "checkpoints" / "last.ckpt").read_bytes())
     result = run_main("study.evaluate", str(alone), f"data.root={cifar_root}", "data.verify_checksums=false")
     assert result.returncode == 0, result.stderr
-    assert "ResNet-8 from" in result.stdout and "test error:" in result.stdout
+    assert "ResNet-8 (checkpoint alone.ckpt, step 6)" in result.stdout and "test error:" in result.stdout
 
 
 def test_a_full_disk_says_in_one_line_where_and_that_the_run_resumes(cifar_root, tmp_path, monkeypatch):

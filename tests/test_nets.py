@@ -204,21 +204,6 @@ def test_torch_hub_builds_every_net_from_a_local_checkout_and_claims_no_weights_
         load("resnet56", pretrained=True)
 
 
-def test_torch_hub_loads_the_weights_a_run_exported_for_its_entry(tmp_path, monkeypatch):
-    """The path WEIGHTS opens once a full-length run is exported (`study.evaluate --export`, a plain
-    state_dict of the net): here a net's own state_dict stands in for it."""
-    import hubconf
-
-    torch.manual_seed(0)
-    exported = build_cifar_net(20, residual=True)
-    torch.save(exported.state_dict(), tmp_path / "resnet20.pt")
-    monkeypatch.setitem(hubconf.WEIGHTS, "resnet20", (str(tmp_path / "resnet20.pt"), str(tmp_path)))
-    loaded = hubconf.resnet20(pretrained=True)
-    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in exported.state_dict().items())
-    with pytest.raises(ValueError, match="trained weights are for CIFAR-10"):
-        hubconf.resnet20(pretrained=True, num_classes=100)
-
-
 @pytest.mark.parametrize("status, error", [("interrupted", 14.1), ("completed", None), ("completed", True)])
 def test_torch_hub_quotes_a_test_error_only_from_a_finished_run(tmp_path, status, error):
     import hubconf

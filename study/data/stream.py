@@ -214,14 +214,15 @@ class ImageDataModule(L.LightningDataModule):
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         return self.training_batch(batch) if isinstance(batch, dict) else batch
 
-    def eval_batches(self, split: str, device: torch.device, rank: int = 0, world: int = 1):
+    def eval_batches(self, split: str, device: torch.device, rank: int = 0, world: int = 1, normalized: bool = True):
         """(images, labels) of a split ("train", "val" or "test") without augmentation, in large
-        batches; in DDP each rank takes every world-th image."""
+        batches; in DDP each rank takes every world-th image. normalized=False gives the uint8
+        images as stored, for a net that carries its own preprocessing."""
         images, labels = self.on_device(f"{split}_images", device), self.on_device(f"{split}_labels", device)
         mean = self.on_device("mean", device)
         mine = spread_indices(len(images), self.eval_subset or len(images), device)[rank::world]
         for chunk in mine.split(self.eval_batch_size):
-            yield normalize(images[chunk], mean), labels[chunk]
+            yield (normalize(images[chunk], mean) if normalized else images[chunk]), labels[chunk]
 
     def fixed_training_batch(self, size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """`size` training images spread evenly over the split (a copy stored class by class gives

@@ -63,6 +63,7 @@ class Collection:
     diagnostics: dict = field(default_factory=dict)  # run name -> diagnostics.csv frame, with its moments
     studies: dict = field(default_factory=dict)  # study id -> what its runs share (study_of)
     problems: list = field(default_factory=list)  # one line a run or file not used, and why
+    published: dict = field(default_factory=dict)  # label -> a published net's layer/std frame (Figure 7)
 
     def of_study(self, study_id: str) -> "Collection":
         members = self.runs[self.runs.study == study_id]
@@ -73,6 +74,7 @@ class Collection:
             self.diagnostics,
             {study_id: self.studies[study_id]},
             [],
+            self.published,
         )
 
 
@@ -188,9 +190,25 @@ def read_diagnostics(path: Path, milestones, finished: bool) -> pd.DataFrame:
     return table
 
 
-def collect(roots: list[Path]) -> Collection:
-    """The runs under `roots`: damaged runs and files become problems. Nothing from a run folder is
-    used before its type and value are checked (study.runs.summary.problems)."""
+def read_published(published: dict[str, Path]) -> tuple[dict, list[str]]:
+    """({label: layer/std frame}, problems) for the layer responses of published nets that
+    `study.evaluate --responses` measured (label -> its CSV)."""
+    frames, problems = {}, []
+    for label, path in published.items():
+        path = Path(path)
+        try:
+            if inside(path.parent, path.name) is None:
+                raise ValueError("no such file")
+            frames[label] = read_responses(path)
+        except (UnsafeFile, ValueError, TypeError, pd.errors.ParserError, UnicodeDecodeError) as err:
+            problems.append(f"published responses {label} ({path}): {err}; left out of Figure 7")
+    return frames, problems
+
+
+def collect(roots: list[Path], published: dict[str, Path] | None = None) -> Collection:
+    """The runs under `roots`, and the layer responses of published nets to draw beside theirs:
+    damaged runs and files become problems. Nothing from a run folder is used before its type and
+    value are checked (study.runs.summary.problems)."""
     rows, curves, responses, problems, studies, seen, diagnostics = [], [], {}, [], {}, {}, {}
     for run_dir, name in find_run_dirs(roots):
         holder = lock_holder(run_dir)
@@ -265,7 +283,8 @@ def collect(roots: list[Path]) -> Collection:
                 problems.append(f"{name}: damaged diagnostics.csv ({err}); left out of the signal figures")
     table = pd.DataFrame(rows, columns=RUN_COLUMNS)
     curve_table = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=CURVE_COLUMNS)
-    return Collection(table, curve_table, responses, diagnostics, studies, problems)
+    frames, unusable = read_published(published or {})
+    return Collection(table, curve_table, responses, diagnostics, studies, problems + unusable, frames)
 
 
 def study_titles(studies: dict) -> dict[str, str]:

@@ -155,9 +155,10 @@ def integer_layers(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
 
 
-def figure7(table: pd.DataFrame, responses: dict, out: Path, unfinished: dict) -> None:
+def figure7(table: pd.DataFrame, responses: dict, out: Path, unfinished: dict, published: dict | None = None) -> None:
     """The caption names the nets not drawn: not run yet, or with runs still unfinished
-    (`unfinished`: unfinished_runs), whose layer responses are measured when they finish."""
+    (`unfinished`: unfinished_runs), whose layer responses are measured when they finish.
+    `published` (label -> layer/std frame) adds published nets, dotted, measured the same way."""
     fig, axes = plt.subplots(2, 1, figsize=(8, 6.5), layout="constrained")
     missing, waiting = [], []
     for arch, depth in paper.FIGURE7_NETS:
@@ -173,6 +174,11 @@ def figure7(table: pd.DataFrame, responses: dict, out: Path, unfinished: dict) -
         style = "--" if arch == "plain" else "-"
         axes[0].plot(std.index, std.values, style, label=net_name(arch, depth))
         axes[1].plot(range(1, len(std) + 1), sorted(std.values, reverse=True), style, label=net_name(arch, depth))
+    for label, frame in (published or {}).items():
+        std = frame.groupby("layer")["std"].mean()
+        shown = label.replace("$", r"\$")  # a label is text, never mathtext
+        axes[0].plot(std.index, std.values, ":", label=shown)
+        axes[1].plot(range(1, len(std) + 1), sorted(std.values, reverse=True), ":", label=shown)
     axes[0].set(title="layer responses in the original order", xlabel="layer index (original)", ylabel="std")
     axes[1].set(title="layer responses sorted by magnitude", xlabel="layer index (sorted by magnitude)", ylabel="std")
     for ax in axes:
@@ -180,7 +186,10 @@ def figure7(table: pd.DataFrame, responses: dict, out: Path, unfinished: dict) -
             nothing_to_draw(ax, "no completed run has layer responses yet")
         integer_layers(ax)
         legend(ax)
-    fig.suptitle("Figure 7: std of the 3x3 layers' responses on CIFAR-10 (dashed: plain, solid: ResNet)")
+    fig.suptitle(
+        "Figure 7: std of the 3x3 layers' responses on CIFAR-10 (dashed: plain, solid: ResNet"
+        + (", dotted: published nets)" if published else ")")
+    )
     missing_caption(fig, missing, waiting, "no responses until it finishes")
     save_figure(fig, out, "fig7")
 

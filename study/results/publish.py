@@ -88,7 +88,7 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
     unfinished = unfinished_runs(table)
     figure1(curves, out, ylim, unfinished)
     figure6(curves, out, ylim, unfinished)
-    figure7(table, responses, out, unfinished)
+    figure7(table, responses, out, unfinished, study.published)
     drew_signals = figure_signals(table, diagnostics, out)
     family = NetFamily.of_study(shared)
     finals = final_errors(table)
@@ -140,6 +140,14 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
         "![Figure 7](fig7.png)",
         "",
     ]
+    if study.published:
+        lines += [
+            "Figure 7 also draws published nets (dotted), their layer responses measured the same way on the same "
+            "test images (`python -m study.evaluate --import NAME FILE --responses CSV`): "
+            + ", ".join(md(label) for label in study.published)
+            + ".",
+            "",
+        ]
     if table.status.eq("completed").any() and not responses:
         lines += [
             "Figure 7 and the signals need the nets' 3x3 layer responses; the nets of this study expose none "
@@ -298,8 +306,14 @@ def write_comparisons(out: Path, table: pd.DataFrame, studies: dict) -> None:
             f.write("\n".join(section) + "\n")
 
 
-def write_report(roots: list[Path], out: Path, ymax: float | None = None, wandb: dict | None = None) -> int:
-    collection = collect(roots)
+def write_report(
+    roots: list[Path],
+    out: Path,
+    ymax: float | None = None,
+    wandb: dict | None = None,
+    published: dict[str, Path] | None = None,
+) -> int:
+    collection = collect(roots, published)
     table, studies, problems = collection.runs, collection.studies, collection.problems
     if table.empty:
         print(

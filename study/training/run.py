@@ -157,9 +157,10 @@ def rounded(error: float | None) -> float | None:
     return None if error is None or not math.isfinite(error) else round(error, 4)
 
 
-def write_responses(run_dir: Path, responses: list[dict]) -> None:
+def write_responses(path: Path, responses: list[dict]) -> None:
+    """Figure 7's layer responses as layer_responses.csv holds them (study.evaluate writes the same)."""
     lines = ["layer,name,std"] + [f"{r['layer']},{r['name']},{r['std']:.6g}" for r in responses]
-    atomic_write_text(run_dir / "layer_responses.csv", "\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def final_status(
@@ -271,7 +272,7 @@ def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: RunLock | N
         return "worker"
     status, error = final_status(module, stop, trainer, cfg, final)
     if status == "completed" and exposes_responses:
-        write_responses(run_dir, final.responses)
+        write_responses(run_dir / "layer_responses.csv", final.responses)
     errors = {f"final_{split}_error": rounded(final.errors.get(f"{split}_error")) for split in ("train", "val", "test")}
     record.update(status=status, steps=trainer.global_step, **errors, wall_time_s=clock.elapsed_s(), config=resolved)
     if error:
@@ -280,7 +281,10 @@ def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: RunLock | N
     record["provenance"]["code_history"] = code.record(trainer.global_step)
     summary.write(run_dir, record)
     loggers.finish(run_loggers, status, errors)
-    log.info(f"{status}: {run_dir} after {trainer.global_step} steps, test error {record['final_test_error']}")
+    log.info(
+        f"{status}: {run_dir} after {trainer.global_step} steps, "
+        + (f"test error {record['final_test_error']}%" if record["final_test_error"] is not None else "no test error")
+    )
     if status == "interrupted":
         log.info(f"rerun the same command to resume from step {trainer.global_step}")
         if stop.signum is not None and not stop.pooled:  # a worker's sweep process stops the sweep

@@ -8,9 +8,10 @@ import sys
 import time
 
 import pytest
-from helpers import REPO, cli_env, read_rows, run_main, tiny_run_args
 
+from commands import REPO, cli_env, run_main
 from study.runs import lock as runs
+from tiny_runs import read_rows, tiny_run_args
 
 
 def write_lock(run_dir, age_s: float = 0.0, **holder) -> None:

@@ -1,6 +1,7 @@
 """The real CLI, end to end, on the CIFAR-10 fixture."""
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -393,8 +394,13 @@ def test_output_to_a_file_is_one_line_an_interval_without_chatter(cifar_root, tm
     result = train(cifar_root, tmp_path, "model.depth=8", "trainer.enable_progress_bar=true")
     named = "resnet-8 seed 0: "  # runs trained at once write into one output: each line names its run
     lines = [line.removeprefix(named) for line in result.stdout.splitlines() if line.startswith(named + "step ")]
-    assert [line.split(":")[0] for line in lines] == ["step 2/6", "step 4/6", "step 6/6"]
-    assert "training error" in lines[-1] and "images/s" in lines[-1] and "left" in lines[-1]
+    assert [line.split(":")[0] for line in lines] == ["step 2/6", "step 4/6", "step 6/6", "step 6/6"]
+    assert "training error" in lines[-2] and "images/s" in lines[-2] and "left" in lines[-2]
+    # the final measurement is announced, not a silence after "0 s left"; the last line gives its %
+    assert re.search(
+        r"training done; measuring the final errors on 700 images and the layer responses \(about", lines[-1]
+    )
+    assert re.search(r"^completed: .* after 6 steps, test error [\d.]+%$", result.stdout, flags=re.MULTILINE)
     output = result.stdout + result.stderr
     assert "\r" not in output and "Tip:" not in output and "LeafSpec" not in output and "srun" not in output
 
@@ -424,8 +430,8 @@ def test_the_dataloader_second_opinion_trains_and_reports(cifar_root, tmp_path):
     assert [float(r["lr"]) for r in rows] == pytest.approx([0.1, 0.001])  # the lr of the last update of each interval
 
 
-def test_evaluate_gives_the_runs_test_error_and_exports_a_plain_state_dict(cifar_root, tmp_path):
-    from study.nets import build_cifar_net
+def test_evaluate_gives_the_runs_test_error_and_exports_the_net_with_its_preprocessing(cifar_root, tmp_path):
+    from study.nets.export import load_export
 
     train(cifar_root, tmp_path / "runs", "model.depth=8")
     run_dir = only_run_dir(tmp_path / "runs")
@@ -434,8 +440,8 @@ def test_evaluate_gives_the_runs_test_error_and_exports_a_plain_state_dict(cifar
     test_line = next(line for line in result.stdout.splitlines() if line.startswith("test error:"))
     assert float(test_line.split()[-1].rstrip("%")) == pytest.approx(summary["final_test_error"], abs=1e-4)
     assert "airplane" in result.stdout and "truck" in result.stdout  # per class
-    net = build_cifar_net(8, True, "A")
-    net.load_state_dict(torch.load(tmp_path / "model.pt", weights_only=True))  # no Lightning, no Hydra
+    net = load_export(tmp_path / "model.pt")  # no Lightning, no Hydra
+    assert net.config.depth == 8 and net.source["step"] == summary["steps"]
 
     moved = run_cli("study.evaluate", str(run_dir / "checkpoints" / "last.ckpt"), f"data.root={tmp_path / 'gone'}")
     assert moved.returncode == 2 and "no CIFAR-10 in" in moved.stderr and "Traceback" not in moved.stderr

@@ -166,5 +166,5 @@ def test_evaluate_imports_a_builder_only_when_the_user_names_it(cifar_root, tmp_
 
     with pytest.raises(EvaluateError, match="give --builder mynets:build"):
         load(run_dir, [f"data.root={cifar_root}", "data.verify_checksums=false"])
-    net, _, _, step = load(run_dir, [f"data.root={cifar_root}", "data.verify_checksums=false"], "mynets:build")
-    assert step == 6 and net.config.builder == "mynets:build"
+    net, _, source = load(run_dir, [f"data.root={cifar_root}", "data.verify_checksums=false"], "mynets:build")
+    assert source["step"] == 6 and net.config.builder == "mynets:build"
