@@ -164,7 +164,8 @@ def file_kind(path: Path) -> str:
 def load(path: Path, overrides: list[str], builder: str | None = None):
     """(net with its weights and preprocessing, data module, where it came from) for a run folder,
     checkpoint or export; an EvaluateError / DataError otherwise."""
-    if path.is_file() and file_kind(path) == "export":
+    kind = file_kind(path) if path.is_file() else None
+    if kind == "export":
         try:
             net = load_export(path, builder)
         except ExportError as err:
@@ -172,7 +173,7 @@ def load(path: Path, overrides: list[str], builder: str | None = None):
         dm = data_module(data_settings(None, overrides, net.source.get("dataset")))
         check_fits(net, dm, path)
         return net, dm, {**net.source, "export": path.name}
-    if path.is_file() and file_kind(path) == "other":
+    if kind == "other":
         raise EvaluateError(
             f"{path} is neither a run's checkpoint nor a net exported by this project; a published checkpoint "
             f"goes through its importer: --import {' | '.join(IMPORTERS)} FILE"
@@ -218,7 +219,7 @@ def imported(name: str, file: Path, overrides: list[str]):
 def measure_responses(net: PreprocessedNet, dm: ImageDataModule, path: Path) -> None:
     """Figure 7's per-layer response std on the test set, as a run measures it at its end, into `path`."""
     batches = (
-        ((images.float() / 255 - net.mean) / net.std, labels)
+        (net.preprocess(images), labels)
         for images, labels in dm.eval_batches("test", torch.device("cpu"), normalized=False)
     )
     rows = layer_response_std(net.net, batches)

@@ -57,10 +57,14 @@ class PreprocessedNet(nn.Module):
         self.register_buffer("mean", mean.float().clone())
         self.register_buffer("std", torch.ones(()) if std is None else std.float().clone())
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """What the net itself sees of `images`."""
         if images.dtype == torch.uint8:
             images = images.float().div(255)
-        return self.net((images - self.mean) / self.std)
+        return (images - self.mean) / self.std
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(self.preprocess(images))
 
 
 def save_export(net: PreprocessedNet, path: Path, source: dict) -> None:

@@ -13,6 +13,8 @@ columns of every block that reads it, and the classifier's columns.
 """
 
 import hashlib
+import io
+import re
 from pathlib import Path
 
 import torch
@@ -53,7 +55,7 @@ def read_checkpoint(path: Path) -> tuple[dict, str]:
         raise CheckpointImportError(f"{path} is not a file")
     data = path.read_bytes()
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as err:
         raise CheckpointImportError(
             f"{path} cannot be read as tensors and plain values ({type(err).__name__})"
@@ -95,9 +97,7 @@ def import_akamaster(path: Path) -> PreprocessedNet:
     perms = [torch.tensor(p) for p in middle_padding_permutations()]
     renamed = {}
     for key, value in state.items():
-        name = key.removeprefix("module.").replace("linear.", "fc.")
-        for s in (1, 2, 3):
-            name = name.replace(f"layer{s}.", f"stage{s}.", 1) if name.startswith(f"layer{s}.") else name
+        name = re.sub(r"^layer(\d)\.", r"stage\1.", re.sub(r"^linear\.", "fc.", key.removeprefix("module.")))
         role = _stage_of_stream(name)
         if role is None or value.dim() == 0:
             renamed[name] = value

@@ -161,6 +161,12 @@ def figure7(table: pd.DataFrame, responses: dict, out: Path, unfinished: dict, p
     `published` (label -> layer/std frame) adds published nets, dotted, measured the same way."""
     fig, axes = plt.subplots(2, 1, figsize=(8, 6.5), layout="constrained")
     missing, waiting = [], []
+
+    def draw(frames: list[pd.DataFrame], style: str, label: str) -> None:
+        std = pd.concat(frames).groupby("layer")["std"].mean()
+        axes[0].plot(std.index, std.values, style, label=label)
+        axes[1].plot(range(1, len(std) + 1), sorted(std.values, reverse=True), style, label=label)
+
     for arch, depth in paper.FIGURE7_NETS:
         dirs = table[(table.arch == arch) & (table.depth == depth) & (table.status == "completed")].run_dir
         frames = [responses[d] for d in dirs if d in responses]
@@ -170,15 +176,9 @@ def figure7(table: pd.DataFrame, responses: dict, out: Path, unfinished: dict, p
             else:
                 missing.append(net_name(arch, depth))
             continue
-        std = pd.concat(frames).groupby("layer")["std"].mean()
-        style = "--" if arch == "plain" else "-"
-        axes[0].plot(std.index, std.values, style, label=net_name(arch, depth))
-        axes[1].plot(range(1, len(std) + 1), sorted(std.values, reverse=True), style, label=net_name(arch, depth))
+        draw(frames, "--" if arch == "plain" else "-", net_name(arch, depth))
     for label, frame in (published or {}).items():
-        std = frame.groupby("layer")["std"].mean()
-        shown = label.replace("$", r"\$")  # a label is text, never mathtext
-        axes[0].plot(std.index, std.values, ":", label=shown)
-        axes[1].plot(range(1, len(std) + 1), sorted(std.values, reverse=True), ":", label=shown)
+        draw([frame], ":", label.replace("$", r"\$"))  # a label is text, never mathtext
     axes[0].set(title="layer responses in the original order", xlabel="layer index (original)", ylabel="std")
     axes[1].set(title="layer responses sorted by magnitude", xlabel="layer index (sorted by magnitude)", ylabel="std")
     for ax in axes:

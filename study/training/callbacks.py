@@ -242,13 +242,10 @@ class ProgressLines(L.Callback):
         dm = trainer.datamodule
         if dm is None or not dm.batch_size:
             return 0, 0.0
-        images = sum(
-            min(
-                len(getattr(dm.splits, f"{split}_images")), dm.eval_subset or len(getattr(dm.splits, f"{split}_images"))
-            )
-            for split in ("train", "val", "test")
-            if dm.has_split(split)
-        )
+        sizes = [
+            len(getattr(dm.splits, f"{split}_images")) for split in ("train", "val", "test") if dm.has_split(split)
+        ]
+        images = sum(min(n, dm.eval_subset or n) for n in sizes)
         return images, images * self.per_step(trainer) / dm.batch_size * self.FORWARD_SHARE
 
     def report(self, trainer) -> None:
