@@ -32,7 +32,7 @@ from omegaconf.errors import OmegaConfBaseException
 from study.data.cifar import CIFAR_FORMATS
 from study.data.raw import DataError
 from study.data.sources import LOADERS
-from study.data.stream import ImageDataModule
+from study.data.stream import DataConfig, ImageDataModule
 from study.nets import NetConfig, build_net
 from study.nets.export import FORMAT, ExportError, PreprocessedNet, load_export, save_export
 from study.nets.imports import IMPORTERS, CheckpointImportError
@@ -125,13 +125,15 @@ def data_module(d: dict) -> ImageDataModule:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise EvaluateError(f"data.{key}={value!r} must be a whole number (give data.{key}=... yourself)")
     dm = ImageDataModule(
-        d["name"],
-        str(d["root"]),
-        False,
-        val_split=val_split,
-        train_subset=subset,
-        verify_checksums=bool(d.get("verify_checksums", True)),
-        expected_counts=d.get("expected_counts"),
+        DataConfig(
+            name=d["name"],
+            root=str(d["root"]),
+            download=False,
+            val_split=val_split,
+            train_subset=subset,
+            verify_checksums=bool(d.get("verify_checksums", True)),
+            expected_counts=d.get("expected_counts"),
+        )
     )
     dm.setup()
     return dm
@@ -141,11 +143,11 @@ def check_fits(net: PreprocessedNet, dm: ImageDataModule, what: Path) -> None:
     config = net.config
     if config.in_channels != dm.in_channels:
         raise EvaluateError(
-            f"{what} holds a net for {config.in_channels}-channel images; {dm.name} has {dm.in_channels}"
+            f"{what} holds a net for {config.in_channels}-channel images; {dm.config.name} has {dm.in_channels}"
         )
     if config.num_classes != dm.num_classes:
         raise EvaluateError(
-            f"{what} holds a net for {config.num_classes} classes; {dm.name} has {dm.num_classes}: "
+            f"{what} holds a net for {config.num_classes} classes; {dm.config.name} has {dm.num_classes}: "
             "give the data it was trained on (data.name=..., data.root=...)"
         )
 
@@ -264,7 +266,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     net.eval()
     c = net.config
-    names = CIFAR_FORMATS[dm.name].classes if dm.name in CIFAR_FORMATS else [str(i) for i in range(c.num_classes)]
+    names = (
+        CIFAR_FORMATS[dm.config.name].classes
+        if dm.config.name in CIFAR_FORMATS
+        else [str(i) for i in range(c.num_classes)]
+    )
     where = ", ".join(f"{k} {v}" for k, v in source.items())
     print(f"{c.describe()} ({where}); {len(dm.splits.test_images):,} test images")
     results = {}
@@ -285,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"layer responses: {args.responses} (python -m study.report RUNS --published 'LABEL={args.responses}')")
     if args.export:
-        save_export(net, args.export, {**source, "dataset": dm.name})
+        save_export(net, args.export, {**source, "dataset": dm.config.name})
         print(f"exported: {args.export} (study.nets.export.load_export reads it; it takes images in [0, 1] or uint8)")
     return 0
 

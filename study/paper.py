@@ -79,7 +79,8 @@ RECIPE = {
     "milestones": (32_000, 48_000),
     "lr_gamma": 0.1,
     "max_steps": 64_000,
-    "warmup_lr": 0.01,  # ResNet-110 and 1202 only
+    "warmup_from_depth": 110,  # the warm-up is the ResNet-110 and 1202 recipe
+    "warmup_lr": 0.01,
     "warmup_until_train_error": 80.0,  # percent
     "pad": 4,
 }

@@ -17,10 +17,10 @@ from omegaconf import DictConfig
 
 from study.data.raw import DataError
 from study.runs.folder import RunFolderError
-from study.training.config import ConfigError, register_resolvers
+from study.training.config import ConfigError, register_config
 from study.training.run import RunError, train
 
-register_resolvers()
+register_config()
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from fixture_data import make_fake_cifar10
-from study.training.config import register_resolvers
+from study.training.config import register_config
 from tiny_runs import compose_config
 
-register_resolvers()  # ${run_id:}, for tests that compose the app's config themselves
+register_config()  # ${run_id:}, for tests that compose the app's config themselves
 
 
 @pytest.fixture(scope="session")

@@ -35,9 +35,9 @@ def compose_config(*overrides: str):
     """The app's config for these overrides, composed as `python -m study.train` would."""
     from hydra import compose, initialize_config_dir
 
-    from study.training.config import register_resolvers
+    from study.training.config import register_config
 
-    register_resolvers()
+    register_config()
     with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
         return compose("train", list(overrides))
 

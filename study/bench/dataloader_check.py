@@ -23,7 +23,7 @@ from study import paper
 from study.data import common_pipeline
 from study.data.stream import load_splits
 from study.nets import build_cifar_net
-from study.training.recipe import error_rate, paper_sgd
+from study.training.recipe import OptimConfig, error_rate
 
 
 def test_error(net: torch.nn.Module, loader) -> float:
@@ -54,9 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     test_loader = pipeline.loader(test_set, 1000, train=False)
 
     net = build_cifar_net(args.depth, not args.plain).to(memory_format=torch.channels_last)
-    opt = paper_sgd(net.parameters())
-    milestones = [int(m) for m in args.milestones.split(",")]
-    schedule = torch.optim.lr_scheduler.MultiStepLR(opt, milestones, gamma=paper.RECIPE["lr_gamma"])
+    optim = OptimConfig(milestones=[int(m) for m in args.milestones.split(",")])
+    opt = optim.sgd(net.parameters())
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: optim.lr_at(step) / optim.lr)
     args.out.mkdir(parents=True, exist_ok=True)
     rows, step, wrong, seen, started = ["step,lr,train_error,test_error"], 0, 0, 0, time.time()
     while step < args.steps:
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         "depth": args.depth,
         "seed": args.seed,
         "steps": step,
-        "milestones": milestones,
+        "milestones": optim.milestones,
         "final_test_error": float(rows[-1].split(",")[-1]),
         "wall_time_s": round(time.time() - started, 1),
         "data": splits.source,

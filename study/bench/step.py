@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from study import paper
 from study.nets import build_cifar_net, forward_macs
-from study.training.recipe import paper_sgd
+from study.training.recipe import OptimConfig
 
 BATCH = paper.RECIPE["batch_size"]
 PRECISIONS = {"32-true": None, "bf16-mixed": torch.bfloat16}
@@ -41,7 +41,7 @@ def training_steps(depth: int, precision: str, compiled: bool, steps: int, seed:
     """(step times in s, the net's weights after the steps) for one bare training of `steps` steps."""
     torch.manual_seed(seed)
     net = build_cifar_net(depth, True).to(memory_format=torch.channels_last)
-    opt = paper_sgd(net.parameters())
+    opt = OptimConfig().sgd(net.parameters())
     g = torch.Generator().manual_seed(seed)
     dtype = PRECISIONS[precision]
     forward = torch.compile(net) if compiled else net

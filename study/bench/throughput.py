@@ -25,12 +25,12 @@ import torch.nn.functional as F
 from study import paper
 from study.data import common_pipeline
 from study.data.raw import DataError
-from study.data.stream import ImageDataModule, ImageSplits, load_splits
+from study.data.stream import DataConfig, ImageDataModule, ImageSplits, load_splits
 from study.nets import build_cifar_net
 from study.training.callbacks import quiet_library_chatter
 from study.training.config import FIXED_TRAINER_ARGS
 from study.training.diagnostics import measure
-from study.training.recipe import ImageClassifier, paper_sgd
+from study.training.recipe import ImageClassifier, OptimConfig
 
 BATCH = paper.RECIPE["batch_size"]
 
@@ -80,7 +80,7 @@ class StepClock(L.Callback):
 
 def bench_harness(splits, depth, residual, total_steps, device) -> float:
     clock = StepClock()
-    dm = ImageDataModule("cifar10", "", False, splits=splits)
+    dm = ImageDataModule(DataConfig(download=False), splits=splits)
     precision = "bf16-mixed" if device.type == "cuda" else "32-true"
     trainer = L.Trainer(
         max_steps=total_steps,
@@ -93,7 +93,7 @@ def bench_harness(splits, depth, residual, total_steps, device) -> float:
         **FIXED_TRAINER_ARGS,
     )
     trainer.fit(
-        ImageClassifier.with_paper_recipe(build_cifar_net(depth, residual), log_every=10**9, eval_every=10**9),
+        ImageClassifier(build_cifar_net(depth, residual), log_every=10**9, eval_every=10**9),
         datamodule=dm,
     )
     return clock.times
@@ -102,7 +102,7 @@ def bench_harness(splits, depth, residual, total_steps, device) -> float:
 def timed_training(depth: int, residual: bool, next_batch, total_steps: int, device: torch.device) -> list[float]:
     """A plain PyTorch training loop: the time after each of `total_steps` steps."""
     net = build_cifar_net(depth, residual).to(device, memory_format=torch.channels_last)
-    opt = paper_sgd(net.parameters())
+    opt = OptimConfig().sgd(net.parameters())
     times = [time.perf_counter()]
     for _ in range(total_steps):
         x, y = next_batch()
@@ -117,7 +117,7 @@ def timed_training(depth: int, residual: bool, next_batch, total_steps: int, dev
 
 
 def bench_bare(splits, depth, residual, total_steps, device) -> list[float]:
-    dm = ImageDataModule("cifar10", "", False, splits=splits)
+    dm = ImageDataModule(DataConfig(download=False), splits=splits)
     dm.setup()
     stream = iter(dm.train_stream(lambda: 0))
 
@@ -184,7 +184,7 @@ def diagnostics_share(splits, depth: int, device: torch.device, harness_rate: fl
     for a ResNet of `depth`: the measurement (study/diagnostics.py) timed on its own, median of 3
     after one warm-up, against the harness's step time."""
     net = build_cifar_net(depth, True).to(device, memory_format=torch.channels_last)
-    dm = ImageDataModule("cifar10", "", False, splits=splits)
+    dm = ImageDataModule(DataConfig(download=False), splits=splits)
     dm.setup()
     images, labels = dm.fixed_training_batch(BATCH, device)
     images = images.contiguous(memory_format=torch.channels_last)

@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset
 
+from study import paper
 from study.data.raw import DataError
-from study.data.sources import load_dataset
+from study.data.sources import DATASETS, load_dataset
 
 
 @dataclass
@@ -133,48 +134,73 @@ def augment(images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torc
     return padded[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
 
 
+@dataclass
+class DataConfig:
+    """Which images a run trains and is measured on, and how they are batched: the config's `data`
+    node, ImageDataModule's arguments. The defaults are CIFAR-10 under the paper's recipe."""
+
+    name: str = "cifar10"  # one of study.data.sources.DATASETS
+    root: str = "data"  # the folder that holds the dataset (docs/data.md lists the layouts)
+    download: bool = True  # fetch it into root when no copy is there (CIFAR only)
+    verify_checksums: bool = True  # false: accept pickles whose md5s differ (a re-pickled copy); recorded
+    expected_counts: list[int] | None = None  # training and test images a complete copy has; None: any
+    val_split: int = 0  # images held out of training for validation; 0: none (the paper's reported mode)
+    train_subset: int | None = None  # N: train on a fixed random N-image subset (CPU-scale runs)
+    batch_size: int = paper.RECIPE["batch_size"]  # the global mini-batch, split over devices
+    eval_batch_size: int = 1000
+    eval_subset: int | None = None  # N: measure errors on N images spread over each split (smoke runs)
+    pad: int = paper.RECIPE["pad"]  # pixels of zero padding before the random crop
+
+    def __post_init__(self):
+        if self.name not in DATASETS:
+            raise ValueError(
+                f"name={self.name!r} is unknown: choose one of {', '.join(DATASETS)} "
+                f"({' or '.join(f'data={d}' for d in DATASETS)})"
+            )
+        ranges = (
+            ("batch_size", self.batch_size > 0, "a positive whole number"),
+            ("eval_batch_size", self.eval_batch_size > 0, "a positive whole number"),
+            ("val_split", self.val_split >= 0, "0 (no validation split) or a positive number of images"),
+            (
+                "train_subset",
+                self.train_subset is None or self.train_subset > 0,
+                "a positive whole number or null (all images)",
+            ),
+            (
+                "eval_subset",
+                self.eval_subset is None or self.eval_subset > 0,
+                "a positive whole number or null (all images)",
+            ),
+            ("pad", self.pad >= 0, "zero or a positive number of pixels"),
+        )
+        for key, ok, allowed in ranges:
+            if not ok:
+                raise ValueError(f"{key}={getattr(self, key)!r} must be {allowed}")
+
+
 class ImageDataModule(L.LightningDataModule):
     """A dataset of study.data.sources held whole on the training device."""
 
-    def __init__(
-        self,
-        name: str,
-        root: str,
-        download: bool,
-        val_split: int = 0,
-        train_subset: int | None = None,
-        batch_size: int = 128,
-        eval_batch_size: int = 1000,
-        seed: int = 0,
-        pad: int = 4,
-        verify_checksums: bool = True,
-        expected_counts=None,
-        eval_subset: int | None = None,
-        splits: ImageSplits | None = None,
-    ):
+    def __init__(self, config: DataConfig, seed: int = 0, splits: ImageSplits | None = None):
         super().__init__()
-        self.name, self.root, self.download = name, root, download
-        self.verify_checksums, self.expected_counts = verify_checksums, expected_counts
-        self.val_split, self.train_subset = val_split, train_subset
-        self.batch_size, self.eval_batch_size, self.seed, self.pad = batch_size, eval_batch_size, seed, pad
-        self.eval_subset = eval_subset  # N: evaluate on N images spread over each split (smoke runs)
+        self.config, self.seed = config, seed
         self.splits = splits  # given images (the benchmark's), or None to load from root
         self._device_cache: dict[str, torch.Tensor] = {}
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits is None:
             self.splits = load_splits(
-                self.name,
-                self.root,
-                self.download,
-                self.val_split,
-                self.train_subset,
-                self.verify_checksums,
-                self.expected_counts,
+                self.config.name,
+                self.config.root,
+                self.config.download,
+                self.config.val_split,
+                self.config.train_subset,
+                self.config.verify_checksums,
+                self.config.expected_counts,
             )
-        if self.batch_size > len(self.splits.train_images):
+        if self.config.batch_size > len(self.splits.train_images):
             raise DataError(
-                f"data.batch_size={self.batch_size} is larger than the {len(self.splits.train_images):,} "
+                f"data.batch_size={self.config.batch_size} is larger than the {len(self.splits.train_images):,} "
                 "training images in use; choose a smaller batch or a larger data.train_subset"
             )
         self.mean = self.splits.train_images.float().mean(0).div_(255)
@@ -195,7 +221,9 @@ class ImageDataModule(L.LightningDataModule):
         return self._device_cache[key]
 
     def train_stream(self, start_step, rank: int = 0, world: int = 1) -> StepBatches:
-        return StepBatches(len(self.splits.train_images), self.batch_size, self.seed, self.pad, start_step, rank, world)
+        return StepBatches(
+            len(self.splits.train_images), self.config.batch_size, self.seed, self.config.pad, start_step, rank, world
+        )
 
     def train_dataloader(self) -> DataLoader:
         trainer = self.trainer
@@ -207,7 +235,7 @@ class ImageDataModule(L.LightningDataModule):
         device = batch["index"].device
         images = self.on_device("train_images", device)[batch["index"]]
         x = augment(
-            normalize(images, self.on_device("mean", device)), batch["dy"], batch["dx"], batch["flip"], self.pad
+            normalize(images, self.on_device("mean", device)), batch["dy"], batch["dx"], batch["flip"], self.config.pad
         )
         return x, self.on_device("train_labels", device)[batch["index"]]
 
@@ -220,8 +248,8 @@ class ImageDataModule(L.LightningDataModule):
         images as stored, for a net that carries its own preprocessing."""
         images, labels = self.on_device(f"{split}_images", device), self.on_device(f"{split}_labels", device)
         mean = self.on_device("mean", device)
-        mine = spread_indices(len(images), self.eval_subset or len(images), device)[rank::world]
-        for chunk in mine.split(self.eval_batch_size):
+        mine = spread_indices(len(images), self.config.eval_subset or len(images), device)[rank::world]
+        for chunk in mine.split(self.config.eval_batch_size):
             yield (normalize(images[chunk], mean) if normalized else images[chunk]), labels[chunk]
 
     def fixed_training_batch(self, size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -33,13 +33,13 @@ def blocks_per_stage(depth: int, block: str = "basic") -> int:
         )
         what = "a CIFAR net depth" if block == "basic" else "a CIFAR depth for bottleneck blocks"
         raise ValueError(
-            f"depth {depth!r} is not {what}: it must be {per}n+2 with n >= 1 ({used}); "
+            f"depth={depth!r} is not {what}: it must be {per}n+2 with n >= 1 ({used}); "
             f"nearest valid: {' or '.join(map(str, nearest))}"
         )
     return (depth - 2) // per
 
 
-@dataclass(frozen=True)
+@dataclass
 class NetConfig:
     """What builds a net. Checkpoints carry it as a plain dict (`as_dict`), so a net can be rebuilt
     from a checkpoint alone; any value that cannot build a net is refused here, with a ValueError
@@ -57,7 +57,7 @@ class NetConfig:
     def __post_init__(self):
         for name, allowed in (("arch", ARCHS), ("shortcut", SHORTCUTS), ("unit", UNITS), ("block", BLOCKS)):
             if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} {getattr(self, name)!r} is unknown: choose one of {', '.join(allowed)}")
+                raise ValueError(f"{name}={getattr(self, name)!r} is unknown: choose one of {', '.join(allowed)}")
         if self.builder is None:
             blocks_per_stage(self.depth, self.block)
         else:
@@ -65,7 +65,7 @@ class NetConfig:
         for name in ("num_classes", "in_channels"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} {value!r} must be a positive whole number")
+                raise ValueError(f"{name}={value!r} must be a positive whole number")
 
     @classmethod
     def from_dict(cls, values) -> "NetConfig":
@@ -79,13 +79,13 @@ class NetConfig:
 
     def _check_user_net(self) -> None:
         if not isinstance(self.builder, str) or not BUILDER_PATTERN.fullmatch(self.builder):
-            raise ValueError(f"builder {self.builder!r} is not a 'package.module:function' name")
+            raise ValueError(f"builder={self.builder!r} is not a 'package.module:function' name")
         if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 1:
-            raise ValueError(f"depth {self.depth!r} must be a positive whole number")
+            raise ValueError(f"depth={self.depth!r} must be a positive whole number")
         for name, default in paper.PAPER_CHOICES.items():
             if getattr(self, name) != default:
                 raise ValueError(
-                    f"{name} {getattr(self, name)!r} applies to the paper's nets only; a net of the builder "
+                    f"{name}={getattr(self, name)!r} applies to the paper's nets only; a net of the builder "
                     f"{self.builder} makes its own choices: leave {name} at {default}"
                 )
 

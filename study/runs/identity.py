@@ -45,6 +45,9 @@ NOT_IDENTITY = (
     "checkpoint_every",
     "model.compile",
     "model.max_depth",
+    "model.num_classes",  # set by data.name
+    "model.in_channels",
+    "run",  # how a run executes (its channels_last counts, as model.channels_last: MOVED_KEYS)
     "trainer.accelerator",
     "trainer.enable_progress_bar",
     "trainer._target_",
@@ -58,7 +61,11 @@ NOT_IDENTITY = (
 
 #: Keys that came after runs were made, with their defaults: at its default such a key is left out
 #: of a run's identity, so the folders of runs made before it existed keep their names.
-ADDED_KEYS = {"data.eval_subset": None, "model.unit": "original", "model.block": "basic"}
+ADDED_KEYS = {"data.eval_subset": None, "model.unit": "original", "model.block": "basic", "model.builder": None}
+
+#: Keys that moved, from their place now to their place when runs were first made: a run's identity
+#: names them where they were, so the folders of earlier runs keep their names.
+MOVED_KEYS = {"run.channels_last": "model.channels_last"}
 
 
 #: Trainer keys the harness gives its own meaning (precision null: bf16 on a GPU, else 32-true;
@@ -113,6 +120,12 @@ def identity(cfg: DictConfig | dict) -> dict:
         plain.pop("hydra", None)
     else:  # Hydra's own section is not resolvable before a job runs, and names no training choice
         plain = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
+    for now, before in MOVED_KEYS.items():
+        (section, leaf), (old_section, old_leaf) = now.split("."), before.split(".")
+        if isinstance(plain.get(section), dict) and leaf in plain[section] and isinstance(plain.get(old_section), dict):
+            plain[old_section][old_leaf] = plain[section].pop(leaf)
+            if not plain[section]:
+                del plain[section]
     for key, default in ADDED_KEYS.items():
         section, leaf = key.split(".")
         if isinstance(plain.get(section), dict) and plain[section].get(leaf, default) == default:

@@ -240,18 +240,18 @@ class ProgressLines(L.Callback):
     def final_measurement(self, trainer) -> tuple[int, float]:
         """(images the final measurement reads, its estimated seconds at this run's speed)."""
         dm = trainer.datamodule
-        if dm is None or not dm.batch_size:
+        if dm is None or not dm.config.batch_size:
             return 0, 0.0
         sizes = [
             len(getattr(dm.splits, f"{split}_images")) for split in ("train", "val", "test") if dm.has_split(split)
         ]
-        images = sum(min(n, dm.eval_subset or n) for n in sizes)
-        return images, images * self.per_step(trainer) / dm.batch_size * self.FORWARD_SHARE
+        images = sum(min(n, dm.config.eval_subset or n) for n in sizes)
+        return images, images * self.per_step(trainer) / dm.config.batch_size * self.FORWARD_SHARE
 
     def report(self, trainer) -> None:
         step, total = trainer.global_step, trainer.max_steps
         per_step = self.per_step(trainer)
-        batch = trainer.datamodule.batch_size if trainer.datamodule is not None else 0
+        batch = trainer.datamodule.config.batch_size if trainer.datamodule is not None else 0
         error = trainer.callback_metrics.get("train_error")
         parts = [f"lr {trainer.optimizers[0].param_groups[0]['lr']:g}"]
         if error is not None:

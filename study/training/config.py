@@ -1,6 +1,8 @@
-"""A run's config (conf/train.yaml): the resolvers it uses, the Trainer arguments the harness owns,
-and the refusal of impossible settings before any data is read or any folder is made, in one
-line that names the value and what is allowed. Whose a run folder is: study.runs.folder.
+"""A run's config (conf/train.yaml, typed by study.training.schema): the resolvers it uses, the
+Trainer arguments the harness owns, and the refusal of impossible settings before any data is read
+or any folder is made, in one line that names the value and what is allowed: each node's
+constructor checks its own ranges, `validate` what spans several keys. Whose a run folder is:
+study.runs.folder.
 """
 
 import os
@@ -9,10 +11,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from study.data.sources import DATASETS, SHAPES
-from study.nets import ARCHS, BLOCKS, BUILDER_SIGNATURE, SHORTCUTS, UNITS, NetConfig, blocks_per_stage, build_net
+from study import paper
+from study.data.sources import SHAPES
+from study.nets import BUILDER_SIGNATURE, NetConfig, build_net
 from study.runs.identity import run_id, trainer_defaults
 from study.training import loggers
+from study.training.schema import TrainConfig, store_schema
 
 #: Trainer arguments the harness sets itself; a config that sets them is refused (with the key
 #: that does the job instead).
@@ -32,12 +36,19 @@ TRAINER_SET_BY_HARNESS = {
 }
 
 
-def register_resolvers() -> None:
-    """`${run_id:}` in conf/train.yaml: the run folder of the config it is resolved in; and, for
-    conf/hydra/launcher/slurm.yaml, `${gpus_or_null:N}` (no GPU request on a CPU-only partition)
-    and `${at_least_one:N}` (one task per GPU, one task without GPUs)."""
+def register_config() -> None:
+    """The schema (study.training.schema) and the resolvers conf/ uses: `${run_id:}`, the run
+    folder of the config it is resolved in; `${dataset_shape:NAME,0|1}`, a dataset's classes or
+    channels (the model node's num_classes and in_channels); `${recipe:KEY}`, a number of the
+    paper's recipe (study.paper.RECIPE: trainer.max_steps); and, for conf/hydra/launcher/slurm.yaml,
+    `${gpus_or_null:N}` (no GPU request on a CPU-only partition) and `${at_least_one:N}` (one task
+    per GPU, one task without GPUs)."""
+    store_schema()
     resolvers = {
         "run_id": lambda *, _root_: run_id(_root_),
+        # an unknown dataset gets 0, never an error: the data node's check names it first
+        "dataset_shape": lambda name, i: SHAPES[name][int(i)] if name in SHAPES else 0,
+        "recipe": lambda key: paper.RECIPE[key],
         "gpus_or_null": lambda n: int(n) or None,
         "at_least_one": lambda n: max(1, int(n)),
     }
@@ -61,16 +72,11 @@ class ConfigError(ValueError):
     """A config value that cannot work; the message names it and what is allowed."""
 
 
-def check_user_net(cfg: DictConfig) -> None:
+def check_user_net(cfg: DictConfig, net_config: NetConfig) -> None:
     """model=custom: the builder is imported and builds the net once, for the dataset's classes and
     channels, so a builder that cannot work is refused before any run folder is made."""
-    if OmegaConf.is_missing(cfg.model, "builder"):
-        raise ConfigError(
-            "model=custom needs model.builder=package.module:function, a function "
-            f"{BUILDER_SIGNATURE} (docs/nets.md, 'Any net of yours')"
-        )
     try:
-        net = build_net(NetConfig.of_model(cfg.model, *SHAPES[cfg.data.name]))
+        net = build_net(net_config)
     except Exception as err:  # the user's code may raise anything: name it with the builder
         text = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
         where = "" if str(cfg.model.builder) in text else f"builder {cfg.model.builder}: "
@@ -78,92 +84,50 @@ def check_user_net(cfg: DictConfig) -> None:
     del net
 
 
-def validate(cfg: DictConfig) -> None:
-    """Refuse impossible settings before any data is loaded."""
-    m, d = cfg.model, cfg.data
-    if m.arch not in ARCHS:
-        raise ConfigError(
-            f"model.arch={m.arch!r} is unknown: choose one of {', '.join(ARCHS)} (model=plain or model=resnet)"
-        )
-    for key, allowed in (("unit", UNITS), ("block", BLOCKS)):
-        if m.get(key, allowed[0]) not in allowed:
-            raise ConfigError(f"model.{key}={m.get(key)!r} is unknown: choose one of {', '.join(allowed)}")
-    if d.name not in DATASETS:
-        raise ConfigError(
-            f"data.name={d.name!r} is unknown: choose one of {', '.join(DATASETS)} (data=cifar10, data=cifar100 or "
-            "data=fashion_mnist)"
-        )
-    if "builder" in m or OmegaConf.is_missing(m, "builder"):
-        check_user_net(cfg)
+def built(cfg: DictConfig, key: str | None = None):
+    """The dataclass a node of the schema stands for (the whole config where key is None), built
+    by its constructor, which refuses a value out of its range; the message names the key."""
+    if key is None:  # Hydra's own node, present in its callbacks, is no part of the schema
+        node = OmegaConf.merge(TrainConfig, OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]))
     else:
-        block = m.get("block", "basic")
-        try:
-            blocks_per_stage(m.depth, block)
-        except ValueError as err:
+        node = cfg[key]
+    try:
+        return OmegaConf.to_object(node)
+    except ValueError as err:
+        raise ConfigError(f"{key}.{err}" if key else str(err)) from None
+
+
+def validate(cfg: DictConfig) -> None:
+    """Refuse impossible settings before any data is loaded. OmegaConf has checked each value's
+    type at composition and each node's constructor checks its ranges; what is left here spans
+    several keys."""
+    data = built(cfg, "data")
+    m = cfg.model
+    if m.builder == "":  # conf/model/custom.yaml's placeholder
+        raise ConfigError(
+            "model=custom needs model.builder=package.module:function, a function "
+            f"{BUILDER_SIGNATURE} (docs/nets.md, 'Any net of yours')"
+        )
+    for key, i in (("num_classes", 0), ("in_channels", 1)):
+        if m[key] != SHAPES[data.name][i]:
             raise ConfigError(
-                f"model.depth={m.depth}: {err}" + (" (model.block=bottleneck)" if block != "basic" else "")
-            ) from None
-    if m.depth > m.max_depth:
+                f"model.{key}={m[key]} but {data.name} has {SHAPES[data.name][i]}: leave model.{key} to the data"
+            )
+    net_config = built(cfg, "model")
+    if net_config.depth > cfg.run.max_depth:
         raise ConfigError(
-            f"model.depth={m.depth} is deeper than model.max_depth={m.max_depth}: ResNet-1202, the "
+            f"model.depth={net_config.depth} is deeper than run.max_depth={cfg.run.max_depth}: ResNet-1202, the "
             "paper's deepest, already needs about 12.5 GiB to train at batch 128, so deeper nets are "
-            "refused rather than run out of memory; raise model.max_depth to try one"
+            "refused rather than run out of memory; raise run.max_depth to try one"
         )
-    if m.shortcut not in SHORTCUTS:
-        raise ConfigError(f"model.shortcut={m.shortcut!r} is unknown: choose one of {', '.join(SHORTCUTS)}")
-    positive = {
-        "data.batch_size": d.batch_size,
-        "data.eval_batch_size": d.eval_batch_size,
-        "trainer.max_steps": cfg.trainer.max_steps,
-        "log_every": cfg.log_every,
-        "eval_every": cfg.eval_every,
-        "checkpoint_every": cfg.checkpoint_every,
-    }
-    for key, value in positive.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(f"{key}={value!r} must be a positive whole number")
-    diag_every = cfg.get("diag_every", 0)
-    if isinstance(diag_every, bool) or not isinstance(diag_every, int) or diag_every < 0:
-        raise ConfigError(f"diag_every={diag_every!r} must be 0 (no diagnostics) or a positive number of steps")
-    seed = cfg.seed
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise ConfigError(f"seed={seed!r} must be a whole number from 0 to 2**32-1")
-    o = cfg.optim
-    real = {
-        "optim.lr": (o.lr, "a positive number, the paper's is 0.1"),
-        "optim.warmup_lr": (o.warmup_lr, "a positive number, the paper's is 0.01"),
-        "optim.momentum": (o.momentum, "in [0, 1), the paper's is 0.9"),
-        "optim.weight_decay": (o.weight_decay, "zero or positive, the paper's is 0.0001"),
-        "optim.gamma": (o.gamma, "in (0, 1], the paper's is 0.1"),
-    }
-    for key, (value, allowed) in real.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-            raise ConfigError(f"{key}={value!r} must be {allowed}")
-    for key, ok in (
-        ("optim.lr", o.lr > 0),
-        ("optim.warmup_lr", o.warmup_lr > 0),
-        ("optim.momentum", 0 <= o.momentum < 1),
-        ("optim.weight_decay", o.weight_decay >= 0),
-        ("optim.gamma", 0 < o.gamma <= 1),
-    ):
-        if not ok:
-            raise ConfigError(f"{key}={real[key][0]!r} must be {real[key][1]}")
-    milestones = list(o.milestones)
-    if any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in milestones) or milestones != sorted(
-        milestones
-    ):
-        raise ConfigError(f"optim.milestones={milestones} must be rising step numbers, e.g. [32000, 48000]")
-    if d.train_subset is not None and (not isinstance(d.train_subset, int) or d.train_subset <= 0):
-        raise ConfigError(f"data.train_subset={d.train_subset!r} must be a positive whole number or null (all images)")
-    if not isinstance(d.val_split, int) or d.val_split < 0:
+    if net_config.builder is not None:
+        check_user_net(cfg, net_config)
+    built(cfg, "optim")
+    built(cfg)  # the top-level keys, and every node again
+    available = data.train_subset or (data.expected_counts[0] - data.val_split if data.expected_counts else None)
+    if available is not None and data.batch_size > available:
         raise ConfigError(
-            f"data.val_split={d.val_split!r} must be 0 (no validation split) or a positive number of images"
-        )
-    expected = d.get("expected_counts")
-    available = d.train_subset or (expected[0] - d.val_split if expected else None)
-    if available is not None and d.batch_size > available:
-        raise ConfigError(
-            f"data.batch_size={d.batch_size} is larger than the {available:,} training images in use; "
+            f"data.batch_size={data.batch_size} is larger than the {available:,} training images in use; "
             "choose a smaller batch or a larger data.train_subset"
         )
     check_trainer(cfg.trainer)
@@ -171,8 +135,8 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(problem)
     devices = cfg.trainer.devices
     if isinstance(devices, int) and devices > 1:
-        if d.batch_size % devices:
-            raise ConfigError(f"data.batch_size={d.batch_size} must divide evenly over trainer.devices={devices}")
+        if data.batch_size % devices:
+            raise ConfigError(f"data.batch_size={data.batch_size} must divide evenly over trainer.devices={devices}")
         if (
             HydraConfig.initialized()
             and HydraConfig.get().mode == RunMode.MULTIRUN
@@ -188,6 +152,9 @@ def validate(cfg: DictConfig) -> None:
 def check_trainer(trainer: DictConfig) -> None:
     """Every trainer.X must be an argument of lightning.Trainer that the harness leaves to the user."""
     known = trainer_defaults()
+    steps = trainer.get("max_steps")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
+        raise ConfigError(f"trainer.max_steps={steps!r} must be a positive whole number")
     for key in trainer:
         if key == "_target_":
             continue

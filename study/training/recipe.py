@@ -1,15 +1,17 @@
-"""The paper's CIFAR training recipe as a LightningModule (section 4.2).
+"""The paper's CIFAR training recipe as a LightningModule (section 4.2): OptimConfig holds the
+optimiser and its lr schedule (defaults: study.paper.RECIPE), ImageClassifier trains a net by it.
 
-    optimizer     SGD, momentum 0.9, weight decay 1e-4, mini-batch 128
-    lr            0.1, x0.1 at steps 32k and 48k, stop at 64k (steps = iterations)
-    warm-up       lr 0.01 until the training error falls below 80%, then the schedule above
-                  (the paper's ResNet-110 and 1202; checked on the mean of each 50-step window)
+    optimizer     SGD with momentum and weight decay
+    lr            multiplied by gamma at each milestone step
+    warm-up       warmup_lr until the training error falls below warmup_until_train_error, then the
+                  schedule above (the paper's ResNet-110 and 1202; tested on each 50-step window)
 
 Everything that needs the host (logging, the warm-up test, the divergence test, evaluation) runs
 every k steps on device-side accumulators, so the training loop never waits on the GPU per step.
 """
 
 import contextlib
+from dataclasses import asdict, dataclass, field
 
 import lightning as L
 import torch
@@ -24,20 +26,47 @@ WARMUP_WINDOW = 50  # steps per warm-up test
 DIVERGENCE_CHECK_EVERY = 10  # steps between tests for a NaN or infinite loss
 
 
-def learning_rate(
-    step: int, lr: float, milestones, gamma: float, warming_up: bool = False, warmup_lr: float = 0.01
-) -> float:
-    """The learning rate used by update `step` (0-based)."""
-    if warming_up:
-        return warmup_lr
-    return round(lr * gamma ** sum(step >= m for m in milestones), 12)  # 0.001, not 0.0010000000000000002
+@dataclass
+class OptimConfig:
+    """The optimiser and its lr schedule, the config's `optim` node: the paper's recipe by default.
+    Steps are SGD iterations of one mini-batch."""
 
+    lr: float = paper.RECIPE["lr"]
+    momentum: float = paper.RECIPE["momentum"]
+    weight_decay: float = paper.RECIPE["weight_decay"]
+    milestones: list[int] = field(default_factory=lambda: list(paper.RECIPE["milestones"]))  # lr x gamma at each
+    gamma: float = paper.RECIPE["lr_gamma"]
+    warmup: bool | None = None  # None: on from paper.RECIPE["warmup_from_depth"] layers (ResNet-110, 1202)
+    warmup_lr: float = paper.RECIPE["warmup_lr"]
+    warmup_until_train_error: float = paper.RECIPE["warmup_until_train_error"]  # percent
 
-def paper_sgd(parameters) -> torch.optim.SGD:
-    """SGD with the paper's lr, momentum and weight decay (study.paper.RECIPE), for the benchmarks
-    and the DataLoader second opinion; runs take theirs from the config."""
-    r = paper.RECIPE
-    return torch.optim.SGD(parameters, lr=r["lr"], momentum=r["momentum"], weight_decay=r["weight_decay"])
+    def __post_init__(self):
+        ranges = (
+            ("lr", self.lr > 0, "a positive number, the paper's is 0.1"),
+            ("warmup_lr", self.warmup_lr > 0, "a positive number, the paper's is 0.01"),
+            ("momentum", 0 <= self.momentum < 1, "in [0, 1), the paper's is 0.9"),
+            ("weight_decay", self.weight_decay >= 0, "zero or positive, the paper's is 0.0001"),
+            ("gamma", 0 < self.gamma <= 1, "in (0, 1], the paper's is 0.1"),
+        )
+        for name, ok, allowed in ranges:
+            if not ok:  # NaN fails every comparison, so it lands here too
+                raise ValueError(f"{name}={getattr(self, name)!r} must be {allowed}")
+        if any(m < 0 for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
+            raise ValueError(f"milestones={list(self.milestones)} must be rising step numbers, e.g. [32000, 48000]")
+
+    def warmup_on(self, depth: int) -> bool:
+        return depth >= paper.RECIPE["warmup_from_depth"] if self.warmup is None else self.warmup
+
+    def lr_at(self, step: int, warming_up: bool = False) -> float:
+        """The learning rate used by update `step` (0-based)."""
+        if warming_up:
+            return self.warmup_lr
+        return round(
+            self.lr * self.gamma ** sum(step >= m for m in self.milestones), 12
+        )  # 0.001, not 0.0010000000000000002
+
+    def sgd(self, parameters) -> torch.optim.SGD:
+        return torch.optim.SGD(parameters, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
 
 
 @torch.no_grad()
@@ -104,21 +133,25 @@ class ImageClassifier(L.LightningModule):
     def __init__(
         self,
         net: nn.Module,
+        optim: OptimConfig | None = None,
         *,
-        lr: float,
-        momentum: float,
-        weight_decay: float,
-        milestones,
-        gamma: float,
-        warmup: bool,
-        warmup_lr: float,
-        warmup_until_train_error: float,
-        log_every: int,
-        eval_every: int,
+        warmup: bool = False,
+        log_every: int = 100,
+        eval_every: int = 1000,
         channels_last: bool = True,
     ):
         super().__init__()
-        self.save_hyperparameters(ignore=["net"])
+        self.optim = optim or OptimConfig()
+        # plain values only: a checkpoint must load with weights_only=True
+        self.save_hyperparameters(
+            {
+                "optim": asdict(self.optim),
+                "warmup": warmup,
+                "log_every": log_every,
+                "eval_every": eval_every,
+                "channels_last": channels_last,
+            }
+        )
         self.net = net
         self.warming_up = warmup
         # [wrong, seen] since the last log row and since the last warm-up test, on the device so the
@@ -131,36 +164,14 @@ class ImageClassifier(L.LightningModule):
         self.register_buffer("last_finite_loss", torch.tensor(float("nan")), persistent=False)
         self.divergence: dict | None = None
 
-    @classmethod
-    def with_paper_recipe(
-        cls, net: nn.Module, warmup: bool = False, log_every: int = 100, eval_every: int = 1000
-    ) -> "ImageClassifier":
-        """The module with every hyperparameter from `study.paper.RECIPE` (the benchmark and tests
-        use it; `study.train` takes them from the config)."""
-        r = paper.RECIPE
-        return cls(
-            net,
-            lr=r["lr"],
-            momentum=r["momentum"],
-            weight_decay=r["weight_decay"],
-            milestones=list(r["milestones"]),
-            gamma=r["lr_gamma"],
-            warmup=warmup,
-            warmup_lr=r["warmup_lr"],
-            warmup_until_train_error=r["warmup_until_train_error"],
-            log_every=log_every,
-            eval_every=eval_every,
-        )
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
     def configure_optimizers(self):
-        hp = self.hparams
-        optimizer = torch.optim.SGD(self.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
+        optimizer = self.optim.sgd(self.parameters())
 
         def factor(step: int) -> float:
-            return learning_rate(step, hp.lr, hp.milestones, hp.gamma, self.warming_up, hp.warmup_lr) / hp.lr
+            return self.optim.lr_at(step, self.warming_up) / self.optim.lr
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
@@ -210,11 +221,11 @@ class ImageClassifier(L.LightningModule):
 
     def _warmup_test(self) -> None:
         window_error = self._error_since_last(self.warmup_counts)
-        if window_error < self.hparams.warmup_until_train_error:
+        if window_error < self.optim.warmup_until_train_error:
             self.warming_up = False
             self.print(
                 f"warm-up over at step {self.global_step + 1}: training error {window_error:.1f}%, "
-                f"lr back to {self.hparams.lr}"
+                f"lr back to {self.optim.lr}"
             )
 
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
@@ -275,7 +286,10 @@ class ImageClassifier(L.LightningModule):
         config = getattr(self.net, "config", None)
         if config is not None:  # what rebuilds the net from this checkpoint alone (study.runs.checkpoints)
             datamodule = self.trainer.datamodule if self._trainer is not None else None
-            checkpoint[RECORD] = {"net": config.as_dict(), "dataset": getattr(datamodule, "name", None)}
+            checkpoint[RECORD] = {
+                "net": config.as_dict(),
+                "dataset": datamodule.config.name if datamodule is not None else None,
+            }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.warming_up = checkpoint["warming_up"]

@@ -40,7 +40,7 @@ from study.training.callbacks import (
     quiet_library_chatter,
 )
 from study.training.config import FIXED_TRAINER_ARGS, ConfigError, validate
-from study.training.recipe import ImageClassifier
+from study.training.recipe import ImageClassifier, OptimConfig
 
 __all__ = ["train", "RunError"]
 
@@ -49,10 +49,6 @@ log = logging.getLogger("study")
 
 class RunError(Exception):
     """A run that stopped for a reason outside it (a full disk); the message says what to do."""
-
-
-def warmup_enabled(cfg: DictConfig) -> bool:
-    return cfg.model.depth >= 110 if cfg.optim.warmup is None else bool(cfg.optim.warmup)
 
 
 def uses_gpu(cfg: DictConfig) -> bool:
@@ -74,29 +70,23 @@ def default_benchmark(cfg: DictConfig) -> bool:
 
 
 def load_data(cfg: DictConfig) -> ImageDataModule:
-    datamodule = ImageDataModule(**OmegaConf.to_container(cfg.data, resolve=True), seed=cfg.seed)
+    datamodule = ImageDataModule(OmegaConf.to_object(cfg.data), seed=cfg.seed)
     datamodule.setup()  # loads the data now, so a missing dataset stops the run before training
     return datamodule
 
 
 def build_module(cfg: DictConfig, net_config: NetConfig) -> ImageClassifier:
     net = build_net(net_config)
-    if cfg.model.compile:
+    if cfg.run.compile:
         net.compile()
-    o = cfg.optim
+    optim: OptimConfig = OmegaConf.to_object(cfg.optim)
     return ImageClassifier(
         net,
-        lr=o.lr,
-        momentum=o.momentum,
-        weight_decay=o.weight_decay,
-        milestones=list(o.milestones),
-        gamma=o.gamma,
-        warmup=warmup_enabled(cfg),
-        warmup_lr=o.warmup_lr,
-        warmup_until_train_error=o.warmup_until_train_error,
+        optim,
+        warmup=optim.warmup_on(net_config.depth),
         log_every=cfg.log_every,
         eval_every=cfg.eval_every,
-        channels_last=cfg.model.channels_last,
+        channels_last=cfg.run.channels_last,
     )
 
 
@@ -223,7 +213,7 @@ def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: RunLock | N
     if first_process:  # from here on the folder holds a run, which the report lists
         log.info(describe_source(datamodule.splits.source))
         atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved))
-    net_config = NetConfig.of_model(cfg.model, datamodule.num_classes, datamodule.in_channels)
+    net_config: NetConfig = OmegaConf.to_object(cfg.model)
     module = build_module(cfg, net_config)
     exposes_responses = bool(response_layers(module.net))
     if not exposes_responses:

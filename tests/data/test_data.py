@@ -15,7 +15,7 @@ from study.data.layouts import write_binary, write_pickles
 from study.data.layouts import write_image_folders as write_image_folders_as_named
 from study.data.raw import DataError
 from study.data.sources import load_dataset
-from study.data.stream import ImageDataModule, StepBatches, augment, load_splits, normalize
+from study.data.stream import DataConfig, ImageDataModule, StepBatches, augment, load_splits, normalize
 from study.results.publish import write_report
 from study.runs.checkpoints import load_checkpoint, net_of, newest_checkpoint
 from tiny_runs import compose_config, train_in_process
@@ -70,7 +70,7 @@ def test_ranks_split_the_global_batch():
 
 
 def test_fixture_loads_and_mean_is_subtracted(cifar_root):
-    dm = ImageDataModule("cifar10", str(cifar_root), download=False, verify_checksums=False)
+    dm = ImageDataModule(DataConfig(root=str(cifar_root), download=False, verify_checksums=False))
     dm.setup()
     assert dm.splits.train_images.shape == (500, 3, 32, 32) and dm.splits.train_images.dtype == torch.uint8
     assert dm.splits.test_images.shape == (200, 3, 32, 32)
@@ -89,14 +89,14 @@ def test_validation_split_and_training_subset(cifar_root):
 
 
 def test_training_batches_are_augmented_on_the_indices_device(cifar_root):
-    dm = ImageDataModule("cifar10", str(cifar_root), download=False, batch_size=16, verify_checksums=False)
+    dm = ImageDataModule(DataConfig(root=str(cifar_root), download=False, batch_size=16, verify_checksums=False))
     dm.setup()
     x, y = dm.training_batch(dm.train_stream(lambda: 0).batch_at(0, {}))
     assert x.shape == (16, 3, 32, 32) and x.dtype == torch.float32 and y.shape == (16,)
 
 
 def test_a_batch_larger_than_the_training_set_is_refused(cifar_root):
-    dm = ImageDataModule("cifar10", str(cifar_root), download=False, batch_size=1000, verify_checksums=False)
+    dm = ImageDataModule(DataConfig(root=str(cifar_root), download=False, batch_size=1000, verify_checksums=False))
     with pytest.raises(DataError, match="data.batch_size=1000 is larger than the 500 training images"):
         dm.setup()
 
@@ -386,12 +386,12 @@ def test_debian_fashion_mnist_loads():
 def test_small_evaluations_and_the_probe_batch_cover_every_class_of_a_copy_stored_class_by_class():
     import torch
 
-    from study.data.stream import ImageDataModule, ImageSplits, spread_indices
+    from study.data.stream import DataConfig, ImageDataModule, ImageSplits, spread_indices
 
     labels = torch.arange(10).repeat_interleave(100)  # image folders: class by class
     images = torch.zeros(1000, 3, 32, 32, dtype=torch.uint8)
     splits = ImageSplits(images, labels, None, None, images, labels, {"dataset": "cifar10"}, 10)
-    dm = ImageDataModule("cifar10", "", False, splits=splits, eval_subset=200)
+    dm = ImageDataModule(DataConfig(download=False, eval_subset=200), splits=splits)
     dm.setup()
     ((_, evaluated),) = list(dm.eval_batches("test", torch.device("cpu")))
     assert len(evaluated) == 200 and evaluated.bincount().tolist() == [20] * 10

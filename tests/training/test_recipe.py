@@ -1,25 +1,48 @@
+import re
+
 import pytest
 
 from study.nets import build_cifar_net
-from study.training.recipe import ImageClassifier, learning_rate
+from study.training.recipe import ImageClassifier, OptimConfig
 
-RECIPE = dict(lr=0.1, milestones=[32_000, 48_000], gamma=0.1)
+PAPER = OptimConfig()  # the paper's recipe: lr 0.1, x0.1 at 32k and 48k, warm-up lr 0.01
 
 
 @pytest.mark.parametrize(
     "step,expected", [(0, 0.1), (31_999, 0.1), (32_000, 0.01), (47_999, 0.01), (48_000, 0.001), (63_999, 0.001)]
 )
 def test_learning_rate_at_the_boundaries(step, expected):
-    assert learning_rate(step, **RECIPE) == expected
+    assert PAPER.lr_at(step) == expected
 
 
 def test_warmup_holds_001_whatever_the_step():
-    assert learning_rate(0, **RECIPE, warming_up=True, warmup_lr=0.01) == 0.01
-    assert learning_rate(40_000, **RECIPE, warming_up=True, warmup_lr=0.01) == 0.01
+    assert PAPER.lr_at(0, warming_up=True) == 0.01
+    assert PAPER.lr_at(40_000, warming_up=True) == 0.01
+
+
+@pytest.mark.parametrize(
+    "field,value,expected",
+    [
+        ("lr", 0, "lr=0 must be a positive number"),
+        ("lr", float("nan"), "lr=nan must be a positive number"),
+        ("momentum", 1.0, "momentum=1.0 must be in [0, 1)"),
+        ("weight_decay", -1e-4, "weight_decay=-0.0001 must be zero or positive"),
+        ("gamma", 0, "gamma=0 must be in (0, 1]"),
+        ("milestones", [48_000, 32_000], "must be rising step numbers"),
+    ],
+)
+def test_an_impossible_optimiser_setting_is_refused_by_name(field, value, expected):
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        OptimConfig(**{field: value})
+
+
+def test_the_warmup_is_on_by_default_from_110_layers():
+    assert not PAPER.warmup_on(56) and PAPER.warmup_on(110)
+    assert not OptimConfig(warmup=False).warmup_on(110) and OptimConfig(warmup=True).warmup_on(20)
 
 
 def make_module(warmup: bool) -> ImageClassifier:
-    return ImageClassifier.with_paper_recipe(build_cifar_net(8, True), warmup=warmup)
+    return ImageClassifier(build_cifar_net(8, True), warmup=warmup)
 
 
 def test_the_modules_scheduler_follows_the_paper_step_by_step():

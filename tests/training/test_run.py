@@ -143,17 +143,6 @@ def test_warmup_holds_lr_at_001_until_the_training_error_falls_below_the_thresho
     assert lrs[60] == expected_after
 
 
-def test_warmup_is_on_by_default_from_110_layers():
-    from hydra import compose, initialize_config_dir
-
-    from study.training.run import warmup_enabled
-
-    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
-        assert not warmup_enabled(compose("train", ["model.depth=56"]))
-        assert warmup_enabled(compose("train", ["model.depth=110"]))
-        assert not warmup_enabled(compose("train", ["model.depth=110", "optim.warmup=false"]))
-
-
 @pytest.mark.parametrize(
     "override,expected",
     [
@@ -162,14 +151,16 @@ def test_warmup_is_on_by_default_from_110_layers():
         ("data.batch_size=0", "data.batch_size=0 must be a positive"),
         ("trainer.max_steps=-5", "trainer.max_steps=-5 must be a positive"),
         ("data.name=imagenet", "cifar10, cifar100, fashion_mnist"),
-        ("optim.lr=0", "optim.lr=0 must be a positive number"),
+        ("optim.lr=0", "optim.lr=0.0 must be a positive number"),
         ("optim.lr=-0.1", "optim.lr=-0.1 must be a positive number"),
+        ("optim.lr=nan", "optim.lr=nan must be a positive number"),
         ("optim.weight_decay=-1e-4", "optim.weight_decay=-0.0001 must be zero or positive"),
         ("optim.momentum=1.5", "optim.momentum=1.5 must be in [0, 1)"),
         ("optim.milestones=[48000,32000]", "must be rising step numbers"),
         ("seed=-1", "seed=-1 must be a whole number"),
-        ("seed=x", "seed='x' must be a whole number"),
-        ("model.depth=20000", "model.depth=20000 is deeper than model.max_depth=1202"),
+        ("model.depth=20000", "model.depth=20000 is deeper than run.max_depth=1202"),
+        ("model.num_classes=100", "model.num_classes=100 but cifar10 has 10"),
+        ("log_every=0", "log_every=0 must be a positive whole number"),
         ("data.train_subset=16", "data.batch_size=32 is larger than the 16 training images"),
     ],
 )
@@ -182,7 +173,7 @@ def test_bad_settings_are_refused_before_any_data_is_loaded(tmp_path, override, 
     assert expected in str(err.value)
 
 
-@pytest.mark.parametrize("override,expected", [("model.depth=21", "6n+2"), ("seed=x", "seed='x' must be a whole")])
+@pytest.mark.parametrize("override,expected", [("model.depth=21", "6n+2"), ("optim.lr=0", "optim.lr=0.0 must be")])
 def test_a_bad_setting_stops_the_command_in_one_line_before_any_folder_or_data(tmp_path, override, expected):
     result = train(tmp_path / "no-data-here", tmp_path / "runs", override, check=False)
     assert result.returncode == 2
@@ -197,6 +188,27 @@ def test_a_bad_setting_stops_the_command_in_one_line_before_any_folder_or_data(t
 def test_unknown_model_or_dataset_is_refused_by_hydra_with_the_options(tmp_path, override, options):
     result = run_cli("study.train", override, f"runs_root={tmp_path}")
     assert result.returncode != 0 and all(option in result.stderr for option in options)
+
+
+@pytest.mark.parametrize(
+    "override,key,value",
+    [
+        ("seed=x", "seed", "x"),
+        ("data.batch_size=true", "data.batch_size", "True"),
+        ("optim.lr=fast", "optim.lr", "fast"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused_by_hydra_naming_key_and_value(tmp_path, override, key, value):
+    result = run_cli("study.train", override, f"runs_root={tmp_path / 'runs'}")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"full_key: {key}" in result.stderr and f"Value '{value}'" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_key_the_schema_lacks_is_refused_by_hydra(tmp_path):
+    result = run_cli("study.train", "model.widht=2", f"runs_root={tmp_path / 'runs'}")
+    assert result.returncode != 0 and "Could not override 'model.widht'" in result.stderr
+    assert not (tmp_path / "runs").exists()
 
 
 def test_missing_data_stops_before_training_with_a_short_message(tmp_path):
@@ -385,7 +397,7 @@ def test_an_exception_leaves_a_failed_summary_and_a_rerun_retries_it(cifar_root,
 
 @pytest.mark.slow
 def test_a_compiled_net_trains_and_checkpoints(cifar_root, tmp_path):
-    train(cifar_root, tmp_path, "model.depth=8", "model.compile=true")
+    train(cifar_root, tmp_path, "model.depth=8", "run.compile=true")
     run_dir = only_run_dir(tmp_path)
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "completed"
 
@@ -513,5 +525,5 @@ def test_a_pre_activation_bottleneck_run_trains_resumes_and_reports_in_its_own_f
 
 def test_a_depth_the_block_cannot_build_is_refused_before_the_data(tmp_path):
     result = run_cli("study.train", "model.block=bottleneck", "model.depth=8", f"runs_root={tmp_path}")
-    assert result.returncode == 2 and "9n+2" in result.stderr and "model.block=bottleneck" in result.stderr
+    assert result.returncode == 2 and "9n+2" in result.stderr and "bottleneck blocks" in result.stderr
     assert not list(tmp_path.iterdir())

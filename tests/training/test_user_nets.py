@@ -148,9 +148,9 @@ def test_a_builder_that_cannot_work_is_refused_before_any_folder(cifar_root, tmp
     "override,expected",
     [
         (None, "model=custom needs model.builder=package.module:function"),
-        ("model.unit=preact", "unit 'preact' applies to the paper's nets only"),
-        ("model.shortcut=B", "shortcut 'B' applies to the paper's nets only"),
-        ("model.depth=0", "depth 0 must be a positive whole number"),
+        ("model.unit=preact", "unit='preact' applies to the paper's nets only"),
+        ("model.shortcut=B", "shortcut='B' applies to the paper's nets only"),
+        ("model.depth=0", "depth=0 must be a positive whole number"),
     ],
 )
 def test_custom_settings_that_mean_nothing_are_refused(user_code, override, expected):
