@@ -203,9 +203,9 @@ def test_the_full_length_experiment_is_the_recipe_the_report_compares_with_publi
 
     from study.results.reproductions import recipe_departures
 
-    config = OmegaConf.to_container(compose_config("experiment=recipe_full", "data.root=x"))
+    config = OmegaConf.to_container(compose_config("experiment=recipe_full", "data.root=x"), resolve=True)
     assert recipe_departures({"dataset": "cifar10", "config": config, "data": {"reencoded": False}}) == []
-    mini = OmegaConf.to_container(compose_config("experiment=mini", "data.root=x"))
+    mini = OmegaConf.to_container(compose_config("experiment=mini", "data.root=x"), resolve=True)
     changes = recipe_departures({"dataset": "cifar10", "config": mini, "data": {"reencoded": False}})
     assert [c.split("=")[0] for c in changes] == ["optim.lr", "optim.milestones", "trainer.max_steps"]
 
