@@ -37,6 +37,7 @@ from study.nets import NetConfig, build_net
 from study.nets.export import FORMAT, ExportError, PreprocessedNet, load_export, save_export
 from study.nets.imports import IMPORTERS, CheckpointImportError
 from study.runs import checkpoints
+from study.runs.folder import RunFolderError, check_output
 from study.runs.summary import stored_config
 from study.training.recipe import layer_response_std, misclassified
 from study.training.run import write_responses
@@ -78,6 +79,8 @@ def data_settings(run_dir: Path | None, overrides: list[str], recorded_dataset=N
     unknown = [key for key in given if key != "data"]
     if unknown:
         raise EvaluateError(f"only data.* can be changed (got {', '.join(unknown)}); e.g. data.root=DIR")
+    if not isinstance(given.get("data") or {}, dict):
+        raise EvaluateError(f"data={given['data']!r}: give the data's settings one by one, e.g. data.root=DIR")
     data.update(given.get("data") or {})
     for key, value in data.items():
         if isinstance(value, str) and "${" in value:
@@ -254,8 +257,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--import {args.importer[0]}: no such importer; choose one of {', '.join(IMPORTERS)}")
     if not args.importer and args.run is None:
         parser.error("name a run folder, a checkpoint or an exported net (or --import NAME FILE)")
-    if args.export and args.export.exists() and not args.export.is_file():
-        parser.error(f"--export {args.export} is not a file: name the file to write")
+    for flag, path in (("--export", args.export), ("--responses", args.responses)):
+        if path is None:
+            continue
+        if path.exists() and not path.is_file():
+            parser.error(f"{flag} {path} is not a file: name the file to write")
+        if not path.parent.is_dir():
+            parser.error(f"{flag} {path}: the folder {path.parent} does not exist; make it first")
+        try:
+            check_output(path, flag)
+        except RunFolderError as err:
+            parser.error(str(err))
     try:
         if args.importer:
             net, dm, source = imported(args.importer[0], Path(args.importer[1]), overrides)

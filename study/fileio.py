@@ -95,3 +95,32 @@ def inside(folder: Path, name: str) -> Path | None:
     if not stat.S_ISREG(mode):
         raise UnsafeFile(f"{name} is not a plain file (a device, FIFO, socket or folder)")
     return path
+
+
+#: Bounds on a YAML file read from a folder given to us (a run's config.yaml is a few kB).
+YAML_MAX_BYTES = 1_000_000
+YAML_MAX_DEPTH = 32
+
+
+def bounded_yaml_text(path: Path) -> str:
+    """The text of a YAML file of plain values: without anchors or aliases (a few hundred bytes of
+    them expand to millions of values), within YAML_MAX_BYTES and YAML_MAX_DEPTH, so that parsing
+    it costs no more than its size. A ValueError says which bound it breaks."""
+    import yaml
+
+    with open(path, "rb") as f:
+        data = f.read(YAML_MAX_BYTES + 1)
+    if len(data) > YAML_MAX_BYTES:
+        raise ValueError(f"{path.name} is larger than {YAML_MAX_BYTES:,} bytes")
+    try:
+        text = data.decode()
+        depth = 0
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise ValueError(f"{path.name} uses YAML anchors or aliases, which a config never has")
+            depth += isinstance(event, yaml.CollectionStartEvent) - isinstance(event, yaml.CollectionEndEvent)
+            if depth > YAML_MAX_DEPTH:
+                raise ValueError(f"{path.name} is nested more than {YAML_MAX_DEPTH} deep")
+        return text
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path.name} is not YAML ({err})") from None

@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from study.results.publish import write_report
+from study.results.publish import PublishError, write_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         help="offline (default) writes wandb's files under --out for `wandb sync`",
     )
     args = parser.parse_args(argv)
+    if args.ymax is not None and not 0 < args.ymax <= 100:  # NaN fails it too
+        parser.error(f"--ymax {args.ymax}: give a percentage above 0 and at most 100 (the error axes' top)")
     published = {}
     for item in args.published:
         label, _, csv = item.partition("=")
@@ -63,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return write_report(args.roots, args.out, args.ymax, upload, published)
+    except PublishError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     except OSError as err:  # a name too long, a full disk, a folder we may not write
         print(
             f"error: cannot write the report to {args.out} ({err.strerror or err}); the files of an earlier report "

@@ -11,6 +11,7 @@ without a report: the same command goes on from there.
 """
 
 import argparse
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +22,15 @@ EXPERIMENTS = {"paper": ["fig6_plain", "fig6_resnet", "resnet1202", "table6"], "
 FIXED_SEEDS = {"table6"}  # sweeps whose seeds are part of the experiment (ResNet-110 x 5)
 
 
+def hydra_value(text: str) -> str:
+    """`text` quoted as one value of a Hydra override, whatever it holds (commas, spaces, quotes,
+    brackets): never a sweep, a list or an interpolation. Hydra's quoted strings take a backslash
+    as an escape only before a quote or at the end."""
+    if "${" in text:
+        raise ValueError(f"{text!r} holds '${{', which Hydra would expand as an interpolation: rename the folder")
+    return "'" + re.sub(r"(\\+)(?='|$)", lambda m: m.group(1) * 2, text).replace("'", "\\'") + "'"
+
+
 def sweep_command(experiment: str, args: argparse.Namespace) -> list[str]:
     cmd = [
         sys.executable,
@@ -29,12 +39,12 @@ def sweep_command(experiment: str, args: argparse.Namespace) -> list[str]:
         "-m",
         f"experiment={experiment}",
         f"data={args.data}",
-        f"runs_root={args.runs}",
+        f"runs_root={hydra_value(args.runs)}",
     ]
     if experiment not in FIXED_SEEDS:
         cmd.append(f"seed={args.seeds}")
     if args.data_dir:
-        cmd += [f"data.root={args.data_dir}"]
+        cmd += [f"data.root={hydra_value(args.data_dir)}"]
     if args.launcher:
         cmd.append(f"hydra/launcher={args.launcher}")
     elif args.jobs > 1:
@@ -76,6 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs {args.jobs}: must be at least 1")
+    if not re.fullmatch(r"\d+(,\d+)*", args.seeds):
+        parser.error(f"--seeds {args.seeds!r}: give whole numbers separated by commas, e.g. 0,1,2")
+    if args.launcher and not re.fullmatch(r"[\w-]+", args.launcher):
+        parser.error(f"--launcher {args.launcher!r}: give the name of a file in conf/hydra/launcher, e.g. slurm")
+    for flag, value in (("--data-dir", args.data_dir), ("--runs", args.runs)):
+        try:
+            hydra_value(value or "")
+        except ValueError as err:
+            parser.error(f"{flag} {err}")
 
     experiments, failed = EXPERIMENTS[args.scale], []
     for i, experiment in enumerate(experiments, 1):

@@ -161,3 +161,125 @@ def test_a_name_too_long_for_the_file_system_is_one_line(cifar_root, tmp_path):
     fake_run(tmp_path / "runs", "resnet", 20)
     report = run_main("study.report", str(tmp_path / "runs"), "--out", str(long))
     assert report.returncode == 2 and "Traceback" not in report.stderr and "File name too long" in report.stderr
+
+
+def a_run_with_a_checkpoint(root: Path) -> Path:
+    run_dir = fake_run(root, "resnet", 20, test=8.0)
+    (run_dir / "checkpoints").mkdir()
+    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"the run's newest checkpoint")
+    return run_dir
+
+
+@pytest.mark.parametrize("target", ["checkpoints/last.ckpt", "summary.json", "my-export.pt"])
+def test_evaluate_refuses_to_write_into_a_run_folder_before_evaluating(tmp_path, target):
+    run_dir = a_run_with_a_checkpoint(tmp_path / "runs")
+    before = snapshot(run_dir)
+    for flag in ("--export", "--responses"):
+        result = run_main("study.evaluate", str(run_dir), flag, str(run_dir / target))
+        assert result.returncode == 2 and f"inside the run folder {run_dir}" in result.stderr
+        assert "Traceback" not in result.stderr and snapshot(run_dir) == before
+
+
+def test_evaluate_refuses_an_output_in_a_missing_folder_before_evaluating(tmp_path):
+    result = run_main("study.evaluate", str(tmp_path / "no-such-net.pt"), "--export", str(tmp_path / "gone" / "n.pt"))
+    assert result.returncode == 2 and "does not exist; make it first" in result.stderr
+
+
+def test_the_dataloader_check_refuses_a_run_folder_bad_steps_and_a_folder_without_cifar(tmp_path):
+    run_dir = a_run_with_a_checkpoint(tmp_path / "runs")
+    before = snapshot(run_dir)
+    refused = run_main("study.bench.dataloader_check", str(tmp_path), "--out", str(run_dir))
+    assert refused.returncode == 2 and f"--out {run_dir} is the run folder" in refused.stderr
+    assert snapshot(run_dir) == before
+    steps = run_main("study.bench.dataloader_check", str(tmp_path), "--out", str(tmp_path / "c"), "--steps", "0")
+    assert steps.returncode == 2 and "--steps 0: give a positive whole number" in steps.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    missing = run_main("study.bench.dataloader_check", str(empty), "--out", str(tmp_path / "c"))
+    assert missing.returncode == 2 and "no CIFAR-10 in" in missing.stderr and "Traceback" not in missing.stderr
+
+
+@pytest.mark.parametrize("folder", ["/data/cifar,v2", "r,x", "my data [v2]", "it's", "trail\\", "a=b"])
+def test_reproduce_hands_each_path_to_hydra_as_one_value_and_seeds_as_a_sweep(folder):
+    import argparse
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from study.reproduce import sweep_command
+    from tiny_runs import compose_config
+
+    args = argparse.Namespace(
+        data="cifar10", runs=folder, seeds="0,1", data_dir=folder, launcher=None, jobs=1, overrides=[]
+    )
+    overrides = sweep_command("mini", args)[4:]  # after `python -m study.train -m`
+    parsed = {o.key_or_group: o for o in OverridesParser.create().parse_overrides(overrides)}
+    assert parsed["seed"].is_sweep_override() and not parsed["data.root"].is_sweep_override()
+    cfg = compose_config(*(o for o in overrides if not o.startswith("seed=")))
+    assert cfg.data.root == folder and cfg.runs_root == folder
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--data-dir", "/data/${oc.env:HOME}"], "would expand as an interpolation"),
+        (["--runs", "${x}"], "would expand as an interpolation"),
+        (["--seeds", "0,x"], "--seeds '0,x': give whole numbers"),
+        (["--launcher", "slurm,joblib"], "--launcher 'slurm,joblib'"),
+    ],
+)
+def test_reproduce_refuses_what_hydra_would_read_as_more_than_one_value(flags, message):
+    result = run_main("study.reproduce", *flags)
+    assert result.returncode == 2 and message in result.stderr
+
+
+@pytest.mark.parametrize("step", ["abc", "1e400", "nan"])
+def test_a_resume_over_a_metrics_row_whose_step_is_no_number_stops_in_one_line(cifar_root, tmp_path, step):
+    status, run_dir = train_in_process(cifar_root, tmp_path / "runs", "model.depth=8")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    (run_dir / "summary.json").write_text(json.dumps({**summary, "status": "interrupted"}))
+    metrics = run_dir / "metrics.csv"
+    header = metrics.read_text().splitlines()[0].split(",")
+    with open(metrics, "a") as f:
+        f.write(",".join(step if name == "step" else "" for name in header) + "\n")
+    before = metrics.read_bytes()
+    result = train(cifar_root, tmp_path / "runs")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"metrics.csv has a row with step {step!r}, not a step number" in result.stderr
+    assert metrics.read_bytes() == before
+
+
+def yaml_bomb(levels: int = 9) -> str:
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    "text, why", [(yaml_bomb(), "anchors or aliases"), ("a: " + "[" * 200 + "]" * 200, "nested more than")]
+)
+def test_a_config_yaml_that_would_expand_without_bound_is_refused_at_once(cifar_root, tmp_path, text, why):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.yaml").write_text(text)
+    (run_dir / "metrics.csv").write_text("step\n")
+    result = train(cifar_root, tmp_path / "runs", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 2 and why in result.stderr and "Traceback" not in result.stderr
+    assert (run_dir / "config.yaml").read_text() == text
+
+
+def test_a_summary_nested_too_deeply_is_listed_not_fatal(tmp_path):
+    run_dir = fake_run(tmp_path / "runs", "resnet", 20, test=8.0, folder="deep")
+    fake_run(tmp_path / "runs", "resnet", 32, test=7.5)
+    (run_dir / "summary.json").write_text('{"status": "completed", "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    result = run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0 and "nested too deeply" in result.stdout
+
+
+def test_evaluate_refuses_data_settings_of_the_wrong_shape_in_one_line(cifar_root, tmp_path):
+    status, run_dir = train_in_process(cifar_root, tmp_path / "runs", "model.depth=8")
+    for override, message in (
+        ("data=5", "data=5: give the data's settings one by one"),
+        ("data.name=[a,b]", "is unknown"),
+    ):
+        result = run_main("study.evaluate", str(run_dir), override)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr

@@ -13,6 +13,7 @@ Writes DIR/metrics.csv (step, train_error, test_error in %) and DIR/summary.json
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -21,8 +22,10 @@ import torch.nn.functional as F
 
 from study import paper
 from study.data import common_pipeline
+from study.data.raw import DataError
 from study.data.stream import load_splits
 from study.nets import build_cifar_net
+from study.runs.folder import RunFolderError, check_output
 from study.training.recipe import OptimConfig, error_rate
 
 
@@ -45,8 +48,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-every", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    for flag, value in (("--steps", args.steps), ("--eval-every", args.eval_every), ("--depth", args.depth)):
+        if value <= 0:
+            parser.error(f"{flag} {value}: give a positive whole number")
+    try:
+        check_output(args.out, "--out")
+    except RunFolderError as err:
+        parser.error(str(err))
     torch.manual_seed(args.seed)
-    splits = load_splits("cifar10", args.data_dir, False, 0, None, verify_checksums=False)
+    try:
+        splits = load_splits("cifar10", args.data_dir, False, 0, None, verify_checksums=False)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     pipeline = common_pipeline
     train_set = pipeline.ArrayImages(splits.train_images, splits.train_labels, pipeline.transform(train=True))
     test_set = pipeline.ArrayImages(splits.test_images, splits.test_labels, pipeline.transform(train=False))

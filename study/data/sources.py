@@ -76,8 +76,11 @@ LOADERS = {
     "fashion_mnist": load_fashion_mnist,
 }
 DATASETS = tuple(LOADERS)
-#: (classes, image channels) of each dataset, known before its files are read.
-SHAPES = {**{name: (len(fmt.classes), 3) for name, fmt in CIFAR_FORMATS.items()}, "fashion_mnist": (CLASSES, CHANNELS)}
+#: (classes, image channels, image side in pixels) of each dataset, known before its files are read.
+SHAPES = {
+    **{name: (len(fmt.classes), 3, 32) for name, fmt in CIFAR_FORMATS.items()},
+    "fashion_mnist": (CLASSES, CHANNELS, 28),
+}
 
 
 def load_dataset(name: str, root: str, download: bool, verify_checksums: bool = True, expected_counts=None) -> RawData:

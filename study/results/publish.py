@@ -5,10 +5,17 @@ where variants of the nets were compared; and, on request, the figures and Table
 wandb beside the runs.
 
 The set is written into a staging folder first and then replaces the previous report's files,
-so a failure leaves the previous set as it was; files of others in the folder are left alone.
+those its manifest (MANIFEST) lists, so a failure leaves the previous set as it was; nothing else
+in the folder is touched, and a file of the new set where --out holds one of someone else's is
+refused before anything changes.
 """
 
+import contextlib
+import json
+import os
+import re
 import shutil
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -17,7 +24,7 @@ import pandas as pd
 
 from study import paper
 from study.data.sources import describe_copy
-from study.fileio import atomic_write_text
+from study.fileio import UnsafeFile, atomic_write_text, inside
 from study.paper import net_name
 from study.results.claims import paper_claims, shortcut_claim, signal_claims, unit_claim
 from study.results.collect import Collection, collect, study_titles
@@ -212,7 +219,7 @@ def write_index(out: Path, collection: Collection, titles: dict, roots: list[Pat
     atomic_write_text(out / "report.md", "\n".join(index) + "\n")
 
 
-#: What a report writes into --out; only these are replaced, anything else there is left alone.
+#: The names of what a report writes into --out (at the top, or in a study's folder).
 REPORT_FILES = [
     "runs.csv",
     "curves.csv",
@@ -229,17 +236,81 @@ REPORT_FILES = [
 ] + [f"fig{n}.{ext}" for n in ("1", "6", "7", "_signals") for ext in ("png", "pdf")]
 
 
+#: What a report leaves in --out beside its files: the list of them, so the next report replaces
+#: exactly those and nothing else (never a file it cannot show it wrote).
+MANIFEST = ".study-report.json"
+STUDY_FOLDER = re.compile(r"study-[0-9a-f]{8}")
+
+
+class PublishError(ValueError):
+    """--out holds something the report would have to replace but did not write; nothing changed."""
+
+
+def report_path(name) -> bool:
+    """Whether `name` (relative, '/'-separated) is a path a report writes: one of REPORT_FILES,
+    at the top or in one study's folder."""
+    if not isinstance(name, str):
+        return False
+    *folder, leaf = name.split("/")
+    return leaf in REPORT_FILES and (folder == [] or (len(folder) == 1 and bool(STUDY_FOLDER.fullmatch(folder[0]))))
+
+
+def written_before(out: Path) -> set[str]:
+    """The files an earlier report wrote into `out`, as its manifest lists them; none without one."""
+    try:
+        path = inside(out, MANIFEST)
+        listed = json.loads(path.read_text()) if path else {"files": []}
+    except (UnsafeFile, ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise PublishError(f"{out / MANIFEST} is not a report's list of its files ({err}); nothing changed") from None
+    files = listed.get("files") if isinstance(listed, dict) else None
+    if not isinstance(files, list) or not all(report_path(f) for f in files):
+        raise PublishError(
+            f"{out / MANIFEST} does not list only files a report writes; nothing was changed. "
+            "Remove it if it is yours, or write the report elsewhere (--out)"
+        )
+    return set(files)
+
+
+def is_plain(path: Path, kind) -> bool:
+    """`path` exists as this kind of entry (stat.S_ISREG or S_ISDIR), itself and not through a link."""
+    try:
+        return kind(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return False
+
+
 def publish(staging: Path, out: Path) -> None:
-    """Replace the report files in `out` by the set in `staging`: stale ones of an earlier report
-    (a study folder that is gone, a file this one does not write) go, other files stay."""
+    """Replace the files an earlier report wrote into `out` (its manifest's) by the set in
+    `staging`, and list the new set in the manifest. Everything is checked before anything
+    changes: a file of the new set where `out` holds one the earlier report did not write, or a
+    link or other odd entry in the way, is refused with nothing changed."""
     out.mkdir(parents=True, exist_ok=True)
-    for old in [out / name for name in REPORT_FILES] + list(out.glob("study-*")):
-        if old.is_dir():
-            shutil.rmtree(old)
-        elif old.exists():
-            old.unlink()
-    for new in staging.iterdir():
-        new.replace(out / new.name)
+    before = written_before(out)
+    new = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
+    problems = []
+    for name in sorted(set(new) | before):
+        target, folder = out / name, (out / name).parent
+        if folder != out and os.path.lexists(folder) and not is_plain(folder, stat.S_ISDIR):
+            problems.append(f"{folder.name} is not a plain folder (a link or a file)")
+        elif name in before and os.path.lexists(target) and not is_plain(target, stat.S_ISREG):
+            problems.append(f"{name} is no longer a plain file (a link, a folder or a device)")
+        elif name not in before and os.path.lexists(target):
+            problems.append(f"{name} was not written by an earlier report (it is not in {MANIFEST})")
+    if problems:
+        raise PublishError(
+            f"the report would replace what is not its own in {out}: {'; '.join(sorted(set(problems)))}. "
+            "Nothing was changed: move those away, or write the report elsewhere (--out)"
+        )
+    for name in sorted(before - set(new)):  # stale files of the earlier report
+        if os.path.lexists(out / name):
+            (out / name).unlink()
+    for name in new:
+        (out / name).parent.mkdir(exist_ok=True)
+        (staging / name).replace(out / name)
+    for folder in {(out / name).parent for name in before} - {out}:
+        with contextlib.suppress(OSError):  # kept where it holds anything else
+            folder.rmdir()
+    atomic_write_text(out / MANIFEST, json.dumps({"written_by": "study.report", "files": new}, indent=1) + "\n")
 
 
 def upload_to_wandb(out: Path, studies: dict, titles: dict, project: str, entity: str | None, mode: str) -> None:

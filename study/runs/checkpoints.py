@@ -77,8 +77,19 @@ def set_aside(run_dir: Path, reason: str) -> Path:
 
 
 def trim_metrics(run_dir: Path, up_to_step: int) -> None:
-    """Drop metrics.csv rows logged after `up_to_step`: the resumed run logs them again."""
-    trim_rows(Path(run_dir) / "metrics.csv", lambda r: bool(r.get("step")) and int(float(r["step"])) <= up_to_step)
+    """Drop metrics.csv rows logged after `up_to_step`: the resumed run logs them again. A
+    ValueError names a row whose step is not a step number (the file was changed by hand)."""
+
+    def keep(row: dict) -> bool:
+        step = row.get("step")
+        if not step:
+            return False
+        try:
+            return int(float(step)) <= up_to_step
+        except (ValueError, OverflowError):
+            raise ValueError(f"metrics.csv has a row with step {step!r}, not a step number") from None
+
+    trim_rows(Path(run_dir) / "metrics.csv", keep)
 
 
 def net_of(checkpoint: dict) -> NetConfig | None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from study.fileio import UnsafeFile, inside
+from study.fileio import UnsafeFile, bounded_yaml_text, inside
 from study.runs import summary
 from study.runs.checkpoints import CHECKPOINTS
 from study.runs.identity import identity_differences
@@ -70,7 +70,8 @@ def check_same_run(run_dir: Path, cfg: DictConfig) -> None:
     or whose summary cannot be read."""
     try:
         check_ours(run_dir)
-        summary.read(run_dir)
+        if not (summary.read(run_dir) or {}).get("config") and (run_dir / CONFIG).is_file():
+            bounded_yaml_text(run_dir / CONFIG)  # the run's config, from config.yaml alone: within bounds
     except OSError as err:  # a name too long for the file system, a folder we may not read
         raise RunFolderError(
             f"cannot write to the output folder {run_dir} ({err.strerror or err}): "
@@ -101,3 +102,26 @@ def check_writable(folder: Path) -> None:
             f"cannot write to the output folder {folder} ({err.strerror or err}): "
             "choose another with runs_root=DIR (or hydra.run.dir=DIR)"
         ) from None
+
+
+def run_of(path: Path) -> Path | None:
+    """The run folder `path` is, or lies in (where a link leads), if any: a folder with a run's
+    summary.json, or its config.yaml beside its metrics, log or checkpoints."""
+    path = Path(path).resolve()
+    for folder in (path, *path.parents):
+        if (folder / SUMMARY).is_file() or (
+            (folder / CONFIG).is_file() and any((folder / n).exists() for n in (METRICS, TRAIN_LOG, CHECKPOINTS))
+        ):
+            return folder
+    return None
+
+
+def check_output(path: Path, flag: str) -> None:
+    """Refuse an output (a file, or a folder to write into) that is a run's folder or lies in one:
+    a command's output never replaces what a run wrote."""
+    run = run_of(path)
+    if run is not None:
+        raise RunFolderError(
+            f"{flag} {path} is {'the run folder' if run == Path(path).resolve() else 'inside the run folder'} {run}; "
+            "a run's files are its own: write elsewhere"
+        )

@@ -7,6 +7,7 @@ from another host (shared storage), a lock untouched for LOCK_STALE_AFTER_S.
 import contextlib
 import json
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -33,31 +34,57 @@ def _this_process() -> dict:
     }
 
 
+#: Larger than any pid Linux gives (pid_max is at most 2**22).
+MAX_PID = 2**22
+
+
 def _read_lock(path: Path) -> dict | None:
+    """The lock's record; {} where it cannot be read as one (it is judged by its age alone), and
+    a FIFO or device is never opened."""
     try:
-        holder = json.loads(path.read_text())
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return {}
+        with open(path, "rb") as f:
+            holder = json.loads(f.read(4096))  # a lock is a few dozen bytes
         return holder if isinstance(holder, dict) else {}
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, UnicodeDecodeError):
-        return {}  # unreadable: judged by its age alone
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+        return {}
+
+
+def _started_at(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch), where /proc tells; else None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(
+            float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime")
+        )
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def lock_is_live(path: Path, holder: dict) -> bool:
-    """Whether the process named in a lock may still be training: on this host, its pid is alive;
-    elsewhere (shared storage spans hosts), the lock was touched within LOCK_STALE_AFTER_S. A
+    """Whether the process named in a lock may still be training: on this host, its pid is alive
+    and that process had started when the lock was taken (`since`); elsewhere (shared storage spans
+    hosts), or where that cannot be told, the lock was touched within LOCK_STALE_AFTER_S. A
     requeued SLURM job takes over the lock of its own earlier incarnation."""
     me = _this_process()
     if me["job"] and holder.get("job") == me["job"] and holder.get("pid") != me["pid"]:
         return False
-    if holder.get("host") == me["host"] and isinstance(holder.get("pid"), int):
+    pid, since = holder.get("pid"), holder.get("since")
+    if holder.get("host") == me["host"] and isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid < MAX_PID:
         try:
-            os.kill(holder["pid"], 0)
+            os.kill(pid, 0)
         except ProcessLookupError:
             return False
         except PermissionError:
-            return True
-        return True
+            pass
+        started = _started_at(pid)
+        if started is not None and isinstance(since, (int, float)) and not isinstance(since, bool):
+            return started <= since + 2  # a pid taken by a process started later is not the holder
+        # which process wrote the lock cannot be told: judged by its age, as a live holder touches it
     try:
         return time.time() - path.stat().st_mtime < LOCK_STALE_AFTER_S
     except FileNotFoundError:

@@ -21,7 +21,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from study.data.sources import DATASETS
-from study.fileio import inside, write_json
+from study.fileio import bounded_yaml_text, inside, write_json
 from study.nets import ARCHS, BLOCKS, SHORTCUTS, blocks_per_stage
 
 __all__ = ["SUMMARY", "STATUSES", "USABLE", "FIELDS", "blank", "write", "read", "problems", "stored_config"]
@@ -97,6 +97,8 @@ def read(run_dir: Path) -> dict | None:
         return None
     try:
         summary = json.loads(path.read_text())
+    except RecursionError:
+        raise ValueError(f"{path} is nested too deeply to be a summary") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path} is not valid JSON ({err})") from None
     if not isinstance(summary, dict) or "status" not in summary:
@@ -132,8 +134,8 @@ def stored_config(run_dir: Path) -> dict | None:
         return None
     if path:
         try:
-            loaded = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
-            return loaded if isinstance(loaded, dict) else None
-        except Exception:
+            loaded = OmegaConf.to_container(OmegaConf.create(bounded_yaml_text(path)), resolve=False)
+        except Exception:  # anything a foreign file can make a parser raise: no config
             return None
+        return loaded if isinstance(loaded, dict) else None
     return None

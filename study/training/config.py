@@ -7,6 +7,7 @@ study.runs.folder.
 
 import os
 
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
@@ -73,15 +74,28 @@ class ConfigError(ValueError):
 
 
 def check_user_net(cfg: DictConfig, net_config: NetConfig) -> None:
-    """model=custom: the builder is imported and builds the net once, for the dataset's classes and
-    channels, so a builder that cannot work is refused before any run folder is made."""
+    """model=custom: the builder is imported, builds the net once for the dataset's classes and
+    channels, and the net takes two blank images, so a builder that cannot work (or whose net has
+    nothing to train, or gives other than one score per class) is refused before any run folder is
+    made."""
+    builder = cfg.model.builder
+    side = SHAPES[cfg.data.name][2]
     try:
         net = build_net(net_config)
+        with torch.no_grad():
+            out = net.eval()(torch.zeros(2, net_config.in_channels, side, side))
     except Exception as err:  # the user's code may raise anything: name it with the builder
         text = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
-        where = "" if str(cfg.model.builder) in text else f"builder {cfg.model.builder}: "
+        where = "" if str(builder) in text else f"builder {builder}: "
         raise ConfigError(f"model.builder: {where}{text}") from None
-    del net
+    if not any(p.requires_grad for p in net.parameters()):
+        raise ConfigError(f"model.builder: builder {builder} made a net with no parameters to train")
+    shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    if shape != (2, net_config.num_classes):
+        raise ConfigError(
+            f"model.builder: builder {builder} made a net that gives {shape} for 2 images of "
+            f"{net_config.in_channels}x{side}x{side}; it must give (2, {net_config.num_classes}), one score a class"
+        )
 
 
 def built(cfg: DictConfig, key: str | None = None):

@@ -25,7 +25,7 @@ from study.data.stream import ImageDataModule
 from study.fileio import atomic_write_text
 from study.nets import NetConfig, build_net, count_parameters, response_layers
 from study.runs import checkpoints, provenance, summary
-from study.runs.folder import check_same_run, check_writable
+from study.runs.folder import RunFolderError, check_same_run, check_writable
 from study.runs.identity import run_id, run_label, study_of
 from study.runs.lock import RunLock, describe_holder
 from study.training import diagnostics, loggers, pool
@@ -107,7 +107,12 @@ def resume_point(run_dir: Path, first_process: bool, net_config: NetConfig) -> t
             f"resume: {run_dir} from {path.name} at step {step}"
             + (f" (refused: {'; '.join(refused)})" if refused else "")
         )
-        checkpoints.trim_metrics(run_dir, step)
+        try:
+            checkpoints.trim_metrics(run_dir, step)
+        except ValueError as err:
+            raise RunFolderError(
+                f"{run_dir}: {err}; metrics.csv is left as it was. Mend or remove that row and run again"
+            ) from None
         diagnostics.trim(run_dir, step)
     elif first_process and refused:
         aside = checkpoints.set_aside(run_dir, "no-usable-checkpoint")

@@ -832,3 +832,87 @@ def test_table6_shows_the_published_number_of_each_family_and_a_dash_where_none_
     assert t6.loc["ResNet-164-B-preact-bottleneck", "params"] == 1_703_258  # the runs' own count
     assert t6.loc["ResNet-1001-B-preact-bottleneck", "n"] == 0  # published, not run
     assert t6.loc["plain-164-preact-bottleneck", "paper_test_error"] == "-"
+
+
+def two_studies(root: Path) -> Path:
+    fake_run(root, "resnet", 20, test=8.0, folder="a")
+    fake_run(root, "resnet", 20, test=9.0, shortcut="C", folder="c")
+    return root
+
+
+def test_a_report_replaces_only_what_an_earlier_report_wrote_and_keeps_the_users_files(tmp_path):
+    out = tmp_path / "out"
+    (out / "study-design").mkdir(parents=True)
+    (out / "study-design" / "plan.md").write_text("mine")
+    (out / "study-notes.md").write_text("mine too")
+    assert report.main([str(two_studies(tmp_path / "runs")), "--out", str(out)]) == 0
+    study = next(p for p in out.iterdir() if publish.STUDY_FOLDER.fullmatch(p.name))
+    (study / "my-notes.md").write_text("written beside the report")
+    shutil.rmtree(
+        tmp_path / "runs" / "cifar10/resnet20/seed0-c"
+    )  # the second report has one study: its files at the top
+    assert report.main([str(tmp_path / "runs"), "--out", str(out)]) == 0
+    assert (out / "study-notes.md").read_text() == "mine too" and (
+        out / "study-design" / "plan.md"
+    ).read_text() == "mine"
+    assert (study / "my-notes.md").is_file() and not (study / "report.md").exists()  # its own files went
+    listed = json.loads((out / publish.MANIFEST).read_text())["files"]
+    assert "report.md" in listed and not any(name.startswith("study-") for name in listed)
+
+
+@pytest.mark.parametrize("entry", ["report.md", "table6.csv"])
+def test_a_report_refuses_to_replace_a_file_it_did_not_write_and_changes_nothing(tmp_path, capsys, entry):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / entry).write_text("a file of the user's")
+    study_runs(tmp_path / "runs")
+    assert report.main([str(tmp_path / "runs"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{entry} was not written by an earlier report" in err and "Nothing was changed" in err
+    assert sorted(p.name for p in out.iterdir()) == [entry] and (out / entry).read_text() == "a file of the user's"
+
+
+def test_a_link_in_place_of_a_reports_file_or_folder_is_refused_before_anything_changes(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert report.main([str(two_studies(tmp_path / "runs")), "--out", str(out)]) == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "report.md").write_text("someone's")
+    study = next(p for p in out.iterdir() if publish.STUDY_FOLDER.fullmatch(p.name))
+    shutil.rmtree(study)
+    study.symlink_to(elsewhere, target_is_directory=True)
+    assert report.main([str(tmp_path / "runs"), "--out", str(out)]) == 2
+    assert f"{study.name} is not a plain folder" in capsys.readouterr().err
+    assert (elsewhere / "report.md").read_text() == "someone's" and study.is_symlink()
+    assert all(p.read_bytes() == data for p, data in before.items() if p.exists() and study not in p.parents)
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        '{"files": ["../runs/a/summary.json"]}',
+        '{"files": ["runs/a/summary.json"]}',
+        '{"files": "report.md"}',
+        "[" * 100_000,
+    ],
+)
+def test_a_forged_manifest_deletes_nothing(tmp_path, capsys, manifest):
+    root = two_studies(tmp_path / "runs")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / publish.MANIFEST).write_text(manifest)
+    assert report.main([str(root), "--out", str(out)]) == 2
+    assert "nothing" in capsys.readouterr().err.lower()
+    assert (
+        sorted(p.name for p in out.iterdir()) == [publish.MANIFEST]
+        and (root / "cifar10/resnet20/seed0-a/summary.json").is_file()
+    )
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400", "0", "-5", "101"])
+def test_an_impossible_ymax_is_refused_before_any_work(tmp_path, capsys, value):
+    study_runs(tmp_path / "runs")
+    with pytest.raises(SystemExit) as stop:
+        report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--ymax", value])
+    assert stop.value.code == 2 and "--ymax" in capsys.readouterr().err and not (tmp_path / "out").exists()

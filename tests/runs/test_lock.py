@@ -104,3 +104,27 @@ def test_a_running_run_is_listed_as_running_by_the_report(cifar_root, tmp_path):
     write_lock(summary_path.parent, pid=os.getppid(), job="77")
     result = run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"))
     assert f"running on {socket.gethostname()} pid {os.getppid()} (job 77)" in result.stdout + result.stderr
+
+
+def test_a_lock_naming_a_live_process_that_started_after_it_is_taken_over(tmp_path):
+    write_lock(tmp_path, pid=os.getppid(), since=1000.0)  # the pid lives, but began decades after 1970
+    assert runs.RunLock(tmp_path).acquire() is None
+    write_lock(tmp_path, pid=os.getppid(), since=time.time())  # began before the lock: the holder
+    assert runs.RunLock(tmp_path).acquire()["pid"] == os.getppid()
+
+
+@pytest.mark.parametrize("record", ['{"host": "%s", "pid": 1180591620717411303424}', "[" * 100_000, '{"pid": true}'])
+def test_a_lock_with_an_impossible_pid_or_nesting_counts_by_its_age(tmp_path, record):
+    (tmp_path / runs.LOCK).write_text(record.replace("%s", socket.gethostname()))
+    assert runs.RunLock(tmp_path).acquire() is not None
+    os.utime(tmp_path / runs.LOCK, (0, 0))
+    assert runs.RunLock(tmp_path).acquire() is None
+
+
+def test_a_fifo_named_run_lock_is_never_opened(tmp_path):
+    os.mkfifo(tmp_path / runs.LOCK)
+    code = f"from study.runs.lock import RunLock, lock_holder; print(RunLock({str(tmp_path)!r}).acquire() == {{}})"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=cli_env(), capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.strip() == "True"  # a fresh entry nobody can read: someone may hold it

@@ -118,6 +118,9 @@ BAD_BUILDERS = {
     "usernets_bad:two_args": "cannot be called as build(depth: int, residual: bool, num_classes: int, in_channels",
     "usernets_bad:not_a_net": "returned a str, not a torch.nn.Module",
     "usernets_bad:crashes": "builder usernets_bad:crashes: RuntimeError: no GPU here",
+    "usernets_bad:wrong_outputs": "gives (2, 7) for 2 images of 3x32x32; it must give (2, 10)",
+    "usernets_bad:nothing_to_train": "made a net with no parameters to train",
+    "usernets_bad:fails_on_images": "builder usernets_bad:fails_on_images: RuntimeError",
     "../../etc:passwd": "is not a 'package.module:function' name",
 }
 
@@ -136,6 +139,15 @@ def test_a_builder_that_cannot_work_is_refused_before_any_folder(cifar_root, tmp
 
         def crashes(depth, residual, num_classes, in_channels):
             raise RuntimeError("no GPU here")
+
+        def wrong_outputs(depth, residual, num_classes, in_channels):
+            return nn.Sequential(nn.Flatten(), nn.Linear(in_channels * 32 * 32, 7))
+
+        def nothing_to_train(depth, residual, num_classes, in_channels):
+            return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+        def fails_on_images(depth, residual, num_classes, in_channels):
+            return nn.Linear(5, num_classes)
         """,
     )
     with pytest.raises(ConfigError) as err:
