@@ -283,3 +283,15 @@ def test_evaluate_refuses_data_settings_of_the_wrong_shape_in_one_line(cifar_roo
     ):
         result = run_main("study.evaluate", str(run_dir), override)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("entry", ["sweeps/single.progress.jsonl", "multirun.yaml"])
+def test_a_sweep_never_writes_through_a_link_in_its_runs_folder(tmp_path, entry):
+    runs = tmp_path / "copied runs"
+    (runs / "sweeps").mkdir(parents=True)
+    thesis = tmp_path / "thesis.tex"
+    thesis.write_text("years of work")
+    (runs / entry).symlink_to(thesis)
+    result = run_cli("study.train", "-m", f"runs_root={runs}", f"data.root={tmp_path / 'no-data'}", "model.depth=8,14")
+    assert result.returncode == 2 and "a sweep never writes through it" in result.stderr
+    assert thesis.read_text() == "years of work" and (runs / entry).is_symlink()

@@ -16,6 +16,7 @@ from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from study.fileio import UnsafeFile, inside
 from study.runs.folder import RunFolderError, check_same_run, check_writable
 from study.runs.identity import run_label
 from study.training.config import ConfigError, validate
@@ -56,6 +57,11 @@ class SweepProgress(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         try:
             check_writable(progress_file(config).parent)
+            # what this sweep (and Hydra, before its jobs) writes into the runs folder: never through a link
+            inside(progress_file(config).parent, progress_file(config).name)
+            inside(Path(config.runs_root), "multirun.yaml")
+        except UnsafeFile as err:
+            refuse(f"{err}; a sweep never writes through it. Nothing was changed: remove it, or sweep elsewhere")
         except RunFolderError as err:
             refuse(err)
         total = sweep_size(config)
