@@ -33,6 +33,7 @@ from study.data.cifar import CIFAR_FORMATS
 from study.data.raw import DataError
 from study.data.sources import LOADERS
 from study.data.stream import DataConfig, ImageDataModule
+from study.fileio import load_tensors
 from study.nets import NetConfig, build_net
 from study.nets.export import FORMAT, ExportError, PreprocessedNet, load_export, save_export
 from study.nets.imports import IMPORTERS, CheckpointImportError
@@ -158,7 +159,7 @@ def check_fits(net: PreprocessedNet, dm: ImageDataModule, what: Path) -> None:
 def file_kind(path: Path) -> str:
     """'export' (ours, with its preprocessing), 'checkpoint' (a run's), or 'other'."""
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        loaded = load_tensors(path)
     except Exception:
         return "other"
     if isinstance(loaded, dict) and loaded.get("format") == FORMAT:

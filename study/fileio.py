@@ -1,4 +1,6 @@
-"""Files written so that a crash never leaves half of one: atomic writes, strict JSON, CSV rewrites.
+"""Files written so that a crash never leaves half of one (atomic writes, strict JSON, CSV
+rewrites), and files from a folder given to us read within bounds: nothing but a plain file is
+opened, no link is followed out of the folder, YAML and tensor files cost no more than their size.
 Imports nothing from study: every layer above uses it.
 """
 
@@ -12,7 +14,19 @@ import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_output", "atomic_write_text", "write_json", "finite", "trim_rows", "UnsafeFile", "inside"]
+__all__ = [
+    "atomic_output",
+    "atomic_write_text",
+    "write_json",
+    "finite",
+    "trim_rows",
+    "UnsafeFile",
+    "inside",
+    "is_plain",
+    "open_regular",
+    "load_tensors",
+    "bounded_yaml_text",
+]
 
 
 @contextlib.contextmanager
@@ -95,6 +109,54 @@ def inside(folder: Path, name: str) -> Path | None:
     if not stat.S_ISREG(mode):
         raise UnsafeFile(f"{name} is not a plain file (a device, FIFO, socket or folder)")
     return path
+
+
+def is_plain(path: Path, kind=stat.S_ISREG) -> bool:
+    """`path` exists as this kind of entry (stat.S_ISREG or S_ISDIR), itself and not through a link."""
+    try:
+        return kind(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def open_regular(path: Path):
+    """`path` opened for binary reading if it is a regular file (through links too); UnsafeFile if
+    it is a FIFO, device, socket or folder. Opened without blocking, so that a FIFO is refused
+    rather than waited on for ever; the check is on the opened file, so it cannot be swapped after."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnsafeFile(f"{path} is not a plain file (a device, FIFO, socket or folder)")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def load_tensors(path: Path, max_bytes: int | None = None):
+    """What torch.save wrote into `path`, read with weights_only=True (tensors and plain values
+    only: nothing in it can run code) from a plain file. torch.save stores its zip entries
+    uncompressed, so an entry that is compressed (a zip bomb: a few MB inflating to GB) or entries
+    larger than the file are refused before anything is inflated, as is a file over `max_bytes`.
+    UnsafeFile says which; torch's own errors pass through."""
+    import zipfile
+
+    import torch
+
+    with open_regular(path) as f:
+        size = os.fstat(f.fileno()).st_size
+        if max_bytes is not None and size > max_bytes:
+            raise UnsafeFile(f"{path} holds {size:,} bytes, more than the {max_bytes:,} its net can fill")
+        if zipfile.is_zipfile(f):
+            entries = zipfile.ZipFile(f).infolist()
+            if any(e.compress_type != zipfile.ZIP_STORED for e in entries) or sum(e.file_size for e in entries) > size:
+                raise UnsafeFile(
+                    f"{path} holds compressed entries, which torch.save never writes (they could inflate far "
+                    "beyond the file's size)"
+                )
+        f.seek(0)
+        return torch.load(f, map_location="cpu", weights_only=True)
 
 
 #: Bounds on a YAML file read from a folder given to us (a run's config.yaml is a few kB).

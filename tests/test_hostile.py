@@ -4,6 +4,7 @@ followed out of its folder, nothing plotted that cannot be, no secret printed.""
 import errno
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -295,3 +296,180 @@ def test_a_sweep_never_writes_through_a_link_in_its_runs_folder(tmp_path, entry)
     result = run_cli("study.train", "-m", f"runs_root={runs}", f"data.root={tmp_path / 'no-data'}", "model.depth=8,14")
     assert result.returncode == 2 and "a sweep never writes through it" in result.stderr
     assert thesis.read_text() == "years of work" and (runs / entry).is_symlink()
+
+
+@pytest.fixture(scope="module")
+def trained(cifar_root, tmp_path_factory) -> tuple[Path, Path]:
+    """(runs folder, run folder) of one tiny completed ResNet-8 run, trained once for this module."""
+    runs = tmp_path_factory.mktemp("trained") / "runs"
+    _, run_dir = train_in_process(cifar_root, runs, "model.depth=8")
+    return runs, run_dir
+
+
+@pytest.fixture
+def resnet8(trained, tmp_path) -> Path:
+    """A copy of the trained run in this test's tmp_path/runs, where its config would put it."""
+    runs, run_dir = trained
+    copy = tmp_path / "runs" / run_dir.relative_to(runs)
+    shutil.copytree(run_dir, copy)
+    return copy
+
+
+def run_files(run_dir: Path) -> dict:
+    """What a run wrote into its folder (Hydra's own .hydra/ and train.log left out)."""
+    return {k: v for k, v in snapshot(run_dir).items() if not k.startswith(".hydra/") and k != "train.log"}
+
+
+def interrupted(run_dir: Path) -> None:
+    """Mark a completed tiny run interrupted, so that training its config again resumes it."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    (run_dir / "summary.json").write_text(json.dumps({**summary, "status": "interrupted"}))
+
+
+def test_a_resume_on_another_data_copy_is_refused_naming_both(cifar_root, tmp_path, resnet8):
+    from fixture_data import make_fake_cifar10
+
+    run_dir = resnet8
+    interrupted(run_dir)
+    before = run_files(run_dir)
+    other = make_fake_cifar10(tmp_path / "other copy", seed=1)
+    result = run_main("study.train", *tiny_run_args(other, tmp_path / "runs", "model.depth=8"))
+    trained_on = json.loads((run_dir / "summary.json").read_text())["data"]["content"]
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"it trained on the data copy {trained_on} (in {cifar_root.resolve()}" in result.stderr
+    assert f"(in {other.resolve()}" in result.stderr
+    assert run_files(run_dir) == before
+
+
+@pytest.mark.parametrize("source", ["checkpoint", "summary"])
+def test_a_resume_on_another_kind_of_device_or_precision_is_refused(cifar_root, tmp_path, source, resnet8):
+    """A run begun on a GPU at bf16 and resumed on a CPU at fp32 must not pass for one run: the
+    checkpoint records what its steps trained with; one from before it did, the run's summary."""
+    import torch
+
+    run_dir = resnet8
+    interrupted(run_dir)
+    for name in ("last.ckpt", "previous.ckpt"):
+        path = run_dir / "checkpoints" / name
+        checkpoint = torch.load(path, weights_only=True)
+        if source == "checkpoint":
+            checkpoint["study"]["made"].update(device="cuda", precision="bf16-mixed")
+        else:
+            del checkpoint["study"]["made"]
+        torch.save(checkpoint, path)
+    if source == "summary":
+        summary = json.loads((run_dir / "summary.json").read_text())
+        summary["provenance"].update(device="NVIDIA H100 80GB HBM3 (GPU)", precision="bf16-mixed")
+        del summary["provenance"]["device_type"]
+        (run_dir / "summary.json").write_text(json.dumps(summary))
+    before = run_files(run_dir)
+    result = train(cifar_root, tmp_path / "runs")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "it trained on a device of kind 'cuda' and would resume on 'cpu'" in result.stderr
+    assert "it trained on precision 'bf16-mixed' and would resume on '32-true'" in result.stderr
+    assert run_files(run_dir) == before
+
+
+def test_an_old_checkpoint_of_another_depth_is_refused_and_the_summary_kept(cifar_root, tmp_path, resnet8):
+    import torch
+
+    run_dir = resnet8
+    _, deeper = train_in_process(cifar_root, tmp_path / "runs", "model.depth=14")
+    interrupted(run_dir)
+    old = torch.load(deeper / "checkpoints" / "last.ckpt", weights_only=True)
+    del old["study"]  # as checkpoints were before they said which net they hold
+    old["global_step"] = 5
+    torch.save(old, run_dir / "checkpoints" / "last.ckpt")
+    before = run_files(run_dir)
+    result = train(cifar_root, tmp_path / "runs")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "is not this run's checkpoint: it holds" in result.stderr and "weights the run's net lacks" in result.stderr
+    assert run_files(run_dir) == before  # the summary is not rewritten as failed
+
+
+def zip_bomb(checkpoint: Path, out: Path, inflated_mb: int) -> None:
+    """The checkpoint with its entries compressed and one more that inflates to `inflated_mb` MB."""
+    import zipfile
+
+    with zipfile.ZipFile(checkpoint) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for entry in source.infolist():
+            bomb.writestr(entry.filename, source.read(entry))
+        prefix = source.namelist()[0].split("/")[0]
+        with bomb.open(f"{prefix}/data/bomb", "w") as f:
+            for _ in range(inflated_mb):
+                f.write(bytes(2**20))
+
+
+def test_a_checkpoint_zip_bomb_is_refused_before_it_is_inflated_and_only_the_runs_names_are_read(resnet8):
+    from study.runs.checkpoints import load_checkpoint, newest_checkpoint
+
+    run_dir = resnet8
+    ckpts = run_dir / "checkpoints"
+    (ckpts / "last.ckpt").replace(ckpts / "previous.ckpt")
+    zip_bomb(ckpts / "previous.ckpt", ckpts / "last.ckpt", inflated_mb=256)
+    assert (ckpts / "last.ckpt").stat().st_size < 2 * (ckpts / "previous.ckpt").stat().st_size
+    loaded, why = load_checkpoint(ckpts / "last.ckpt")
+    assert loaded is None and "compressed entries, which torch.save never writes" in why
+    (ckpts / "zz-step-999999.ckpt").write_bytes((ckpts / "previous.ckpt").read_bytes())  # dropped in: never read
+    newest, refused = newest_checkpoint(run_dir)
+    assert newest[0].name == "previous.ckpt" and [r.split(":")[0] for r in refused] == ["last.ckpt"]
+    loaded, why = load_checkpoint(ckpts / "previous.ckpt", max_bytes=1000)
+    assert loaded is None and "more than the 1,000 its net can fill" in why
+
+
+@pytest.mark.timeout(120)  # a FIFO opened for reading would block until then
+def test_evaluate_reads_around_a_fifo_checkpoint(cifar_root, tmp_path, resnet8):
+    run_dir = resnet8
+    ckpts = run_dir / "checkpoints"
+    (ckpts / "last.ckpt").replace(ckpts / "previous.ckpt")
+    os.mkfifo(ckpts / "last.ckpt")
+    result = run_main("study.evaluate", str(run_dir), f"data.root={cifar_root}", "data.verify_checksums=false")
+    assert result.returncode == 0, result.stderr
+    assert "previous.ckpt" in result.stdout
+
+
+@pytest.mark.timeout(120)
+def test_a_stop_signal_ends_a_run_that_has_not_started_training(cifar_root, tmp_path, monkeypatch):
+    """A data load that blocks (a slow network disk, a FIFO) must not keep SIGTERM from ending the run."""
+    import signal
+    import time
+
+    from study.training import run
+
+    def blocked_load(cfg):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(100)
+
+    monkeypatch.setattr(run, "load_data", blocked_load)
+    with pytest.raises(SystemExit) as stopped:
+        train_in_process(cifar_root, tmp_path / "runs", "model.depth=8")
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert not list((tmp_path / "runs").rglob("summary.json")) and not list((tmp_path / "runs").rglob("run.lock"))
+
+
+@pytest.mark.parametrize("entry", ["hparams.yaml", ".hydra/config.yaml", "train.log", "checkpoints/last.ckpt.tmp"])
+def test_a_sweep_never_writes_through_a_link_in_a_run_folder(cifar_root, tmp_path, entry, resnet8):
+    """Hydra writes .hydra/ and opens train.log before a job runs, Lightning writes hparams.yaml:
+    a copied runs folder is checked for all of them before the sweep starts."""
+    runs, run_dir = tmp_path / "runs", resnet8
+    interrupted(run_dir)
+    thesis = tmp_path / "thesis.tex"
+    thesis.write_text("years of work")
+    (run_dir / entry).parent.mkdir(exist_ok=True)
+    (run_dir / entry).unlink(missing_ok=True)
+    (run_dir / entry).symlink_to(thesis)
+    result = run_cli("study.train", "-m", *tiny_run_args(cifar_root, runs, "model.depth=8,14"))
+    assert result.returncode == 2 and "a sweep never writes through it" in result.stderr and entry in result.stderr
+    assert thesis.read_text() == "years of work" and (run_dir / entry).is_symlink()
+    single = train(cifar_root, runs)  # a single run is checked before Hydra writes anything too
+    assert single.returncode == 2 and "which a run never writes" in single.stderr
+    assert thesis.read_text() == "years of work"
+
+
+@pytest.mark.timeout(120)
+def test_a_sweep_refuses_a_fifo_progress_file(tmp_path):
+    runs = tmp_path / "runs"
+    (runs / "sweeps").mkdir(parents=True)
+    os.mkfifo(runs / "sweeps" / "single.progress.jsonl")
+    result = run_cli("study.train", "-m", f"runs_root={runs}", f"data.root={tmp_path / 'no-data'}", "model.depth=8,14")
+    assert result.returncode == 2 and "not a plain file" in result.stderr

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from study.data.cache import cache_candidates, read_cached_layout
+from study.data.cache import read_cached_layout
 from study.data.raw import DataError, RawData, check_split, files_fingerprint, finish
+from study.fileio import open_regular
 
 #: CIFAR-10's classes in label order (as in the official batches.meta).
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -117,7 +118,7 @@ class _ArrayUnpickler(pickle.Unpickler):
 
 def read_batch_pickle(path: Path, fmt: CifarFormat = CIFAR10) -> tuple[np.ndarray, np.ndarray]:
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             unpickler = _ArrayUnpickler(f, encoding="latin1")
             unpickler.title = fmt.title
             entry = unpickler.load()
@@ -161,7 +162,9 @@ def read_pickles(folder: Path, verify_checksums: bool, fmt: CifarFormat) -> tupl
         paths = [folder / name for name, _ in entries]
         for path in paths:
             if not path.is_file():
-                raise DataError(f"{path} is missing from {folder}; replace the folder with a complete copy")
+                raise DataError(
+                    f"{path} is missing from {folder} (or is not a plain file); replace the folder with a complete copy"
+                )
         parts = [read_batch_pickle(p, fmt) for p in paths]
         splits[split] = (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
     return splits, {
@@ -180,7 +183,7 @@ def binary_sources(folder: Path, fmt: CifarFormat) -> list[Path]:
     for path in paths:
         if not path.is_file():
             raise DataError(
-                f"{path} is missing from {folder}; the binary version has "
+                f"{path} is missing from {folder} (or is not a plain file); the binary version has "
                 f"{', '.join(n for names in fmt.binary_files.values() for n in names)}"
             )
     return paths
@@ -192,7 +195,8 @@ def decode_binary(folder: Path, fmt: CifarFormat) -> dict:
         images, labels = [], []
         for name in names:
             path = folder / name
-            raw = np.fromfile(path, dtype=np.uint8)
+            with open_regular(path) as f:
+                raw = np.frombuffer(f.read(), dtype=np.uint8)
             if raw.size == 0 or raw.size % fmt.record:
                 raise DataError(
                     f"file {path} holds {raw.size:,} bytes, not a whole number of {fmt.record:,}-byte "
@@ -255,7 +259,7 @@ def decode_images(sources: dict[str, list[list[Path]]], fmt: CifarFormat) -> dic
         images = np.empty((len(files), 32, 32, 3), np.uint8)
         for i, path in enumerate(files):
             try:
-                with Image.open(path) as im:
+                with open_regular(path) as f, Image.open(f) as im:
                     if im.size != (32, 32) or im.mode != "RGB":
                         raise DataError(
                             f"image {path} is {im.size[0]}x{im.size[1]} {im.mode}, not 32x32 RGB; "
@@ -312,7 +316,8 @@ def load_cifar(
     elif layout == fmt.binary:
         splits, source = read_cached_layout(
             folder,
-            cache_candidates(folder, fmt.name, layout),
+            fmt.name,
+            layout,
             binary_sources(folder, fmt),
             lambda: decode_binary(folder, fmt),
         )
@@ -320,9 +325,7 @@ def load_cifar(
     else:
         sources = image_sources(folder, fmt)
         files = [p for per_class in sources.values() for paths in per_class for p in paths]
-        splits, source = read_cached_layout(
-            folder, cache_candidates(folder, fmt.name, layout), files, lambda: decode_images(sources, fmt)
-        )
+        splits, source = read_cached_layout(folder, fmt.name, layout, files, lambda: decode_images(sources, fmt))
         suffixes = sorted({p.suffix.lower().lstrip(".").replace("jpg", "jpeg") for p in files})
         source.update(image_format="+".join(suffixes), reencoded="jpeg" in suffixes)
     counts = expected_counts or (None, None)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from study.data.raw import DataError, RawData, check_split, files_fingerprint, finish
+from study.fileio import UnsafeFile, open_regular
 
 #: Fashion-MNIST's classes and image channels.
 CLASSES, CHANNELS = 10, 1
@@ -19,14 +20,19 @@ FASHION_FILES = {
 }
 
 
+#: Fashion-MNIST's largest file, the training images, holds 47,040,016 bytes.
+MAX_IDX_BYTES = 64_000_000
+
+
 def read_idx(path: Path) -> np.ndarray:
     """An IDX file (LeCun's MNIST format), gzipped or not."""
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as err:
+        with open_regular(path) as f:
+            raw = gzip.GzipFile(fileobj=f).read(MAX_IDX_BYTES + 1) if path.suffix == ".gz" else f.read()
+    except (OSError, EOFError, UnsafeFile) as err:
         raise DataError(f"{path} cannot be read ({err}); replace it") from None
+    if len(raw) > MAX_IDX_BYTES:
+        raise DataError(f"{path} inflates to more than {MAX_IDX_BYTES:,} bytes, which no Fashion-MNIST file does")
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DataError(f"{path} is not an IDX file of unsigned bytes (bad magic number)")
     ndim = raw[3]

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from study.fileio import UnsafeFile, open_regular
+
 
 class DataError(Exception):
     """A dataset that cannot be used; the message says where we looked and what to do."""
@@ -68,11 +70,17 @@ def content_digest(*arrays: np.ndarray) -> str:
 
 
 def files_fingerprint(files: list[Path], base: Path) -> str:
-    """Names, sizes and modification times of the source files: cheap, and changes when they do."""
+    """A fingerprint of the source files' names and content: any change to a file changes it, its
+    dates kept or not. Each file is opened only if it is a plain file (a FIFO would block for ever)."""
     h = hashlib.blake2b(digest_size=8)
     for path in sorted(files):
-        st = path.stat()
-        h.update(f"{path.relative_to(base)}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+        try:
+            with open_regular(path) as f:
+                content = f.read()
+        except (OSError, UnsafeFile) as err:
+            raise DataError(f"{path} cannot be read ({err}); replace it") from None
+        h.update(f"{path.relative_to(base)}\t{len(content)}\n".encode())
+        h.update(content)
     return h.hexdigest()
 
 

@@ -23,12 +23,12 @@ the weights the wrong normalisation: the usual per-channel CIFAR normalisation c
 on the per-pixel mean about 50 points of test error.
 """
 
-import stat
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from study.fileio import UnsafeFile, load_tensors
 from study.nets.config import NetConfig
 
 __all__ = ["FORMAT", "CHANNEL_LAYOUT", "ExportError", "PreprocessedNet", "save_export", "load_export"]
@@ -86,13 +86,11 @@ def read_export(path: Path) -> dict:
     """The export's record, checked: an ExportError for anything that is not one of ours."""
     path = Path(path)
     try:
-        mode = path.stat().st_mode
+        loaded = load_tensors(path)
     except OSError as err:
         raise ExportError(f"{path}: {err.strerror or err}") from None
-    if not stat.S_ISREG(mode):
-        raise ExportError(f"{path} is not a file")
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except UnsafeFile as err:
+        raise ExportError(str(err)) from None
     except Exception as err:  # a pickle that needs code, a damaged zip: never loaded another way
         raise ExportError(f"{path} cannot be read as tensors and plain values ({type(err).__name__})") from None
     if not isinstance(loaded, dict) or loaded.get("format") != FORMAT:

@@ -13,12 +13,12 @@ columns of every block that reads it, and the classifier's columns.
 """
 
 import hashlib
-import io
 import re
 from pathlib import Path
 
 import torch
 
+from study.fileio import load_tensors, open_regular
 from study.nets.config import STAGE_WIDTHS, NetConfig
 from study.nets.export import PreprocessedNet
 
@@ -53,9 +53,10 @@ def read_checkpoint(path: Path) -> tuple[dict, str]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointImportError(f"{path} is not a file")
-    data = path.read_bytes()
     try:
-        loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        loaded = load_tensors(path)
+        with open_regular(path) as f:
+            sha256 = hashlib.file_digest(f, "sha256").hexdigest()
     except Exception as err:
         raise CheckpointImportError(
             f"{path} cannot be read as tensors and plain values ({type(err).__name__})"
@@ -63,7 +64,7 @@ def read_checkpoint(path: Path) -> tuple[dict, str]:
     state = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointImportError(f"{path} holds no state_dict of tensors")
-    return state, hashlib.sha256(data).hexdigest()
+    return state, sha256
 
 
 def _stage_of_stream(name: str) -> tuple[str, int] | None:

@@ -50,14 +50,62 @@ def load_builder(name: str):
     return build
 
 
+def torch_state() -> dict:
+    """What of torch's process-wide state a builder could change, and every later run relies on."""
+    return {
+        "default dtype": torch.get_default_dtype(),
+        "gradients enabled": torch.is_grad_enabled(),
+        "deterministic algorithms": (
+            torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled(),
+        ),
+        "float32 matmul precision": torch.get_float32_matmul_precision(),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def set_torch_state(state: dict) -> None:
+    torch.set_default_dtype(state["default dtype"])
+    torch.set_grad_enabled(state["gradients enabled"])
+    deterministic, warn_only = state["deterministic algorithms"]
+    torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+    torch.set_float32_matmul_precision(state["float32 matmul precision"])
+    torch.set_num_threads(state["threads"])
+
+
 def build_user_net(config: NetConfig) -> UserNet:
+    """The builder's net, refused (ValueError) if it is no nn.Module, if its parameters are not
+    float32 (the run's precision is trainer.precision's to set), or if building it changed torch's
+    process-wide state (say, the default dtype): that state is put back first, so a net that
+    would train otherwise than its summary says never does, and the next run of a sweep is unharmed."""
     build = load_builder(config.builder)
-    net = build(
-        depth=config.depth, residual=config.residual, num_classes=config.num_classes, in_channels=config.in_channels
-    )
+    before = torch_state()
+    try:
+        net = build(
+            depth=config.depth, residual=config.residual, num_classes=config.num_classes, in_channels=config.in_channels
+        )
+    finally:
+        after = torch_state()
+        if after != before:
+            set_torch_state(before)
+    changed = [f"{key} {before[key]} -> {after[key]}" for key in before if after[key] != before[key]]
+    if changed:
+        raise ValueError(
+            f"builder {config.builder} changed torch's process-wide state ({'; '.join(changed)}); it was put back "
+            "and the net refused. A builder must build its net and change nothing else (the precision is "
+            "trainer.precision's to set)"
+        )
     if not isinstance(net, nn.Module):
         raise ValueError(
             f"builder {config.builder} returned a {type(net).__name__}, not a torch.nn.Module: it must return "
             "the net itself"
+        )
+    dtypes = sorted(
+        {str(t.dtype) for t in (*net.parameters(), *net.buffers()) if t.is_floating_point()} - {"torch.float32"}
+    )
+    if dtypes:
+        raise ValueError(
+            f"builder {config.builder} made a net with {', '.join(dtypes)} weights; build it in float32 "
+            "(the precision a run trains in is trainer.precision's to set, and its summary records it)"
         )
     return UserNet(config, net)

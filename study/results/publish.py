@@ -24,7 +24,7 @@ import pandas as pd
 
 from study import paper
 from study.data.sources import describe_copy
-from study.fileio import UnsafeFile, atomic_write_text, inside
+from study.fileio import UnsafeFile, atomic_write_text, inside, is_plain
 from study.paper import net_name
 from study.results.claims import paper_claims, shortcut_claim, signal_claims, unit_claim
 from study.results.collect import Collection, collect, study_titles
@@ -269,14 +269,6 @@ def written_before(out: Path) -> set[str]:
             "Remove it if it is yours, or write the report elsewhere (--out)"
         )
     return set(files)
-
-
-def is_plain(path: Path, kind) -> bool:
-    """`path` exists as this kind of entry (stat.S_ISREG or S_ISDIR), itself and not through a link."""
-    try:
-        return kind(os.lstat(path).st_mode)
-    except FileNotFoundError:
-        return False
 
 
 def publish(staging: Path, out: Path) -> None:

@@ -6,29 +6,52 @@ NetConfig as a dict) and the dataset, so it can be evaluated alone and is refuse
 not match the run it is found in; checkpoints from before that record load as they did.
 """
 
+import os
 import pickle
 import time
 from dataclasses import fields
 from pathlib import Path
 
-import torch
-
-from study.fileio import trim_rows
+from study.fileio import UnsafeFile, load_tensors, trim_rows
 from study.nets import NetConfig
 
-__all__ = ["CHECKPOINTS", "load_checkpoint", "newest_checkpoint", "net_of", "net_mismatch", "set_aside", "trim_metrics"]
+__all__ = [
+    "CHECKPOINTS",
+    "NAMES",
+    "size_limit",
+    "load_checkpoint",
+    "weights_mismatch",
+    "setting_of",
+    "setting_changes",
+    "newest_checkpoint",
+    "net_of",
+    "net_mismatch",
+    "set_aside",
+    "trim_metrics",
+]
 
 CHECKPOINTS = "checkpoints"
+#: The checkpoints a run writes, newest first; nothing else in checkpoints/ is ever loaded.
+NAMES = ("last.ckpt", "previous.ckpt")
 #: The key of a checkpoint that says what it holds: {"net": NetConfig fields, "dataset": name}.
 RECORD = "study"
 
 
-def load_checkpoint(path: Path) -> tuple[dict | None, str | None]:
+def size_limit(params: int) -> int:
+    """The most bytes a checkpoint of a net with `params` parameters can hold: its weights and SGD
+    momentum in fp32, with room for buffers, and a few MB for the rest of the trainer's state."""
+    return 3 * 4 * params + 8 * 2**20
+
+
+def load_checkpoint(path: Path, max_bytes: int | None = None) -> tuple[dict | None, str | None]:
     """(the checkpoint, None) or (None, why it cannot be used). Loaded with weights_only=True: a
     checkpoint from someone else that holds anything but tensors and plain values is refused,
-    never run."""
+    never run; one that is no plain file, larger than `max_bytes` (study.runs.checkpoints.size_limit
+    of the run's net) or compressed is refused before it is inflated."""
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = load_tensors(path, max_bytes)
+    except UnsafeFile as err:
+        return None, str(err).removeprefix(f"{path} ")
     except pickle.UnpicklingError as err:
         if "global" not in str(err).lower():
             return None, "it cannot be read (not a checkpoint, or damaged)"
@@ -46,22 +69,18 @@ def load_checkpoint(path: Path) -> tuple[dict | None, str | None]:
     return checkpoint, None
 
 
-def checkpoint_step(path: Path) -> tuple[int | None, str | None]:
-    """(the global step stored in a checkpoint, None) or (None, why it cannot be used)."""
-    checkpoint, why = load_checkpoint(path)
-    return (None, why) if checkpoint is None else (int(checkpoint["global_step"]), None)
-
-
-def newest_checkpoint(run_dir: Path) -> tuple[tuple[Path, int] | None, list[str]]:
-    """(the valid checkpoint with the highest step, or None; why each other one was refused).
-    A truncated last.ckpt falls back to previous.ckpt."""
+def newest_checkpoint(run_dir: Path, max_bytes: int | None = None) -> tuple[tuple[Path, int] | None, list[str]]:
+    """(the valid checkpoint of the run with the highest step, or None; why each other one was
+    refused). A truncated last.ckpt falls back to previous.ckpt; only those two names are read."""
     valid, refused = [], []
-    for path in sorted((Path(run_dir) / CHECKPOINTS).glob("*.ckpt")):
-        step, why = checkpoint_step(path)
-        if step is None:
+    for path in (Path(run_dir) / CHECKPOINTS / name for name in NAMES):
+        if not os.path.lexists(path):
+            continue
+        checkpoint, why = load_checkpoint(path, max_bytes)
+        if checkpoint is None:
             refused.append(f"{path.name}: {why}")
         else:
-            valid.append((path, step))
+            valid.append((path, int(checkpoint["global_step"])))
     return (max(valid, key=lambda ps: ps[1]) if valid else None), refused
 
 
@@ -118,3 +137,61 @@ def net_mismatch(checkpoint: dict, expected: NetConfig) -> str | None:
         if getattr(held, k) != getattr(expected, k)
     ]
     return f"it holds a {held.describe()}, the run is a {expected.describe()}: {', '.join(differ)}"
+
+
+def weights_mismatch(checkpoint: dict, expected: dict) -> str | None:
+    """Why a checkpoint's weights do not fit the run's net (`expected`: the module's state_dict),
+    naming the first that differs; None if every weight of the net is there with its shape. For
+    checkpoints from before they recorded their net, this is what tells another depth apart."""
+    state = checkpoint.get("state_dict")
+    if not isinstance(state, dict):
+        return "it holds no weights (state_dict)"
+    for key, tensor in expected.items():
+        if not key.startswith("net."):
+            continue
+        held = state.get(key)
+        if not hasattr(held, "shape"):
+            return f"it has no weight {key}, which the run's net has"
+        if tuple(held.shape) != tuple(tensor.shape):
+            return f"its {key} is {tuple(held.shape)}, the run's net has {tuple(tensor.shape)}"
+    extra = [str(key) for key in state if str(key).startswith("net.") and key not in expected]
+    if extra:
+        return f"it holds {len(extra)} weights the run's net lacks ({', '.join(extra[:3])})"
+    return None
+
+
+def setting_of(checkpoint: dict, previous: dict | None) -> dict:
+    """The data copy (content fingerprint and folder), kind of device and precision that a run's
+    steps so far were trained with: from its checkpoint's record, or, for a checkpoint from before
+    it said so, from the run's last summary (`previous`). A value nothing recorded is None."""
+    record = checkpoint.get(RECORD)
+    made = record.get("made") if isinstance(record, dict) else None
+    if isinstance(made, dict):
+        return {key: made.get(key) for key in ("data", "folder", "device", "precision")}
+    previous = previous if isinstance(previous, dict) else {}
+    data = previous.get("data") if isinstance(previous.get("data"), dict) else {}
+    made_by = previous.get("provenance") if isinstance(previous.get("provenance"), dict) else {}
+    device = made_by.get("device_type")
+    if device is None and isinstance(made_by.get("device"), str):
+        device = "cuda" if made_by["device"].endswith("(GPU)") else "cpu"
+    return {
+        "data": data.get("content"),
+        "folder": data.get("folder"),
+        "device": device,
+        "precision": made_by.get("precision"),
+    }
+
+
+def setting_changes(before: dict, now: dict) -> list[str]:
+    """What differs between the setting a run trained in so far and the one it would resume in:
+    the steps of one run share one data copy, one kind of device and one precision."""
+    changes = []
+    if before.get("data") is not None and before["data"] != now["data"]:
+        changes.append(
+            f"it trained on the data copy {before['data']} (in {before.get('folder')}) and would resume on "
+            f"{now['data']} (in {now['folder']})"
+        )
+    for key, what in (("device", "a device of kind"), ("precision", "precision")):
+        if before.get(key) is not None and before[key] != now[key]:
+            changes.append(f"it trained on {what} {before[key]!r} and would resume on {now[key]!r}")
+    return changes

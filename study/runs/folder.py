@@ -8,7 +8,7 @@ from omegaconf import DictConfig
 
 from study.fileio import UnsafeFile, bounded_yaml_text, inside
 from study.runs import summary
-from study.runs.checkpoints import CHECKPOINTS
+from study.runs.checkpoints import CHECKPOINTS, NAMES
 from study.runs.identity import identity_differences
 from study.runs.layout import CONFIG, DIAGNOSTICS, METRICS, RESPONSES, TRAIN_LOG
 from study.runs.lock import LOCK
@@ -21,8 +21,19 @@ class RunFolderError(ValueError):
 
 #: The files of a run folder that a run reads or rewrites.
 RUN_FILES = (CONFIG, SUMMARY, METRICS, DIAGNOSTICS, RESPONSES, TRAIN_LOG)
-#: What Hydra and a run of this harness write into a run folder.
-RUN_FOLDER_ENTRIES = {*RUN_FILES, ".hydra", CHECKPOINTS, LOCK, "tensorboard", "wandb", ".write-probe"}
+#: The folders in a run folder that a run, Lightning or Hydra writes into.
+WRITTEN_FOLDERS = (".hydra", CHECKPOINTS, "tensorboard", "wandb")
+#: Every file written into a run folder: by the run, by Lightning (hparams.yaml) and by Hydra
+#: (.hydra/, and train.log, which its logging opens before the run starts).
+WRITTEN_FILES = (
+    *RUN_FILES,
+    "hparams.yaml",
+    *(f".hydra/{name}" for name in ("config.yaml", "hydra.yaml", "overrides.yaml")),
+    *(f"{CHECKPOINTS}/{name}" for name in (*NAMES, "last.ckpt.tmp")),
+)
+#: What a folder may hold besides a run's config.yaml or summary.json and still pass for one
+#: (Hydra's .hydra/ comes first; Lightning's hparams.yaml only with the run's own files).
+RUN_FOLDER_ENTRIES = {*RUN_FILES, *WRITTEN_FOLDERS, LOCK, ".write-probe"}
 RUN_FOLDER_PREFIXES = ("set-aside-", "run.lock.stale-", ".config.yaml.", ".summary.json.", ".metrics.csv.")
 
 
@@ -37,14 +48,8 @@ def check_ours(run_dir: Path) -> None:
         )
     if not run_dir.is_dir():
         return
-    try:  # nothing a run reads or rewrites may lead out of its folder, or be a device or FIFO
-        for name in RUN_FILES:
-            inside(run_dir, name)
-        ckpts = run_dir / "checkpoints"
-        if ckpts.is_symlink():
-            raise UnsafeFile("checkpoints/ is a link")
-        for ckpt in sorted(ckpts.glob("*.ckpt")) if ckpts.is_dir() else []:
-            inside(run_dir, f"checkpoints/{ckpt.name}")
+    try:
+        check_no_links(run_dir)
     except UnsafeFile as err:
         raise RunFolderError(
             f"{run_dir}: {err}, which a run never writes; nothing was changed there. Replace it with the run's own "
@@ -63,6 +68,48 @@ def check_ours(run_dir: Path) -> None:
             f"{run_dir} holds files that are not a run of this harness ({shown}); nothing was changed there. "
             "Choose an empty folder with hydra.run.dir=..., or leave it out and the run gets its own"
         )
+
+
+def check_no_links(run_dir: Path) -> None:
+    """UnsafeFile if anything a run, Lightning or Hydra writes into `run_dir` is a link out of it
+    or not a plain file (or folder): writing would follow it to someone else's file, or hang on a FIFO."""
+    for name in WRITTEN_FOLDERS:
+        folder = run_dir / name
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise UnsafeFile(f"{name}/ is a link or not a folder")
+    for name in WRITTEN_FILES:
+        inside(run_dir, name)
+
+
+#: How deep run folders lie under runs_root: dataset/net/seed-hash (study.runs.identity.run_id).
+RUN_DEPTH = 3
+
+
+def check_runs_root(runs_root: Path) -> None:
+    """Refuse a runs folder in which a sweep would write through a link: a link in place of one of
+    its folders, or in any run folder a file that check_no_links refuses. Checked before a sweep
+    starts, since Hydra writes each job's .hydra/ and opens its train.log before the job runs."""
+    level = [Path(runs_root)] if Path(runs_root).is_dir() else []
+    for _ in range(RUN_DEPTH):
+        below = []
+        for folder in level:
+            for entry in sorted(folder.iterdir()):
+                if entry.is_symlink() and entry.is_dir():
+                    raise RunFolderError(
+                        f"{entry} is a link to a folder; a sweep never writes through one. Nothing was changed: "
+                        "replace it with a folder of its own, or sweep elsewhere (runs_root=...)"
+                    )
+                if entry.is_dir() and not entry.name.startswith("."):
+                    below.append(entry)
+        level = below
+    for run_dir in level:
+        try:
+            check_no_links(run_dir)
+        except UnsafeFile as err:
+            raise RunFolderError(
+                f"{run_dir}: {err}; a sweep never writes through it. Nothing was changed: remove it, or sweep "
+                "elsewhere (runs_root=...)"
+            ) from None
 
 
 def check_same_run(run_dir: Path, cfg: DictConfig) -> None:

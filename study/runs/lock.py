@@ -7,9 +7,10 @@ from another host (shared storage), a lock untouched for LOCK_STALE_AFTER_S.
 import contextlib
 import json
 import os
-import stat
 import time
 from pathlib import Path
+
+from study.fileio import UnsafeFile, inside, open_regular
 
 __all__ = ["RunLock", "lock_holder", "describe_holder"]
 
@@ -39,17 +40,18 @@ MAX_PID = 2**22
 
 
 def _read_lock(path: Path) -> dict | None:
-    """The lock's record; {} where it cannot be read as one (it is judged by its age alone), and
-    a FIFO or device is never opened."""
+    """The lock's record; {} where it cannot be read as one (it is judged by its age alone). Read
+    only as a plain file of the run folder: never a FIFO or device, never through a link out."""
     try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):
-            return {}
-        with open(path, "rb") as f:
+        plain = inside(path.parent, path.name)
+        if plain is None:
+            return None
+        with open_regular(plain) as f:
             holder = json.loads(f.read(4096))  # a lock is a few dozen bytes
         return holder if isinstance(holder, dict) else {}
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+    except (OSError, UnsafeFile, ValueError, UnicodeDecodeError, RecursionError):
         return {}
 
 

@@ -64,6 +64,7 @@ def provenance(device: "torch.device", precision: str, code: dict | None = None)
         "lightning": lightning.__version__,
         "python": platform.python_version(),
         "device": hardware,
+        "device_type": device.type,
         "threads": torch.get_num_threads(),
         "precision": precision,
     }

@@ -30,11 +30,14 @@ class StopOnSignal(L.Callback):
     at the next step boundary, where RunCheckpoints saves it; afterwards the signal goes on to
     whoever handled it before (submitit requeues the job on SIGUSR2). While the run checkpoints a
     second Ctrl-C acts as usual (stops at once); other repeats are ignored, since a launcher may
-    pass on a signal that its process group was sent too. In a worker of a parallel sweep
-    (`pooled`) the worker's signals are held instead (study.training.pool)."""
+    pass on a signal that its process group was sent too. Before training begins there is no
+    step to save, and a signal ends the run at once (pool.StoppedEarly), even while its data load
+    waits. In a worker of a parallel sweep (`pooled`) the worker's signals are held instead
+    (study.training.pool)."""
 
     def __init__(self, pooled: bool = False):
         self.pooled = pooled
+        self.training = False
         self.signum: int | None = None
         self._handlers: dict = {}  # the signals that are ours now, with the handler before ours
         self._previous_handlers: dict = {}
@@ -42,7 +45,7 @@ class StopOnSignal(L.Callback):
     def install(self) -> None:
         """Catch the signals from now on (data loading included)."""
         if self.pooled:
-            pool.hold_signals()
+            pool.hold_signals(training=False)
             return
         try:
             self._previous_handlers = {s: signal.signal(s, self._request_stop) for s in pool.SIGNALS}
@@ -53,6 +56,7 @@ class StopOnSignal(L.Callback):
     def on_train_start(self, trainer, pl_module) -> None:
         # Lightning wrapped our SIGTERM handler in one that raises out of fit() before the last
         # checkpoint can be taken; during training ours alone decides.
+        self.training = True
         if self.pooled:
             pool.hold_signals()
         for s in self._handlers:
@@ -61,6 +65,8 @@ class StopOnSignal(L.Callback):
     def _request_stop(self, signum, frame) -> None:
         if self.signum is None:
             self.signum = signum
+            if not self.training:
+                raise pool.StoppedEarly(signum)
             if signal.SIGINT in self._handlers:
                 signal.signal(signal.SIGINT, self._handlers.pop(signal.SIGINT))
 

@@ -25,6 +25,15 @@ SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGUSR2
 _held: list[int] = []  # the signals this worker was sent
 
 
+class StoppedEarly(Exception):
+    """A stop signal before training began: there is no step to checkpoint, so the run ends at
+    once, wherever it was (a data load waiting on a file included)."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name} before training began")
+        self.signum = signum
+
+
 def pool_size(hydra_config=None) -> int:
     """How many runs the current sweep trains at once in worker processes (1: none, the runs are
     trained one after the other in the sweep's own process)."""
@@ -42,12 +51,19 @@ def share_cpu_cores() -> None:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // size))
 
 
-def hold_signals() -> None:
-    """In a worker: from now on a signal only records that this worker is to stop (its run then
+def hold_signals(training: bool = True) -> None:
+    """In a worker: from now on a signal records that this worker is to stop (its run then
     checkpoints at the next step, and no other run starts here); the sweep's process decides when
-    to stop at once."""
+    to stop at once. Before training begins (`training` false) the run has nothing to save, and
+    the signal also ends it at once (StoppedEarly)."""
+
+    def held(signum, frame):
+        _held.append(signum)
+        if not training:
+            raise StoppedEarly(signum)
+
     for s in SIGNALS:
-        signal.signal(s, lambda signum, frame: _held.append(signum))
+        signal.signal(s, held)
 
 
 def held_signal() -> int | None:

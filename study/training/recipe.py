@@ -290,6 +290,13 @@ class ImageClassifier(L.LightningModule):
                 "net": config.as_dict(),
                 "dataset": datamodule.config.name if datamodule is not None else None,
             }
+            if datamodule is not None and datamodule.splits is not None:  # what a resume must train with too
+                checkpoint[RECORD]["made"] = {
+                    "data": datamodule.splits.source.get("content"),
+                    "folder": datamodule.splits.source.get("folder"),
+                    "device": self.device.type,
+                    "precision": str(self.trainer.precision),
+                }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.warming_up = checkpoint["warming_up"]

@@ -90,16 +90,34 @@ def build_module(cfg: DictConfig, net_config: NetConfig) -> ImageClassifier:
     )
 
 
-def resume_point(run_dir: Path, first_process: bool, net_config: NetConfig) -> tuple[Path, int] | None:
+def resume_point(
+    run_dir: Path,
+    first_process: bool,
+    net_config: NetConfig,
+    module: ImageClassifier,
+    previous: dict | None,
+    setting: dict,
+) -> tuple[Path, int] | None:
     """The newest usable checkpoint; without one, an earlier history is set aside, never lost. A
-    checkpoint of another net than the config's is refused before anything in the folder changes."""
-    resume, refused = checkpoints.newest_checkpoint(run_dir)
+    checkpoint of another net than the config's, or one made on another data copy, kind of device
+    or precision (`setting`), is refused before anything in the folder changes."""
+    resume, refused = checkpoints.newest_checkpoint(run_dir, checkpoints.size_limit(count_parameters(module.net)))
     if resume:
-        mismatch = checkpoints.net_mismatch(checkpoints.load_checkpoint(resume[0])[0], net_config)
+        checkpoint = checkpoints.load_checkpoint(resume[0])[0]
+        mismatch = checkpoints.net_mismatch(checkpoint, net_config) or checkpoints.weights_mismatch(
+            checkpoint, module.state_dict()
+        )
         if mismatch:
             raise ConfigError(
                 f"{resume[0]} is not this run's checkpoint: {mismatch}. Nothing was changed; move the checkpoint "
                 "out of the folder, or train this config elsewhere (hydra.run.dir=...)"
+            )
+        changes = checkpoints.setting_changes(checkpoints.setting_of(checkpoint, previous), setting)
+        if changes:
+            raise ConfigError(
+                f"{run_dir} cannot resume here: {'; '.join(changes)}. The steps of one run share one data copy, "
+                "kind of device and precision; nothing was changed. Resume it as it was trained (data.root=..., "
+                "trainer.accelerator=..., trainer.precision=...), or train this setting elsewhere (runs_root=...)"
             )
     if first_process and resume:
         path, step = resume
@@ -123,13 +141,17 @@ def resume_point(run_dir: Path, first_process: bool, net_config: NetConfig) -> t
     return resume
 
 
-def previous_code(run_dir: Path) -> dict | None:
-    """The code version the run's previous summary names (a run resumed from a checkpoint that
-    predates CodeVersions); None where there is none or it cannot be read."""
+def previous_summary(run_dir: Path) -> dict | None:
+    """The run's summary from its last process, if there is one that can be read."""
     try:
-        previous = summary.read(run_dir)
+        return summary.read(run_dir)
     except ValueError:
         return None
+
+
+def previous_code(previous: dict | None) -> dict | None:
+    """The code version the run's previous summary names (a run resumed from a checkpoint that
+    predates CodeVersions); None where there is none."""
     code = ((previous or {}).get("provenance") or {}).get("code")
     return code if isinstance(code, dict) else None
 
@@ -156,6 +178,13 @@ def write_responses(path: Path, responses: list[dict]) -> None:
     """Figure 7's layer responses as layer_responses.csv holds them (study.evaluate writes the same)."""
     lines = ["layer,name,std"] + [f"{r['layer']},{r['name']},{r['std']:.6g}" for r in responses]
     atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def record_failure(run_dir: Path, record: dict, err: Exception, steps: int, wall_time_s: float, resolved: dict) -> None:
+    record.update(status="failed", steps=steps, wall_time_s=wall_time_s, config=resolved)
+    record["error"] = f"{type(err).__name__}: {err}"
+    with contextlib.suppress(OSError):  # the disk that failed the run may not take its summary either
+        summary.write(run_dir, record)
 
 
 def final_status(
@@ -196,6 +225,12 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
         if already_done(run_dir):  # finished by another process while this one waited for the lock
             return "skipped"
         return _train(cfg, run_dir, stop, lock, first_process)
+    except pool.StoppedEarly as early:
+        log.info(f"{early}: {run_dir} has no new step; the same command starts it again")
+        if pooled:
+            return "interrupted"
+        stop.pass_on()
+        raise SystemExit(128 + early.signum) from None  # as if killed by the signal: a sweep stops too
     finally:
         stop.restore_handlers()
         if lock:
@@ -215,32 +250,52 @@ def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: RunLock | N
     pool.share_cpu_cores()
     L.seed_everything(cfg.seed, workers=False, verbose=False)
     datamodule = load_data(cfg)
-    if first_process:  # from here on the folder holds a run, which the report lists
+    if first_process:
         log.info(describe_source(datamodule.splits.source))
-        atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved))
     net_config: NetConfig = OmegaConf.to_object(cfg.model)
     module = build_module(cfg, net_config)
     exposes_responses = bool(response_layers(module.net))
     if not exposes_responses:
         log.info(f"{net_config.describe()} exposes no 3x3 layer responses: no Figure 7 or diagnostics for this run")
-    before = previous_code(run_dir)
-    resume = resume_point(run_dir, first_process, net_config)
-    clock, final, code = RunClock(), FinalMeasurements(), CodeVersions(provenance.code_version(), before)
+    previous = previous_summary(run_dir)
+    clock, final, code = (
+        RunClock(),
+        FinalMeasurements(),
+        CodeVersions(provenance.code_version(), previous_code(previous)),
+    )
+    callbacks = [stop, RunCheckpoints(run_dir / checkpoints.CHECKPOINTS, cfg.checkpoint_every), clock, code, final]
+    if cfg.diag_every and exposes_responses:
+        callbacks.append(diagnostics.Diagnostics(run_dir, cfg.diag_every, cfg.data.batch_size))
+    source = datamodule.splits.source
     record = summary.blank(
         arch=cfg.model.arch,
         depth=cfg.model.depth,
         shortcut=cfg.model.shortcut,
         dataset=cfg.data.name,
-        data=datamodule.splits.source,
+        data=source,
         seed=cfg.seed,
         params=count_parameters(module.net),
     )
-    trainer, run_loggers = None, []
     try:
-        callbacks = [stop, RunCheckpoints(run_dir / checkpoints.CHECKPOINTS, cfg.checkpoint_every), clock, code, final]
-        if cfg.diag_every and exposes_responses:
-            callbacks.append(diagnostics.Diagnostics(run_dir, cfg.diag_every, cfg.data.batch_size))
         trainer = build_trainer(cfg, run_dir, callbacks + ([KeepLock(lock)] if lock else []))
+    except Exception as err:  # no trainer here (a GPU asked for on a CPU): the run's summary says why
+        if first_process:
+            steps = (previous or {}).get("steps")
+            steps = steps if isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0 else 0
+            atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved))
+            record_failure(run_dir, record, err, steps, clock.elapsed_s(), resolved)
+        raise
+    setting = {
+        "data": source["content"],
+        "folder": source["folder"],
+        "device": trainer.strategy.root_device.type,
+        "precision": str(trainer.precision),
+    }
+    resume = resume_point(run_dir, first_process, net_config, module, previous, setting)
+    if first_process:  # from here on the folder holds a run, which the report lists
+        atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved))
+    run_loggers = []
+    try:
         record["provenance"] = provenance.provenance(trainer.strategy.root_device, str(trainer.precision), code.current)
         study_id, _ = study_of({**record, "config": resolved}, record["data"])
         run_loggers = loggers.build_loggers(cfg, run_dir, run_id(cfg), f"study-{study_id}", resolved)
@@ -248,13 +303,12 @@ def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: RunLock | N
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume[0]) if resume else None, weights_only=True)
     except SIGTERMException:
         pass  # Lightning's own SIGTERM exit; the run was checkpointed at this step
+    except pool.StoppedEarly:
+        raise  # before its first new step: the folder holds what it held
     except Exception as err:
-        steps = trainer.global_step if trainer else (resume[1] if resume else 0)
+        steps = max(trainer.global_step, resume[1] if resume else 0)
         if first_process:
-            record.update(status="failed", steps=steps, wall_time_s=clock.elapsed_s(), config=resolved)
-            record["error"] = f"{type(err).__name__}: {err}"
-            with contextlib.suppress(OSError):  # the disk that failed the run may not take its summary either
-                summary.write(run_dir, record)
+            record_failure(run_dir, record, err, steps, clock.elapsed_s(), resolved)
         if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
             newest = checkpoints.newest_checkpoint(run_dir)[0]
             raise RunError(

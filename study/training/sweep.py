@@ -17,7 +17,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from study.fileio import UnsafeFile, inside
-from study.runs.folder import RunFolderError, check_same_run, check_writable
+from study.runs.folder import RunFolderError, check_runs_root, check_same_run, check_writable
 from study.runs.identity import run_label
 from study.training.config import ConfigError, validate
 from study.training.pool import PoolStop, pool_size
@@ -60,6 +60,7 @@ class SweepProgress(Callback):
             # what this sweep (and Hydra, before its jobs) writes into the runs folder: never through a link
             inside(progress_file(config).parent, progress_file(config).name)
             inside(Path(config.runs_root), "multirun.yaml")
+            check_runs_root(Path(config.runs_root))
         except UnsafeFile as err:
             refuse(f"{err}; a sweep never writes through it. Nothing was changed: remove it, or sweep elsewhere")
         except RunFolderError as err:

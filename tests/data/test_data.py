@@ -1,6 +1,7 @@
 import gzip
 import io
 import json
+import os
 import pickle
 from pathlib import Path
 
@@ -244,18 +245,56 @@ def test_a_jpeg_copy_is_close_and_said_to_be_reencoded(arrays, tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["binary", "png"])
-def test_a_decoded_layout_is_cached_and_decoded_again_when_a_source_changes(kind, arrays, tmp_path):
+def test_a_decoded_layout_is_cached_by_content_and_a_file_changed_with_its_dates_kept_is_decoded_again(
+    kind, arrays, tmp_path
+):
     root = layout_copy(kind, arrays, tmp_path)
     first = load_dataset("cifar10", str(root), False)
-    assert (
-        first.source["cache_hit"] is False and Path(first.source["cache"]).parent == first_folder(root) / ".study-cache"
-    )
+    assert first.source["cache_hit"] is False and Path(first.source["cache"]).parent == tmp_path / "cache-home"
+    assert not (first_folder(root) / ".study-cache").exists()  # nothing written beside the data
     second = load_dataset("cifar10", str(root), False)
     assert second.source["cache_hit"] is True and second.source["content"] == first.source["content"]
     changed = sorted(first_folder(root).rglob("*.bin" if kind == "binary" else "*.png"))[0]
-    changed.write_bytes(layout_bytes_with_first_pixel_changed(changed, kind))
+    st = changed.stat()
+    new = layout_bytes_with_first_pixel_changed(changed, kind)
+    changed.write_bytes(new)
+    os.utime(changed, ns=(st.st_atime_ns, st.st_mtime_ns))  # as cp -p, rsync -a and tar x keep them
     third = load_dataset("cifar10", str(root), False)
     assert third.source["cache_hit"] is False and third.source["content"] != first.source["content"]
+
+
+def test_a_cache_beside_a_shared_dataset_is_never_read(arrays, tmp_path):
+    """Someone who can write beside the data forges a cache, every cat relabelled a dog, with the
+    name and fingerprint an earlier version would have trusted: it is not where the loader looks."""
+    root = layout_copy("png", arrays, tmp_path / "shared")
+    honest = load_dataset("cifar10", str(root), False)
+    cache = Path(honest.source["cache"])
+    with np.load(cache) as cached:
+        forged = {key: cached[key] for key in cached.files}
+    forged["train_labels"] = np.where(forged["train_labels"] == 3, 5, forged["train_labels"])
+    for name in (".study-cache/cifar10-image-folders.npz", f".study-cache/{cache.name}", cache.name):
+        (root / name).parent.mkdir(exist_ok=True)
+        np.savez(root / name, **forged)
+    cache.unlink()  # the user's own cache gone too: the next load decodes the files themselves
+    again = load_dataset("cifar10", str(root), False)
+    assert again.source["cache_hit"] is False and np.array_equal(again.train_labels, honest.train_labels)
+
+
+def test_without_a_writable_cache_home_every_load_decodes(arrays, tmp_path, monkeypatch):
+    root = layout_copy("png", arrays, tmp_path / "data")
+    (tmp_path / "not-a-folder").write_text("a file where the cache home would go")
+    monkeypatch.setenv("STUDY_CACHE_DIR", str(tmp_path / "not-a-folder"))
+    raw = load_dataset("cifar10", str(root), False)
+    assert raw.source["cache"] is None and raw.source["cache_hit"] is False
+    assert load_dataset("cifar10", str(root), False).source["content"] == raw.source["content"]
+
+
+def test_the_cache_home_follows_xdg_when_study_cache_dir_is_unset(monkeypatch, tmp_path):
+    from study.data.cache import default_cache_home
+
+    monkeypatch.delenv("STUDY_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_home() == tmp_path / "xdg" / "study"
 
 
 def first_folder(root: Path) -> Path:
@@ -275,14 +314,6 @@ def layout_bytes_with_first_pixel_changed(path: Path, kind: str) -> bytes:
     out = io.BytesIO()
     Image.fromarray(image).save(out, format="PNG")
     return out.getvalue()
-
-
-def test_a_cache_that_cannot_go_beside_the_data_goes_to_the_cache_home(arrays, tmp_path, monkeypatch):
-    root = layout_copy("png", arrays, tmp_path / "data")
-    (root / ".study-cache").write_text("a file where the cache folder would go")
-    raw = load_dataset("cifar10", str(root), False)
-    assert Path(raw.source["cache"]).is_relative_to(tmp_path / "cache-home")
-    assert load_dataset("cifar10", str(root), False).source["cache_hit"] is True
 
 
 def test_a_forged_cache_is_not_trusted(arrays, tmp_path):
@@ -469,3 +500,27 @@ def test_cifar100_image_folders_are_named_by_its_fine_classes(arrays100, tmp_pat
 def test_cifar100_is_a_config_choice():
     cfg = compose_config("data=cifar100")
     assert cfg.data.name == "cifar100" and cfg.data.expected_counts == [50000, 10000]
+
+
+@pytest.mark.timeout(120)  # a FIFO opened for reading would block until then
+@pytest.mark.parametrize("kind", ["png", "binary", "pickles"])
+def test_a_fifo_among_the_data_files_is_refused_not_waited_on(kind, arrays, tmp_path):
+    root = layout_copy(kind, arrays, tmp_path)
+    if kind == "png":
+        victim = sorted(root.rglob("*.png"))[0]
+    else:
+        victim = sorted((first_folder(root) if kind == "binary" else root / "cifar-10-batches-py").iterdir())[0]
+    victim.unlink()
+    os.mkfifo(victim)
+    with pytest.raises(DataError, match="not a plain file"):
+        load_dataset("cifar10", str(root), False, verify_checksums=False)
+
+
+@pytest.mark.timeout(120)
+def test_a_fifo_in_place_of_the_cache_is_decoded_around(arrays, tmp_path):
+    root = layout_copy("png", arrays, tmp_path)
+    cache = Path(load_dataset("cifar10", str(root), False).source["cache"])
+    cache.unlink()
+    os.mkfifo(cache)
+    again = load_dataset("cifar10", str(root), False)
+    assert again.source["cache_hit"] is False

@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import pytest
+import torch
 
 from commands import REPO, run_cli
 from study.results.publish import write_report
@@ -121,6 +122,9 @@ BAD_BUILDERS = {
     "usernets_bad:wrong_outputs": "gives (2, 7) for 2 images of 3x32x32; it must give (2, 10)",
     "usernets_bad:nothing_to_train": "made a net with no parameters to train",
     "usernets_bad:fails_on_images": "builder usernets_bad:fails_on_images: RuntimeError",
+    "usernets_bad:sets_float64": "changed torch's process-wide state (default dtype torch.float32 -> torch.float64)",
+    "usernets_bad:turns_off_gradients": "changed torch's process-wide state (gradients enabled True -> False)",
+    "usernets_bad:float64_weights": "made a net with torch.float64 weights; build it in float32",
     "../../etc:passwd": "is not a 'package.module:function' name",
 }
 
@@ -148,12 +152,25 @@ def test_a_builder_that_cannot_work_is_refused_before_any_folder(cifar_root, tmp
 
         def fails_on_images(depth, residual, num_classes, in_channels):
             return nn.Linear(5, num_classes)
+
+        def sets_float64(depth, residual, num_classes, in_channels):
+            torch.set_default_dtype(torch.float64)
+            return nn.Sequential(nn.Flatten(), nn.Linear(in_channels * 32 * 32, num_classes))
+
+        def turns_off_gradients(depth, residual, num_classes, in_channels):
+            torch.set_grad_enabled(False)
+            return nn.Sequential(nn.Flatten(), nn.Linear(in_channels * 32 * 32, num_classes))
+
+        def float64_weights(depth, residual, num_classes, in_channels):
+            return nn.Sequential(nn.Flatten(), nn.Linear(in_channels * 32 * 32, num_classes)).double()
         """,
     )
     with pytest.raises(ConfigError) as err:
         train_in_process(cifar_root, tmp_path / "runs", "model=custom", f"model.builder={builder}")
     assert expected in str(err.value) and "model.builder" in str(err.value)
     assert not (tmp_path / "runs").exists()
+    # what the builder changed was put back: the next run of the same process trains as its summary says
+    assert torch.get_default_dtype() == torch.float32 and torch.is_grad_enabled()
 
 
 @pytest.mark.parametrize(
