@@ -28,14 +28,23 @@ def net_name(arch: str, depth: int) -> str:
 
 #: The paper's own choices for its CIFAR nets: option-A shortcuts (zero-padded identity where the
 #: shape changes), the original unit (conv-BN-ReLU, addition, then ReLU) and basic two-layer blocks.
-PAPER_CHOICES = {"shortcut": "A", "unit": "original", "block": "basic"}
+PAPER_CHOICES = {"shortcut": "A", "unit": "original", "block": "basic", "norm": "batch", "init": "he"}
 
 
-def departures(arch: str, shortcut: str, unit: str, block: str) -> dict[str, str]:
+def departures(
+    arch: str, shortcut: str, unit: str, block: str, norm: str = "batch", init: str = "he"
+) -> dict[str, str]:
     """The choices of a net that are not the paper's (PAPER_CHOICES), in that order: how a net is
-    named beyond `ResNet-20`. A plain net has no shortcut, so its option never departs."""
-    chosen = {"shortcut": shortcut if arch == "resnet" else PAPER_CHOICES["shortcut"], "unit": unit, "block": block}
-    return {k: v for k, v in chosen.items() if v != PAPER_CHOICES[k]}
+    named beyond `ResNet-20` (a net without normalisation as `nonorm`). A plain net has no
+    shortcut, so its option never departs."""
+    chosen = {
+        "shortcut": shortcut if arch == "resnet" else PAPER_CHOICES["shortcut"],
+        "unit": unit,
+        "block": block,
+        "norm": norm,
+        "init": init,
+    }
+    return {k: ("nonorm" if k == "norm" else v) for k, v in chosen.items() if v != PAPER_CHOICES[k]}
 
 
 #: The paper's CIFAR-10 grid per arch: Figure 6 and Table 6.

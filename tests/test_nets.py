@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 import torch
@@ -6,13 +7,14 @@ import torch
 from study import paper
 from study.nets import (
     NetConfig,
+    blocks_per_stage,
     build_cifar_net,
     build_net,
     count_parameters,
     forward_macs,
     response_layers,
 )
-from study.nets.blocks import ZeroPadShortcut, make_shortcut
+from study.nets.blocks import ZeroPadShortcut, branch_convs, make_shortcut, preact_shortcut_input
 from study.runs.identity import net_label
 
 
@@ -237,3 +239,148 @@ def test_every_offered_weight_file_is_a_finished_full_length_run_of_its_net_and_
     assert (summary["arch"], summary["depth"], summary["shortcut"]) == (config.arch, config.depth, config.shortcut)
     assert summary["steps"] == paper.RECIPE["max_steps"] and count_parameters(net) == summary["params"]
     assert f"{summary['final_test_error']:.2f}% CIFAR-10 test error" in getattr(hubconf, name).__doc__
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalisation-free nets and the inits that start each residual branch at zero
+
+
+def block_inputs_and_outputs(net: torch.nn.Module, images: torch.Tensor) -> list[tuple]:
+    """(block, its input, its output) of every block of a forward pass, copied: a later in-place
+    ReLU (the pre-activation net's last, with no BN before it) must not change what was seen."""
+    seen = []
+    blocks = [block for stage in (net.stage1, net.stage2, net.stage3) for block in stage]
+    handles = [
+        b.register_forward_hook(lambda m, i, o: seen.append((m, i[0].detach().clone(), o.detach().clone())))
+        for b in blocks
+    ]
+    with torch.no_grad():
+        net(images)
+    for h in handles:
+        h.remove()
+    return seen
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        NetConfig("resnet", depth, init=init, norm="none" if init == "fixup" else norm, unit=unit)
+        for depth in (20, 110)
+        for init, norm, unit in (
+            ("zero_gamma", "batch", "original"),
+            ("fixup", "none", "original"),
+            ("skipinit", "none", "original"),
+            ("skipinit", "batch", "original"),
+            ("zero_gamma", "batch", "preact"),
+            ("skipinit", "none", "preact"),
+        )
+    ]
+    + [NetConfig("resnet", 164, init="fixup", norm="none", block="bottleneck", shortcut="B")],
+    ids=lambda c: c.describe(),
+)
+def test_at_initialisation_every_residual_block_is_exactly_its_shortcut_path(config):
+    torch.manual_seed(0)
+    net = build_net(config).train()
+    seen = block_inputs_and_outputs(net, torch.randn(4, 3, 32, 32))
+    assert len(seen) == 3 * blocks_per_stage(config.depth, config.block)
+    for block, x, out in seen:
+        if config.unit == "preact":
+            expected = block.shortcut(preact_shortcut_input(block.shortcut, x, torch.relu(block.bn1(x))))
+        else:
+            expected = torch.relu(block.shortcut(x))
+        assert torch.equal(out, expected)
+
+
+def test_he_init_blocks_are_not_their_shortcut_path():
+    torch.manual_seed(0)
+    for norm in ("batch", "none"):
+        (block, x, out), *_ = block_inputs_and_outputs(build_net(NetConfig(norm=norm)), torch.randn(4, 3, 32, 32))
+        assert not torch.allclose(out, torch.relu(block.shortcut(x)))
+
+
+@pytest.mark.parametrize("depth, block, m", [(20, "basic", 2), (110, "basic", 2), (164, "bottleneck", 3)])
+def test_fixup_scales_each_branch_by_its_formula(depth, block, m):
+    """Zhang et al. 2019: inner branch layers He-normal (fan out) times L^(-1/(2m-2)), L branches
+    of m layers; the branch's last layer and the classifier at zero."""
+    torch.manual_seed(0)
+    config = NetConfig("resnet", depth, "B" if block == "bottleneck" else "A", norm="none", init="fixup", block=block)
+    net = build_net(config)
+    blocks = [b for stage in (net.stage1, net.stage2, net.stage3) for b in stage]
+    branches = len(blocks)
+    assert branches == 3 * blocks_per_stage(depth, block)
+    scale = branches ** (-1 / (2 * m - 2))
+    convs = [c for b in net.stage3 for i, c in enumerate(branch_convs(b)) if i < m - 1]  # inner layers
+    inner = [c for c in convs if c.kernel_size == (3, 3) and c.in_channels == c.out_channels]
+    fan_out = inner[0].out_channels * 9
+    weights = torch.cat([c.weight.flatten() for c in inner])
+    assert weights.std().item() == pytest.approx((2 / fan_out) ** 0.5 * scale, rel=0.03)
+    for b in blocks:
+        assert not branch_convs(b)[-1].weight.any()
+    assert not net.fc.weight.any() and not net.fc.bias.any()
+
+
+def test_without_bn_the_plain_net_loses_its_signal_and_fixup_keeps_the_residual_net_finite():
+    """Section 4.1 says BN rules out vanishing signals; without it, the same plain-110 loses its
+    forward signal (measured by the diagnostics), and a residual-110 explodes under He's init,
+    while Fixup keeps one training step and its measurements finite."""
+    from study.training.diagnostics import measure
+
+    torch.manual_seed(0)
+    images, labels = torch.randn(32, 3, 32, 32), torch.randint(0, 10, (32,))
+
+    def signals(config: NetConfig, step: bool = False) -> list[dict]:
+        torch.manual_seed(0)
+        net = build_net(config)
+        if step:  # one SGD step, so that the zero-initialised layers pass gradients on
+            optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+            torch.nn.functional.cross_entropy(net(images), labels).backward()
+            optimizer.step()
+        return measure(net, images, labels)
+
+    plain = signals(NetConfig("plain", 110, norm="none"))
+    assert plain[-1]["response_std"] < 0.01 * plain[0]["response_std"]  # vanishing: about 1/500 here
+    with_bn = signals(NetConfig("plain", 110))
+    assert all(0.5 < row["response_std"] < 2 for row in with_bn)  # BN holds every layer's response
+    residual = signals(NetConfig("resnet", 110, norm="none"))
+    assert residual[-1]["response_std"] > 1e4 * residual[0]["response_std"]  # exploding
+    fixup = signals(NetConfig("resnet", 110, norm="none", init="fixup"), step=True)
+    values = [row[key] for row in fixup for key in ("response_std", "grad_norm")]
+    assert all(torch.isfinite(torch.tensor(values))) and max(r["grad_norm"] for r in fixup) > 0
+    assert max(r["response_std"] for r in fixup) < 10 * fixup[0]["response_std"]
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        (
+            {"arch": "plain", "init": "zero_gamma"},
+            "init='zero_gamma' acts on residual branches, and a plain net has none",
+        ),
+        ({"arch": "plain", "init": "fixup", "norm": "none"}, "init='fixup' acts on residual branches"),
+        ({"arch": "plain", "init": "skipinit"}, "init='skipinit' acts on residual branches"),
+        ({"init": "fixup"}, "init='fixup' replaces normalisation (Zhang et al. 2019), so it goes with norm=none"),
+        ({"init": "zero_gamma", "norm": "none"}, "init='zero_gamma' sets BN scales, and norm='none' has none"),
+        ({"init": "fixup", "norm": "none", "unit": "preact"}, "init='fixup' is published for the original unit"),
+        ({"norm": "layer"}, "norm='layer' is unknown: choose one of batch, none"),
+        ({"init": "xavier"}, "init='xavier' is unknown: choose one of he, zero_gamma, fixup, skipinit"),
+    ],
+)
+def test_a_combination_without_meaning_is_refused_naming_it(values, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        NetConfig(**values)
+
+
+def test_the_new_choices_at_their_defaults_keep_every_net_and_its_checkpoint_record_as_before():
+    assert NetConfig().as_dict() == {
+        "arch": "resnet",
+        "depth": 20,
+        "shortcut": "A",
+        "num_classes": 10,
+        "in_channels": 3,
+        "unit": "original",
+        "block": "basic",
+    }
+    config = NetConfig(norm="none", init="fixup")
+    assert NetConfig.from_dict(config.as_dict()) == config
+    assert net_label("resnet", 56, "A", norm="none", init="fixup") == "resnet56-nonorm-fixup"
+    assert net_label("resnet", 56, "A") == "resnet56"

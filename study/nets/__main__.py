@@ -8,6 +8,16 @@ from study.nets.config import UNITS
 #: The published bottleneck counts are rounded to 0.1M, and they seem to leave BN's parameters
 #: out (ResNet-1001: 10,327,706 with them, 10.18M without, published 10.2M): a 2% band.
 BOTTLENECK_PARAMS_BAND = 0.02
+#: (arch, norm, init) of the normalisation and init variants whose counts are listed.
+VARIANTS = (
+    ("plain", "batch", "he"),
+    ("plain", "none", "he"),
+    ("resnet", "batch", "he"),
+    ("resnet", "batch", "zero_gamma"),
+    ("resnet", "none", "he"),
+    ("resnet", "none", "fixup"),
+    ("resnet", "none", "skipinit"),
+)
 
 
 def main() -> None:
@@ -40,6 +50,15 @@ def main() -> None:
                 f"{depth:>6} {unit:>9} {params:>12,} {published:>9.1f}M {forward_macs(net) / 1e6:>8.0f}M  "
                 f"{'ok' if ok else 'MISMATCH'}"
             )
+    print(
+        "\nWithout BN, and the inits that start each residual branch at zero (a conv keeps its bias "
+        "without BN;\nFixup's scalars replace them)\n"
+        f"{'net':>34} {'depth 20':>10} {'depth 56':>10} {'depth 110':>10}"
+    )
+    for arch, norm, init in VARIANTS:
+        counts = [count_parameters(build_net(NetConfig(arch, depth, norm=norm, init=init))) for depth in (20, 56, 110)]
+        name = NetConfig(arch, 20, norm=norm, init=init).describe().replace("-20", "")
+        print(f"{name:>34} " + " ".join(f"{n:>10,}" for n in counts))
     if not all_ok:
         raise SystemExit("parameter or multiply-add counts disagree with study/paper.py")
 

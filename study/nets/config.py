@@ -10,6 +10,11 @@ ARCHS = ("plain", "resnet")
 SHORTCUTS = ("A", "B", "C")
 UNITS = ("original", "preact")
 BLOCKS = ("basic", "bottleneck")
+NORMS = ("batch", "none")
+#: he: He et al. 2015b (the paper's); zero_gamma: each residual branch's last BN scale at 0 (Goyal
+#: et al. 2017); fixup: Zhang, Dauphin & Ma 2019; skipinit: a scalar at 0 ending each branch (De &
+#: Smith 2020).
+INITS = ("he", "zero_gamma", "fixup", "skipinit")
 #: `package.module:function`, as model.builder names a user's net.
 BUILDER_PATTERN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 BUILDER_SIGNATURE = "build(depth: int, residual: bool, num_classes: int, in_channels: int) -> nn.Module"
@@ -53,11 +58,21 @@ class NetConfig:
     unit: str = "original"
     block: str = "basic"
     builder: str | None = None  # "module:function": a net of the user's instead of the paper's
+    norm: str = "batch"  # batch: BN after each conv (the paper's); none: no normalisation, convs keep their bias
+    init: str = "he"  # INITS
 
     def __post_init__(self):
-        for name, allowed in (("arch", ARCHS), ("shortcut", SHORTCUTS), ("unit", UNITS), ("block", BLOCKS)):
+        for name, allowed in (
+            ("arch", ARCHS),
+            ("shortcut", SHORTCUTS),
+            ("unit", UNITS),
+            ("block", BLOCKS),
+            ("norm", NORMS),
+            ("init", INITS),
+        ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r} is unknown: choose one of {', '.join(allowed)}")
+        self._check_init()
         if self.builder is None:
             blocks_per_stage(self.depth, self.block)
         else:
@@ -76,6 +91,26 @@ class NetConfig:
         if unknown:
             raise ValueError(f"the net's description has unknown fields: {', '.join(map(str, unknown))}")
         return cls(**values)
+
+    def _check_init(self) -> None:
+        """Refuse an init that means nothing for this net, naming the combination."""
+        if self.init != "he" and self.arch != "resnet":
+            raise ValueError(
+                f"init={self.init!r} acts on residual branches, and a {self.arch} net has none: use init=he, "
+                "or arch=resnet"
+            )
+        if self.init == "zero_gamma" and self.norm != "batch":
+            raise ValueError("init='zero_gamma' sets BN scales, and norm='none' has none: use norm=batch")
+        if self.init == "fixup" and self.norm != "none":
+            raise ValueError(
+                "init='fixup' replaces normalisation (Zhang et al. 2019), so it goes with norm=none, not "
+                f"norm={self.norm!r}"
+            )
+        if self.init == "fixup" and self.unit != "original":
+            raise ValueError(
+                "init='fixup' is published for the original unit (conv, then the addition, then ReLU), not "
+                f"unit={self.unit!r}"
+            )
 
     def _check_user_net(self) -> None:
         if not isinstance(self.builder, str) or not BUILDER_PATTERN.fullmatch(self.builder):
@@ -102,13 +137,17 @@ class NetConfig:
             unit=model.get("unit", "original"),
             block=model.get("block", "basic"),
             builder=model.get("builder"),
+            norm=model.get("norm", "batch"),
+            init=model.get("init", "he"),
         )
 
     def as_dict(self) -> dict:
-        """The fields, without a builder a paper net has none of (its checkpoints stay as they were)."""
+        """The fields, without those that came later at their defaults (a builder, a norm, an init):
+        the checkpoints and exports of the paper's nets stay as they were."""
         values = asdict(self)
-        if values["builder"] is None:
-            del values["builder"]
+        for key, default in (("builder", None), ("norm", "batch"), ("init", "he")):
+            if values[key] == default:
+                del values[key]
         return values
 
     @property
@@ -117,10 +156,10 @@ class NetConfig:
 
     def describe(self) -> str:
         """`ResNet-56`, `plain-20`, `ResNet-20 (shortcut B)`, `ResNet-164 (preact, bottleneck)`,
-        `ResNet-8 (builder mynets:build)`."""
+        `ResNet-56 (nonorm, fixup)`, `ResNet-8 (builder mynets:build)`."""
         name = paper.net_name(self.arch, self.depth)
         if self.builder:
             return f"{name} (builder {self.builder})"
-        departures = paper.departures(self.arch, self.shortcut, self.unit, self.block)
+        departures = paper.departures(self.arch, self.shortcut, self.unit, self.block, self.norm, self.init)
         notes = [f"shortcut {v}" if k == "shortcut" else v for k, v in departures.items()]
         return name + (f" ({', '.join(notes)})" if notes else "")

@@ -11,7 +11,8 @@ def response_layers(model: nn.Module) -> list[tuple[str, nn.Module, nn.Conv2d]]:
     """(name, module whose output is the response, its 3x3 conv) for every 3x3 layer, in forward
     order: the "layer responses" of the paper's Figure 7. In the original unit the response is the
     BN output after the conv (before ReLU and before the addition); in the pre-activation unit,
-    whose convs are followed by no BN, the conv output itself. Shortcut projections and 1x1 convs
+    whose convs are followed by no BN, and in a net without normalisation, the conv output itself
+    (response_point says which). Shortcut projections and 1x1 convs
     are not 3x3 layers and are left out. A user's net may name its own (its `response_layers()`)."""
     if isinstance(model, UserNet):
         declared = getattr(model.net, "response_layers", None)
@@ -25,20 +26,28 @@ def response_layers(model: nn.Module) -> list[tuple[str, nn.Module, nn.Conv2d]]:
                     )
             return [(str(name), module, conv) for name, module, conv in layers]
         model = model.net
-    preact = getattr(getattr(model, "config", None), "unit", "original") == "preact"
+    at_conv = response_point(model) == "conv output"
     layers, last_conv = [], None
     for name, module in model.named_modules():
         if ".shortcut" in name or name.startswith("shortcut"):
             continue
         if isinstance(module, nn.Conv2d):
             last_conv = module
-            if preact and module.kernel_size == (3, 3):
+            if at_conv and module.kernel_size == (3, 3):
                 layers.append((name, module, module))
-        elif isinstance(module, nn.BatchNorm2d) and not preact and last_conv is not None:
+        elif isinstance(module, nn.BatchNorm2d) and not at_conv and last_conv is not None:
             if last_conv.kernel_size == (3, 3):
                 layers.append((name, module, last_conv))
             last_conv = None
     return layers
+
+
+def response_point(model: nn.Module) -> str:
+    """Where a paper net's responses are measured: "BN output" (the original unit with BN), else
+    "conv output"."""
+    config = getattr(model, "config", None)
+    original = getattr(config, "unit", "original") == "original" and getattr(config, "norm", "batch") == "batch"
+    return "BN output" if original else "conv output"
 
 
 def count_parameters(model: nn.Module) -> int:

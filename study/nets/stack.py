@@ -4,8 +4,8 @@ at 16, 32 and 64 channels (times 4 with bottlenecks), global average pooling, on
 import torch
 from torch import nn
 
-from study.nets.blocks import BLOCK_TYPES, conv3x3, make_shortcut
-from study.nets.config import EXPANSION, STAGE_WIDTHS, NetConfig, blocks_per_stage
+from study.nets.blocks import BLOCK_TYPES, Layers, initialise, make_shortcut
+from study.nets.config import EXPANSION, LAYERS_PER_BLOCK, STAGE_WIDTHS, NetConfig, blocks_per_stage
 
 
 class ThreeStageNet(nn.Module):
@@ -19,21 +19,21 @@ class ThreeStageNet(nn.Module):
         self.depth, self.residual, self.shortcut_option = config.depth, config.residual, config.shortcut
         self.block_type = BLOCK_TYPES[(config.unit, config.block)]
         self.expansion = EXPANSION[config.block]
-        self.conv1 = conv3x3(config.in_channels, STAGE_WIDTHS[0])
+        self.layers = Layers(config.norm, config.init)
+        self.conv1 = self.layers.conv(config.in_channels, STAGE_WIDTHS[0], 3, in_branch=False)
         if config.unit == "original":  # the pre-activation stem hands its conv output to the first block's BN
-            self.bn1 = nn.BatchNorm2d(STAGE_WIDTHS[0])
+            self.bn1 = self.layers.norm_layer(STAGE_WIDTHS[0])
         self.relu = nn.ReLU(inplace=True)
         self.in_planes = STAGE_WIDTHS[0]
         self.stage1 = self._make_stage(STAGE_WIDTHS[0], n, stride=1)
         self.stage2 = self._make_stage(STAGE_WIDTHS[1], n, stride=2)
         self.stage3 = self._make_stage(STAGE_WIDTHS[2], n, stride=2)
         if config.unit == "preact":  # the last block's output is not activated: one BN-ReLU before pooling
-            self.bn_final = nn.BatchNorm2d(self.in_planes)
+            self.bn_final = self.layers.norm_layer(self.in_planes)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(self.in_planes, config.num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")  # He et al. 2015b
+        self.fc = self.layers.classifier(self.in_planes, config.num_classes)
+        blocks = [block for stage in (self.stage1, self.stage2, self.stage3) for block in stage]
+        initialise(self, blocks, config.init, LAYERS_PER_BLOCK[config.block])
 
     def _make_stage(self, planes: int, blocks: int, stride: int) -> nn.Sequential:
         layers = []
@@ -41,11 +41,13 @@ class ThreeStageNet(nn.Module):
             block_stride = stride if i == 0 else 1
             out_planes = planes * self.expansion
             shortcut = (
-                make_shortcut(self.shortcut_option, self.in_planes, out_planes, block_stride, self.config.unit)
+                make_shortcut(
+                    self.shortcut_option, self.in_planes, out_planes, block_stride, self.config.unit, self.config.norm
+                )
                 if self.residual
                 else None
             )
-            layers.append(self.block_type(self.in_planes, planes, block_stride, shortcut))
+            layers.append(self.block_type(self.in_planes, planes, block_stride, shortcut, self.layers))
             self.in_planes = out_planes
         return nn.Sequential(*layers)
 

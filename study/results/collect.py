@@ -299,7 +299,9 @@ def study_titles(studies: dict) -> dict[str, str]:
         steps = flat[sid].get("trainer.max_steps")
         if steps is not None:
             parts.append(f"{steps:,} steps" if isinstance(steps, int) else f"{steps} steps")
-        always = [k for k in ("model.builder", "model.unit", "model.block") if k in flat[sid]]  # not the paper's nets
+        always = [  # not the paper's nets
+            k for k in ("model.builder", "model.unit", "model.block", "model.norm", "model.init") if k in flat[sid]
+        ]
         shown = [k for k in differing if k not in ("trainer.max_steps", "data.name")]
         shown += [k for k in always if k not in shown and flat[sid][k] != PAPER_CHOICES.get(k.removeprefix("model."))]
         parts += [f"{k}={flat[sid].get(k)}" for k in shown]

@@ -129,21 +129,34 @@ class NetFamily:
     unit: str = "original"
     block: str = "basic"
     builder: str | None = None
+    norm: str = "batch"
+    init: str = "he"
 
     @classmethod
     def of_study(cls, shared: dict) -> "NetFamily":
         model = (shared.get("config") or {}).get("model") or {}
-        values = {k: model[k] for k in ("shortcut", "unit", "block", "builder") if isinstance(model.get(k), str)}
+        keys = ("shortcut", "unit", "block", "builder", "norm", "init")
+        values = {k: model[k] for k in keys if isinstance(model.get(k), str)}
         return cls(dataset=str(shared.get("dataset")), **values)
 
     @property
     def is_papers(self) -> bool:
         """The 2015 paper's own nets (any shortcut option; Table 6 used A)."""
-        departures = paper.departures("resnet", self.shortcut, self.unit, self.block)
+        departures = paper.departures("resnet", self.shortcut, self.unit, self.block, self.norm, self.init)
         return self.builder is None and departures.keys() <= {"shortcut"}
 
     def label(self, arch: str, depth: int) -> str:
-        return net_label(arch, depth, self.shortcut, unit=self.unit, block=self.block, builder=self.builder, named=True)
+        return net_label(
+            arch,
+            depth,
+            self.shortcut,
+            unit=self.unit,
+            block=self.block,
+            builder=self.builder,
+            named=True,
+            norm=self.norm,
+            init=self.init,
+        )
 
     def reference(self, arch: str, depth: int) -> tuple[float, str] | None:
         """(the published test error in %, how the table shows it, with its source where it is not

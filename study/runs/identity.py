@@ -61,7 +61,14 @@ NOT_IDENTITY = (
 
 #: Keys that came after runs were made, with their defaults: at its default such a key is left out
 #: of a run's identity, so the folders of runs made before it existed keep their names.
-ADDED_KEYS = {"data.eval_subset": None, "model.unit": "original", "model.block": "basic", "model.builder": None}
+ADDED_KEYS = {
+    "data.eval_subset": None,
+    "model.unit": "original",
+    "model.block": "basic",
+    "model.builder": None,
+    "model.norm": "batch",
+    "model.init": "he",
+}
 
 #: Keys that moved, from their place now to their place when runs were first made: a run's identity
 #: names them where they were, so the folders of earlier runs keep their names.
@@ -197,16 +204,18 @@ def net_label(
     block: str = "basic",
     builder: str | None = None,
     named: bool = False,
+    norm: str = "batch",
+    init: str = "he",
 ) -> str:
-    """`resnet20`, `plain56`, `resnet20-B`, `resnet164-preact-bottleneck` (sep="-": `resnet-20-B`),
-    `mynets.build-resnet8` for a net of the builder `mynets:build`: a run's net as its folder and
-    its sweep's progress lines name it; the shortcut, unit and block appear only where they are not
-    the paper's (A, original, basic). named=True starts from paper.net_name (`ResNet-20-B`), as
-    reports name a net."""
+    """`resnet20`, `plain56`, `resnet20-B`, `resnet164-preact-bottleneck`, `resnet56-nonorm-fixup`
+    (sep="-": `resnet-20-B`), `mynets.build-resnet8` for a net of the builder `mynets:build`: a
+    run's net as its folder and its sweep's progress lines name it; the shortcut, unit, block,
+    norm and init appear only where they are not the paper's (A, original, basic, batch, he).
+    named=True starts from paper.net_name (`ResNet-20-B`), as reports name a net."""
     base = paper.net_name(arch, depth) if named else f"{arch}{sep}{depth}"
     if builder:  # checked later (study.nets.load_builder); a folder name never takes a path's characters
         return f"{UNSAFE.sub('_', str(builder).replace(':', '.'))}-{base}"
-    return base + "".join(f"-{choice}" for choice in paper.departures(arch, shortcut, unit, block).values())
+    return base + "".join(f"-{choice}" for choice in paper.departures(arch, shortcut, unit, block, norm, init).values())
 
 
 def model_label(model: DictConfig, sep: str = "") -> str:
@@ -219,6 +228,8 @@ def model_label(model: DictConfig, sep: str = "") -> str:
         model.get("unit", "original"),
         model.get("block", "basic"),
         OmegaConf.select(model, "builder"),  # None where unset, or still ??? (refused later)
+        norm=model.get("norm", "batch"),
+        init=model.get("init", "he"),
     )
 
 
