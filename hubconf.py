@@ -3,8 +3,11 @@
     net = torch.hub.load("<owner>/<repo>", "resnet56")                 # from GitHub
     net = torch.hub.load("path/to/checkout", "plain20", source="local")
     net = torch.hub.load(..., "preact_resnet164", num_classes=100)     # CIFAR-100
+    net = torch.hub.load(..., "resnet56", norm="none", init="fixup")   # Fixup, no BN
 
-Every entry takes `num_classes` (10) and `in_channels` (3): `resnetD` and `plainD` for the paper's
+Every entry takes `num_classes` (10), `in_channels` (3), `norm` ("batch", or "none": no
+normalisation, convs with biases) and `init` ("he"; for residual nets also "zero_gamma", "fixup" with
+norm="none", "skipinit" with norm="none"; docs/nets.md): `resnetD` and `plainD` for the paper's
 nets (D = 20, 32, 44, 56, 110, 1202; option-A shortcuts), `resnetD` and `preact_resnetD` for He et
 al. 2016's bottleneck nets (D = 164, 1001; option B), and `preact_resnet110`. From a checkout,
 `torch.hub.load(path, name, source="local")` builds one and `help(hubconf)` (or this docstring)
@@ -53,9 +56,19 @@ def _test_error(run: str) -> float:
 
 
 def _entry(name: str, arch: str, depth: int, shortcut: str, unit: str = "original", block: str = "basic"):
-    def entry(pretrained: bool = False, num_classes: int = 10, in_channels: int = 3):
-        net = _nets.build_net(_nets.NetConfig(arch, depth, shortcut, num_classes, in_channels, unit=unit, block=block))
+    def entry(
+        pretrained: bool = False, num_classes: int = 10, in_channels: int = 3, norm: str = "batch", init: str = "he"
+    ):
+        built = _nets.NetConfig(
+            arch, depth, shortcut, num_classes, in_channels, unit=unit, block=block, norm=norm, init=init
+        )
+        net = _nets.build_net(built)
         if pretrained:
+            if (norm, init) != ("batch", "he"):
+                raise ValueError(
+                    f"{name}: trained weights are offered only for the paper's BN nets with He init; "
+                    f"norm={norm!r}, init={init!r} has none: load it with pretrained=False"
+                )
             if name not in WEIGHTS:
                 raise ValueError(
                     f"{name}: the project has no trained weights for this net (it has them for: "
@@ -76,7 +89,10 @@ def _entry(name: str, arch: str, depth: int, shortcut: str, unit: str = "origina
     _, run = WEIGHTS.get(name, (None, None))
     entry.__name__ = name
     year = 2015 if (unit, block) == ("original", "basic") else 2016
-    entry.__doc__ = f"{config.describe()} for 32x32 images (He et al. {year}). " + (
+    entry.__doc__ = (
+        f"{config.describe()} for 32x32 images (He et al. {year}); norm= and init= build it without BN or with "
+        "branches that start at zero (see the module's docstring). "
+    ) + (
         f"pretrained=True: the project's own weights, {_test_error(run):.2f}% CIFAR-10 test error ({run}); "
         "the net takes CIFAR-10 images as they are, NCHW, float in [0, 1] or uint8, and subtracts the "
         "training images' per-pixel mean itself."

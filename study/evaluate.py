@@ -51,18 +51,22 @@ class EvaluateError(Exception):
     """A run folder or checkpoint that cannot be evaluated; the message says why and what to do."""
 
 
-def locate(path: Path) -> tuple[Path | None, Path]:
-    """(its run folder, or None for a checkpoint alone; the checkpoint) for what the user named."""
+def locate(path: Path) -> tuple[Path | None, Path, dict]:
+    """(its run folder, or None for a checkpoint alone; the checkpoint's path; the checkpoint, as
+    loaded) for what the user named."""
     if path.is_file():
         run_dir = path.parent.parent if path.parent.name == checkpoints.CHECKPOINTS else None
-        return run_dir, path
+        loaded, why = checkpoints.load_checkpoint(path)
+        if loaded is None:
+            raise EvaluateError(f"checkpoint {path} is refused: {why}")
+        return run_dir, path, loaded
     if not path.is_dir():
         raise EvaluateError(f"{path} is neither a run folder nor a checkpoint")
     newest, refused = checkpoints.newest_checkpoint(path)
     if newest is None:
         why = f" ({'; '.join(refused)})" if refused else ""
         raise EvaluateError(f"{path} has no usable checkpoint in {checkpoints.CHECKPOINTS}/{why}")
-    return path, newest[0]
+    return path, newest.path, newest.checkpoint
 
 
 def data_settings(run_dir: Path | None, overrides: list[str], recorded_dataset=None) -> dict:
@@ -184,10 +188,7 @@ def load(path: Path, overrides: list[str], builder: str | None = None):
             f"{path} is neither a run's checkpoint nor a net exported by this project; a published checkpoint "
             f"goes through its importer: --import {' | '.join(IMPORTERS)} FILE"
         )
-    run_dir, checkpoint = locate(path)
-    loaded, why = checkpoints.load_checkpoint(checkpoint)
-    if loaded is None:
-        raise EvaluateError(f"checkpoint {checkpoint} is refused: {why}")
+    run_dir, checkpoint, loaded = locate(path)
     config = net_config(loaded, run_dir, checkpoint)
     if config.builder and config.builder != builder:
         raise EvaluateError(

@@ -47,6 +47,13 @@ def departures(
     return {k: ("nonorm" if k == "norm" else v) for k, v in chosen.items() if v != PAPER_CHOICES[k]}
 
 
+def response_point(unit: str = "original", norm: str = "batch") -> str:
+    """Where a net's layer responses are measured: Figure 7 takes each 3x3 layer's BN output
+    (before the ReLU and the addition); a net with no BN after its convs (the pre-activation unit,
+    or no normalisation) is measured at the conv output."""
+    return "BN output" if (unit, norm) == ("original", "batch") else "conv output"
+
+
 #: The paper's CIFAR-10 grid per arch: Figure 6 and Table 6.
 GRID = {"plain": DEPTHS_TO_110, "resnet": DEPTHS}
 
@@ -124,4 +131,36 @@ FOLLOWUP_TEST_ERROR = {
     ("cifar100", 164, "preact"): 24.33,
     ("cifar100", 1001, "original"): 27.82,
     ("cifar100", 1001, "preact"): 22.71,
+}
+
+
+# Later work that trains residual nets without BN, or with branches that start at zero
+# (model.norm, model.init). None of these papers reports the paper's 20- or 56-layer CIFAR nets
+# with the paper's recipe, so a report sets no published figure beside those rows (only the BN
+# nets' Table 6 figures); no copy of any of them was reachable here, so what each measured is named
+# from its abstract and public summaries and no figure of theirs is quoted.
+
+#: How a report names each (norm, init) a study compares.
+FIX_NAMES = {
+    ("batch", "he"): "BN, He init (the paper's)",
+    ("batch", "zero_gamma"): "BN, zero γ",
+    ("none", "he"): "no norm, He init",
+    ("none", "fixup"): "no norm, Fixup",
+    ("none", "skipinit"): "no norm, SkipInit",
+}
+
+
+def fix_name(norm: str, init: str) -> str:
+    """How a report names a net's normalisation and init (FIX_NAMES)."""
+    return FIX_NAMES.get((norm, init), f"norm {norm}, init {init}")
+
+
+#: Where each init was published and on which nets; unverified: the papers were not at hand.
+FIX_SOURCES = {
+    "zero_gamma": "Goyal et al. 2017, 'Accurate, Large Minibatch SGD' (ImageNet ResNet-50; torchvision's "
+    "zero_init_residual)",
+    "fixup": "Zhang, Dauphin & Ma, ICLR 2019, 'Fixup Initialization' (CIFAR-10 ResNets to 10,000 layers and a "
+    "Wide-ResNet, ImageNet ResNets)",
+    "skipinit": "De & Smith, NeurIPS 2020, 'Batch Normalization Biases Residual Blocks Towards the Identity "
+    "Function in Deep Networks' (Wide-ResNets on CIFAR-10, ImageNet ResNets)",
 }

@@ -5,7 +5,8 @@
     table6.md / .csv / .tex       test errors beside the paper's
     final_errors.csv              training and test error per depth, plain beside ResNet
     reproductions.csv             test errors beside published runs of the recipe (its full length only)
-    shortcuts, units (.md / .csv) shortcut options or units side by side, where the runs compare them
+    shortcuts, units, fixes       shortcut options, units, or normalisation and init side by side,
+      (.md / .csv)                where the runs compare them
     report.md                     all of it, with a seed-aware verdict on each claim of section 4.2
 
 What is read and how: study.results.collect; what is written: study.results.publish.

@@ -22,12 +22,18 @@ def fake_run(
     folder: str = "fake",
     max_steps: int = 600,
     unit: str = "original",
+    norm_init: tuple[str, str] | None = None,
+    signal_spread: tuple[float, float] | None = None,
 ) -> Path:
+    """`norm_init`: the model's norm and init, recorded (runs from before they existed record
+    none). `signal_spread`: a diagnostics.csv of one step whose layers' response std fall
+    geometrically from 1 to 1 / the first number and gradient norms rise from 1 to the second."""
     run_dir = root / dataset / f"{arch}{depth}" / f"seed{seed}-{folder}"
     run_dir.mkdir(parents=True)
     config = {
         "seed": seed,
-        "model": {"arch": arch, "depth": depth, "shortcut": shortcut, "unit": unit},
+        "model": {"arch": arch, "depth": depth, "shortcut": shortcut, "unit": unit}
+        | (dict(zip(("norm", "init"), norm_init)) if norm_init else {}),
         "data": {"name": dataset, "root": f"/somewhere/{folder}"},
         "trainer": {"max_steps": max_steps},
     }
@@ -66,6 +72,12 @@ def fake_run(
         "layer,name,std\n"
         + "".join(f"{i + 1},l{i},{(2.0 if arch == 'plain' else 1.0) / (1 + i % 3)}\n" for i in range(n_layers))
     )
+    if signal_spread:
+        response, gradient = (spread ** (1 / (n_layers - 1)) for spread in signal_spread)
+        (run_dir / "diagnostics.csv").write_text(
+            "step,layer,name,response_std,grad_norm\n"
+            + "".join(f"0,{i + 1},l{i},{response**-i:.6g},{gradient**i:.6g}\n" for i in range(n_layers))
+        )
     return run_dir
 
 

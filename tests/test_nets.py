@@ -204,6 +204,13 @@ def test_torch_hub_builds_every_net_from_a_local_checkout_and_claims_no_weights_
     assert load("resnet1001").config.block == "bottleneck"
     with pytest.raises(ValueError, match="resnet56: the project has no trained weights"):
         load("resnet56", pretrained=True)
+    fixup = load("resnet56", norm="none", init="fixup")  # the variants, built, never trained weights
+    assert fixup.config == NetConfig("resnet", 56, "A", norm="none", init="fixup")
+    assert count_parameters(fixup) == 849_091 and count_parameters(load("plain20", norm="none")) == 269_034
+    with pytest.raises(ValueError, match="resnet20: trained weights are offered only for the paper's BN nets"):
+        load("resnet20", pretrained=True, norm="none", init="skipinit")
+    with pytest.raises(ValueError, match="init='zero_gamma' acts on residual branches, and a plain net has none"):
+        load("plain56", init="zero_gamma")
 
 
 @pytest.mark.parametrize("status, error", [("interrupted", 14.1), ("completed", None), ("completed", True)])

@@ -4,6 +4,7 @@ parameters and its multiply-adds."""
 import torch
 from torch import nn
 
+from study import paper
 from study.nets.user import UserNet
 
 
@@ -12,7 +13,7 @@ def response_layers(model: nn.Module) -> list[tuple[str, nn.Module, nn.Conv2d]]:
     order: the "layer responses" of the paper's Figure 7. In the original unit the response is the
     BN output after the conv (before ReLU and before the addition); in the pre-activation unit,
     whose convs are followed by no BN, and in a net without normalisation, the conv output itself
-    (response_point says which). Shortcut projections and 1x1 convs
+    (study.paper.response_point says which). Shortcut projections and 1x1 convs
     are not 3x3 layers and are left out. A user's net may name its own (its `response_layers()`)."""
     if isinstance(model, UserNet):
         declared = getattr(model.net, "response_layers", None)
@@ -26,7 +27,10 @@ def response_layers(model: nn.Module) -> list[tuple[str, nn.Module, nn.Conv2d]]:
                     )
             return [(str(name), module, conv) for name, module, conv in layers]
         model = model.net
-    at_conv = response_point(model) == "conv output"
+    config = getattr(model, "config", None)
+    at_conv = (
+        paper.response_point(getattr(config, "unit", "original"), getattr(config, "norm", "batch")) == "conv output"
+    )
     layers, last_conv = [], None
     for name, module in model.named_modules():
         if ".shortcut" in name or name.startswith("shortcut"):
@@ -40,14 +44,6 @@ def response_layers(model: nn.Module) -> list[tuple[str, nn.Module, nn.Conv2d]]:
                 layers.append((name, module, last_conv))
             last_conv = None
     return layers
-
-
-def response_point(model: nn.Module) -> str:
-    """Where a paper net's responses are measured: "BN output" (the original unit with BN), else
-    "conv output"."""
-    config = getattr(model, "config", None)
-    original = getattr(config, "unit", "original") == "original" and getattr(config, "norm", "batch") == "batch"
-    return "BN output" if original else "conv output"
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -5,7 +5,11 @@
   `signal_claims` (forward: every layer's response keeps a non-zero std; backward: the layers'
   gradient norms stay within a bounded range of each other);
 - the shortcut options' ordering of Table 3 (found on ImageNet): `shortcut_claim`;
-- He et al. 2016's finding that pre-activation units lower a ResNet's test error: `unit_claim`.
+- He et al. 2016's finding that pre-activation units lower a ResNet's test error: `unit_claim`;
+- what later work asks of section 4.1, with nets without BN or with branches that start at zero:
+  `fix_claims` (without BN and without a shortcut depth hurts far more, and the diagnostics show
+  the signals that BN keeps in range spreading; with a shortcut, Fixup and SkipInit nets need no BN
+  to avoid degradation).
 
 Each returns (claim, verdict, detail lines).
 """
@@ -15,7 +19,7 @@ import math
 import pandas as pd
 
 from study import paper
-from study.paper import net_name
+from study.paper import fix_name, net_name
 from study.results.stats import (
     CONTRADICTED,
     INDICATIVE,
@@ -37,6 +41,10 @@ GRADIENT_RANGE = 100.0
 SHORTCUT_FINDING = "on ImageNet (Table 3): B slightly better than A, C marginally better than B"
 #: How the unit claim names each unit.
 UNIT_NAMES = {"original": "original", "preact": "pre-activation"}
+#: The (norm, init) of the paper's nets, and of the norm-free nets the fix claims set beside them.
+WITH_BN, WITHOUT_BN = ("batch", "he"), ("none", "he")
+#: The residual nets without BN that the second fix claim judges.
+NORM_FREE_FIXES = (("none", "fixup"), ("none", "skipinit"))
 
 
 def depth_pairs(stats: dict, arch: str, depths) -> list[tuple[int, int]]:
@@ -191,15 +199,14 @@ def resnet110_claim(test: dict, table: pd.DataFrame) -> tuple[str, list[str]]:
 
 
 def per_run(table: pd.DataFrame, diagnostics: dict) -> pd.DataFrame:
-    """One row a run with diagnostics: its smallest response std and its largest gradient range
-    (largest over smallest layer norm) over all measured steps."""
+    """One row a run with diagnostics: its smallest response std, and the largest spread of its
+    layers' gradient norms and of their response std (largest over smallest) over all measured
+    steps (worst_spread)."""
     rows = []
     for r in table.itertuples():
         d = diagnostics.get(r.run_dir)
         if d is None:
             continue
-        norms = d[d.grad_norm > 0].groupby("step").grad_norm
-        ratio = (norms.max() / norms.min()).max() if len(d[d.grad_norm > 0]) else math.inf
         rows.append(
             {
                 "run_dir": r.run_dir,
@@ -207,10 +214,25 @@ def per_run(table: pd.DataFrame, diagnostics: dict) -> pd.DataFrame:
                 "depth": int(r.depth),
                 "seed": r.seed,
                 "min_response_std": float(d.response_std.min()),
-                "gradient_range": float(ratio),
+                "gradient_range": worst_spread(d, "grad_norm"),
+                "response_spread": worst_spread(d, "response_std"),
             }
         )
-    return pd.DataFrame(rows, columns=["run_dir", "arch", "depth", "seed", "min_response_std", "gradient_range"])
+    return pd.DataFrame(rows, columns=["run_dir", "arch", "depth", "seed", *PER_RUN_SIGNALS])
+
+
+#: What per_run measures on each run's diagnostics.
+PER_RUN_SIGNALS = ("min_response_std", "gradient_range", "response_spread")
+
+
+def worst_spread(diagnostics: pd.DataFrame, column: str) -> float:
+    """The largest, over the measured steps, of the largest layer's `column` over the smallest's
+    among the layers where it is above zero; infinite where it is nowhere above zero."""
+    positive = diagnostics[diagnostics[column] > 0]
+    if positive.empty:
+        return math.inf
+    values = positive.groupby("step")[column]
+    return float((values.max() / values.min()).max())
 
 
 def value_range(values: pd.Series) -> str:
@@ -346,3 +368,97 @@ def twin_lines(plain: pd.DataFrame) -> list[str]:
             f"its conv changes nothing); identical final errors at {same} of {len(finals)} seeds run in both"
         )
     return lines
+
+
+def of_variant(runs: pd.DataFrame, arch: str, variant: tuple[str, str]) -> pd.DataFrame:
+    """The runs of `arch` with the (norm, init) `variant` (a fix family's columns)."""
+    return runs[(runs.arch == arch) & (runs.norm == variant[0]) & (runs.init == variant[1])]
+
+
+def depth_steps(a: pd.DataFrame, b: pd.DataFrame) -> list[tuple[int, int]]:
+    """Adjacent depths at which both `a` and `b` have runs."""
+    depths = sorted(set(a.depth) & set(b.depth))
+    return list(zip(depths, depths[1:]))
+
+
+def norm_claim(runs: pd.DataFrame, diagnostics: dict) -> tuple[str, str, list[str]]:
+    """Without BN a plain net's training error rises with depth by more than with BN (the rise
+    without minus the rise with, a Welch interval across seeds); and per depth, the spread of its
+    layers' response std (largest over smallest, its worst measured step) is larger without BN, in
+    decades: the vanishing or exploding signal that section 4.1 says BN rules out."""
+    with_bn, without = of_variant(runs, "plain", WITH_BN), of_variant(runs, "plain", WITHOUT_BN)
+    train_with, train_without = (config_stats(r, "final_train_error") for r in (with_bn, without))
+    words, lines = [], []
+    for a, b in depth_steps(with_bn, without):
+        terms = [(1, train_without[("plain", b)]), (-1, train_without[("plain", a)])]
+        terms += [(-1, train_with[("plain", b)]), (1, train_with[("plain", a)])]
+        word, numbers = compare(terms, +1)
+        words.append(word)
+        lines.append(
+            f"{net_name('plain', a)} -> {net_name('plain', b)} training error: without BN "
+            f"{train_without[('plain', a)]} -> {train_without[('plain', b)]}, with BN {train_with[('plain', a)]} -> "
+            f"{train_with[('plain', b)]}; the rise without BN minus the rise with it: {numbers}: {word}"
+        )
+    if not words:  # the claim is about depth: the signals alone cannot judge it
+        words.append(MISSING)
+        lines.append("no two depths have finished plain runs both with and without BN")
+    spreads = per_run(runs[runs.arch == "plain"], diagnostics).merge(runs[["run_dir", "norm", "init"]], on="run_dir")
+    for depth, group in spreads.groupby("depth"):
+        free = group[(group.norm == WITHOUT_BN[0]) & (group.init == WITHOUT_BN[1])]
+        bn = group[(group.norm == WITH_BN[0]) & (group.init == WITH_BN[1])]
+        if free.empty or bn.empty:
+            continue
+        word, numbers = compare(
+            [(1, stats_of(free.response_spread.map(math.log10))), (-1, stats_of(bn.response_spread.map(math.log10)))],
+            +1,
+            unit=" decades",
+        )
+        words.append(word)
+        lines.append(
+            f"{net_name('plain', depth)}, largest over smallest layer response std: without BN (conv outputs) "
+            f"{value_range(free.response_spread)}, with BN (BN outputs) {value_range(bn.response_spread)}; "
+            f"log10 of it, without minus with: {numbers}: {word}. Largest over smallest layer gradient norm "
+            f"(not judged): without BN {value_range(free.gradient_range)}, with BN {value_range(bn.gradient_range)}"
+        )
+    return "Without BN and without a shortcut, depth hurts far more than with BN", weakest(words), lines
+
+
+def shortcut_without_norm_claim(runs: pd.DataFrame) -> tuple[str, str, list[str]]:
+    """A Fixup or SkipInit ResNet (no BN) does not train worse when deeper: per pair of depths, its
+    deeper net's training error minus the shallower's, which the claim says is not above zero. An
+    interval that holds zero is as far as seeds can go towards "not worse"; it stays inconclusive.
+    The ResNets with BN, zero γ and no norm with He init are shown beside it, not judged."""
+    train = {
+        variant: config_stats(of_variant(runs, "resnet", variant), "final_train_error")
+        for variant in dict.fromkeys([*NORM_FREE_FIXES, *paper.FIX_NAMES])
+    }
+    words = []
+    lines = [
+        "criterion: the deeper net's final training error minus the shallower's, not above zero as claimed; "
+        "an interval that holds zero (inconclusive) is as near as seeds come to showing 'no worse'"
+    ]
+    for variant, stats in train.items():
+        judged = variant in NORM_FREE_FIXES
+        depths = sorted(d for _, d in stats)
+        for a, b in zip(depths, depths[1:]):
+            word, numbers = compare([(1, stats[("resnet", b)]), (-1, stats[("resnet", a)])], -1)
+            if judged:
+                words.append(word)
+            lines.append(
+                f"{fix_name(*variant)}: {net_name('resnet', a)} -> {net_name('resnet', b)} training error "
+                f"{stats[('resnet', a)]} -> {stats[('resnet', b)]}; {numbers}: "
+                + (word if judged else f"{word}, for comparison (not judged)")
+            )
+        if judged and len(depths) < 2:
+            words.append(MISSING)
+            lines.append(f"{fix_name(*variant)}: finished ResNet runs at {len(depths)} depth(s); two are needed")
+    return (
+        "With a shortcut, BN is not needed to avoid degradation: Fixup and SkipInit ResNets train no worse when deeper",
+        weakest(words),
+        lines,
+    )
+
+
+def fix_claims(runs_of_family: pd.DataFrame, diagnostics: dict) -> list[tuple[str, str, list[str]]]:
+    """The two claims of a family of runs that differ in normalisation and init (fix_families)."""
+    return [norm_claim(runs_of_family, diagnostics), shortcut_without_norm_claim(runs_of_family)]

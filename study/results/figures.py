@@ -155,10 +155,19 @@ def integer_layers(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
 
 
-def figure7(table: pd.DataFrame, responses: dict, out: Path, unfinished: dict, published: dict | None = None) -> None:
-    """The caption names the nets not drawn: not run yet, or with runs still unfinished
-    (`unfinished`: unfinished_runs), whose layer responses are measured when they finish.
-    `published` (label -> layer/std frame) adds published nets, dotted, measured the same way."""
+def figure7(
+    table: pd.DataFrame,
+    responses: dict,
+    out: Path,
+    unfinished: dict,
+    published: dict | None = None,
+    point: str = "BN output",
+) -> None:
+    """The title says where a response is measured (`point`: study.paper.response_point of
+    the study's nets, "BN output" or "conv output"); the caption names the nets not drawn: not run
+    yet, or with runs still unfinished (`unfinished`: unfinished_runs), whose layer responses are
+    measured when they finish. `published` (label -> layer/std frame) adds published nets, dotted,
+    measured the same way."""
     fig, axes = plt.subplots(2, 1, figsize=(8, 6.5), layout="constrained")
     missing, waiting = [], []
 
@@ -187,14 +196,14 @@ def figure7(table: pd.DataFrame, responses: dict, out: Path, unfinished: dict, p
         integer_layers(ax)
         legend(ax)
     fig.suptitle(
-        "Figure 7: std of the 3x3 layers' responses on CIFAR-10 (dashed: plain, solid: ResNet"
+        f"Figure 7: std of the 3x3 layers' responses (each its {point}) on CIFAR-10\n(dashed: plain, solid: ResNet"
         + (", dotted: published nets)" if published else ")")
     )
     missing_caption(fig, missing, waiting, "no responses until it finishes")
     save_figure(fig, out, "fig7")
 
 
-def figure_signals(table: pd.DataFrame, diagnostics: dict, out: Path) -> bool:
+def figure_signals(table: pd.DataFrame, diagnostics: dict, out: Path, point: str = "BN output") -> bool:
     """fig_signals: per depth with diagnostics, the gradient norm per layer (log scale) and the
     response std per layer at each moment, plain (solid) against ResNet (dashed); the first seed
     of each. One legend below the panels (colour: moment, line: net), so that each panel keeps its
@@ -217,7 +226,7 @@ def figure_signals(table: pd.DataFrame, diagnostics: dict, out: Path) -> bool:
                 axes[0][col].semilogy(rows.layer, rows.grad_norm, style, color=colour)
                 axes[1][col].plot(rows.layer, rows.response_std, style, color=colour)
         axes[0][col].set(title=f"{depth} layers: gradient norm", xlabel="layer", ylabel="‖∂loss/∂W‖ (log)")
-        axes[1][col].set(title=f"{depth} layers: response std", xlabel="layer", ylabel="std")
+        axes[1][col].set(title=f"{depth} layers: response std", xlabel="layer", ylabel=f"std of the {point}")
         for ax in (axes[0][col], axes[1][col]):
             integer_layers(ax)
     handles = [

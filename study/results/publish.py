@@ -26,7 +26,7 @@ from study import paper
 from study.data.sources import describe_copy
 from study.fileio import UnsafeFile, atomic_write_text, inside, is_plain
 from study.paper import net_name
-from study.results.claims import paper_claims, shortcut_claim, signal_claims, unit_claim
+from study.results.claims import fix_claims, paper_claims, shortcut_claim, signal_claims, unit_claim
 from study.results.collect import Collection, collect, study_titles
 from study.results.figures import figure1, figure6, figure7, figure_signals, fitted_ylim, unfinished_runs
 from study.results.reproductions import reproduction_section
@@ -36,6 +36,9 @@ from study.results.tables import (
     NetFamily,
     final_errors,
     final_errors_markdown,
+    fix_families,
+    fix_markdown,
+    fix_table,
     md,
     shortcut_families,
     shortcut_markdown,
@@ -95,9 +98,10 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
     unfinished = unfinished_runs(table)
     figure1(curves, out, ylim, unfinished)
     figure6(curves, out, ylim, unfinished)
-    figure7(table, responses, out, unfinished, study.published)
-    drew_signals = figure_signals(table, diagnostics, out)
     family = NetFamily.of_study(shared)
+    point = paper.response_point(family.unit, family.norm)
+    figure7(table, responses, out, unfinished, study.published, point)
+    drew_signals = figure_signals(table, diagnostics, out, point)
     finals = final_errors(table)
     write_csv(finals, out / "final_errors.csv")
     t6 = table6(table, family)
@@ -163,8 +167,9 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
         ]
     if drew_signals:
         lines += [
-            "Signals through training (section 4.1): gradient norm and response std per 3x3 layer on one fixed "
-            "training batch, at the start, before each lr drop and at the end (`diagnostics.csv`).",
+            "Signals through training (section 4.1): gradient norm and response std per 3x3 layer (its "
+            f"{point}) on one fixed training batch, at the start, before each lr drop and at the end "
+            "(`diagnostics.csv`).",
             "",
             "![Signals through training](fig_signals.png)",
             "",
@@ -233,6 +238,8 @@ REPORT_FILES = [
     "shortcuts.csv",
     "units.md",
     "units.csv",
+    "fixes.md",
+    "fixes.csv",
 ] + [f"fig{n}.{ext}" for n in ("1", "6", "7", "_signals") for ext in ("png", "pdf")]
 
 
@@ -322,7 +329,8 @@ def upload_to_wandb(out: Path, studies: dict, titles: dict, project: str, entity
 
 
 #: The variants a report sets side by side where a family of studies differs in nothing else:
-#: (file stem, heading, families, table, its Markdown, claim, what varies).
+#: (file stem, heading, families, table, its Markdown, its claims from (runs, diagnostics), what
+#: varies, lines under the table).
 COMPARISONS = (
     (
         "shortcuts",
@@ -330,8 +338,9 @@ COMPARISONS = (
         shortcut_families,
         shortcut_table,
         shortcut_markdown,
-        shortcut_claim,
+        lambda runs, diagnostics: [shortcut_claim(runs)],
         "shortcut",
+        [],
     ),
     (
         "units",
@@ -339,16 +348,38 @@ COMPARISONS = (
         unit_families,
         unit_table,
         unit_markdown,
-        unit_claim,
+        lambda runs, diagnostics: [unit_claim(runs)],
         "unit",
+        [],
+    ),
+    (
+        "fixes",
+        "Without BN, and branches that start at zero",
+        fix_families,
+        fix_table,
+        fix_markdown,
+        fix_claims,
+        "normalisation or init",
+        [
+            "Published figures: only the paper's own ResNets have one for these nets (Table 6, at the full "
+            "length of 64,000 steps). Where each other init was published, and on which nets (unverified: "
+            "the papers were not at hand here, so none of their figures is quoted): "
+            + "; ".join(f"{init}: {md(source)}" for init, source in paper.FIX_SOURCES.items())
+            + ".",
+            "",
+            "Responses are measured at each 3x3 layer's BN output with BN and at its conv output without "
+            "(diagnostics.csv names the layer); a spread of response std across layers is comparable between "
+            "the two, the std itself is not.",
+            "",
+        ],
     ),
 )
 
 
-def write_comparisons(out: Path, table: pd.DataFrame, studies: dict) -> None:
+def write_comparisons(out: Path, table: pd.DataFrame, studies: dict, diagnostics: dict) -> None:
     """For each of COMPARISONS whose variants agree in everything else: <stem>.md/.csv and a section
     of report.md (the largest family; any others are named, not tabled)."""
-    for stem, heading, families_of, make_table, markdown, claim_of, what in COMPARISONS:
+    for stem, heading, families_of, make_table, markdown, claims_of, what, notes in COMPARISONS:
         families = families_of(table, studies)
         if not families:
             continue
@@ -356,9 +387,10 @@ def write_comparisons(out: Path, table: pd.DataFrame, studies: dict) -> None:
         t = make_table(runs_of_family)
         write_csv(t, out / f"{stem}.csv")
         atomic_write_text(out / f"{stem}.md", markdown(t))
-        claim, verdict, details = claim_of(runs_of_family)
-        section = ["", f"## {heading}", "", markdown(t), f"### {claim}: **{verdict}**", ""]
-        section += [f"- {d}" for d in details]
+        section = ["", f"## {heading}", "", markdown(t), *notes]
+        for claim, verdict, details in claims_of(runs_of_family, diagnostics):
+            section += [f"### {claim}: **{verdict}**", ""] + [f"- {d}" for d in details] + [""]
+        section.pop()
         if len(families) > 1:
             section += [
                 "",
@@ -396,7 +428,7 @@ def write_report(
             write_study(staging, titles[sid], collection, roots, ymax)
         else:  # one folder per study, never a pooled table; report.md links them
             write_index(staging, collection, titles, roots, ymax)
-        write_comparisons(staging, table, studies)
+        write_comparisons(staging, table, studies, collection.diagnostics)
         publish(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

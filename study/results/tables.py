@@ -4,6 +4,7 @@
     Table 6      test error per net beside the published one (the paper's, He et al. 2016's) (Markdown, LaTeX, CSV)
     shortcuts    test error per depth and shortcut option, in the manner of Table 3
     units        training and test error per depth, net and unit (original against pre-activation)
+    fixes        training and test error per depth, net, normalisation and init (BN against none, Fixup, ...)
 
 Text from run folders (paths, messages, config values) is escaped wherever it is written: `md`
 for Markdown, `tex` for LaTeX, `csv_safe` for a spreadsheet.
@@ -277,30 +278,42 @@ def table6_latex(t6: pd.DataFrame) -> str:
     )
 
 
-def variant_families(table: pd.DataFrame, studies: dict, field: str, archs: tuple[str, ...]) -> list[pd.DataFrame]:
-    """The finished runs of `archs` in studies that differ only in model.`field` (NetFamily's
-    shortcut or unit), one frame a family that has two values or more, each run's value in the
-    column `field`."""
+def variant_families(
+    table: pd.DataFrame, studies: dict, varied: tuple[str, ...], archs: tuple[str, ...]
+) -> list[pd.DataFrame]:
+    """The finished runs of `archs` in studies that differ only in the model keys `varied`
+    (NetFamily's shortcut, unit, norm, init), one frame a family that holds two variants or more,
+    each run's value of each key in a column of that name."""
 
     def key(sid):
         shared = studies[sid]
         config = flat_items(shared["config"])
-        config.pop(f"model.{field}", None)
+        for name in varied:
+            config.pop(f"model.{name}", None)
         return json.dumps([shared["dataset"], config, shared["data"]["content"]], sort_keys=True, default=str)
 
-    value = {sid: getattr(NetFamily.of_study(shared), field) for sid, shared in studies.items()}
-    done = table[table.arch.isin(archs) & table.status.isin(USABLE)].assign(**{field: lambda t: t.study.map(value)})
-    return [group for _, group in done.groupby(done.study.map(key)) if group[field].nunique() > 1]
+    family = {sid: NetFamily.of_study(shared) for sid, shared in studies.items()}
+    done = table[table.arch.isin(archs) & table.status.isin(USABLE)].assign(
+        **{name: (lambda t, name=name: t.study.map(lambda sid: getattr(family[sid], name))) for name in varied}
+    )
+    groups = done.groupby(done.study.map(key))
+    return [group for _, group in groups if len(group[list(varied)].drop_duplicates()) > 1]
 
 
 def shortcut_families(table: pd.DataFrame, studies: dict) -> list[pd.DataFrame]:
     """The ResNet runs of studies that differ only in model.shortcut (variant_families)."""
-    return variant_families(table, studies, "shortcut", ("resnet",))
+    return variant_families(table, studies, ("shortcut",), ("resnet",))
 
 
 def unit_families(table: pd.DataFrame, studies: dict) -> list[pd.DataFrame]:
     """Plain and ResNet runs of studies that differ only in model.unit (variant_families)."""
-    return variant_families(table, studies, "unit", ("plain", "resnet"))
+    return variant_families(table, studies, ("unit",), ("plain", "resnet"))
+
+
+def fix_families(table: pd.DataFrame, studies: dict) -> list[pd.DataFrame]:
+    """Plain and ResNet runs of studies that differ only in model.norm and model.init
+    (variant_families)."""
+    return variant_families(table, studies, ("norm", "init"), ("plain", "resnet"))
 
 
 def shortcut_table(runs_of_family: pd.DataFrame) -> pd.DataFrame:
@@ -338,6 +351,44 @@ def unit_markdown(t: pd.DataFrame) -> str:
     ]
     for r in t.itertuples():
         cells = [r.net, md(r.unit), fmt_params(r.params), spread_cell(r, "train"), spread_cell(r, "test")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def fix_table(runs_of_family: pd.DataFrame) -> pd.DataFrame:
+    """Per depth, net and (norm, init): params, training and test error mean ± std (n), and the
+    published test error of that net where there is one (Table 6's, for the paper's ResNets; at the
+    paper's full length, so beside these only as where the net ends up)."""
+    rows = []
+    for (depth, arch, norm, init), group in runs_of_family.groupby(["depth", "arch", "norm", "init"]):
+        reference = NetFamily(norm=norm, init=init).reference(arch, int(depth))
+        rows.append(
+            {"net": net_name(arch, depth), "depth": int(depth), "arch": arch, "norm": norm, "init": init}
+            | {"variant": paper.fix_name(norm, init), "params": params_of(group)}
+            | error_spreads(group)
+            | {"published_test_error": f"{reference[1]} (He et al. 2015)" if reference else "none for this net"}
+        )
+    order = {variant: i for i, variant in enumerate(paper.FIX_NAMES)}
+    t = pd.DataFrame(rows)
+    t["_order"] = [order.get((n, i), len(order)) for n, i in zip(t.norm, t.init)]
+    return t.sort_values(["depth", "arch", "_order", "norm", "init"], ignore_index=True).drop(columns="_order")
+
+
+def fix_markdown(t: pd.DataFrame) -> str:
+    lines = [
+        "| net | normalisation, init | params | training error (%), mean ± std (n) | test error (%), mean ± std (n) "
+        "| published test error (%), full length |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for r in t.itertuples():
+        cells = [
+            r.net,
+            md(r.variant),
+            fmt_params(r.params),
+            spread_cell(r, "train"),
+            spread_cell(r, "test"),
+            md(r.published_test_error),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

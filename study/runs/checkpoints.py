@@ -11,6 +11,7 @@ import pickle
 import time
 from dataclasses import fields
 from pathlib import Path
+from typing import NamedTuple
 
 from study.fileio import UnsafeFile, load_tensors, trim_rows
 from study.nets import NetConfig
@@ -23,7 +24,9 @@ __all__ = [
     "weights_mismatch",
     "setting_of",
     "setting_changes",
+    "Found",
     "newest_checkpoint",
+    "made_record",
     "net_of",
     "net_mismatch",
     "set_aside",
@@ -69,7 +72,15 @@ def load_checkpoint(path: Path, max_bytes: int | None = None) -> tuple[dict | No
     return checkpoint, None
 
 
-def newest_checkpoint(run_dir: Path, max_bytes: int | None = None) -> tuple[tuple[Path, int] | None, list[str]]:
+class Found(NamedTuple):
+    """A run's checkpoint as loaded: where, at which step, and what it holds."""
+
+    path: Path
+    step: int
+    checkpoint: dict
+
+
+def newest_checkpoint(run_dir: Path, max_bytes: int | None = None) -> tuple[Found | None, list[str]]:
     """(the valid checkpoint of the run with the highest step, or None; why each other one was
     refused). A truncated last.ckpt falls back to previous.ckpt; only those two names are read."""
     valid, refused = [], []
@@ -80,8 +91,8 @@ def newest_checkpoint(run_dir: Path, max_bytes: int | None = None) -> tuple[tupl
         if checkpoint is None:
             refused.append(f"{path.name}: {why}")
         else:
-            valid.append((path, int(checkpoint["global_step"])))
-    return (max(valid, key=lambda ps: ps[1]) if valid else None), refused
+            valid.append(Found(path, int(checkpoint["global_step"]), checkpoint))
+    return (max(valid, key=lambda found: found.step) if valid else None), refused
 
 
 def set_aside(run_dir: Path, reason: str) -> Path:
@@ -158,6 +169,18 @@ def weights_mismatch(checkpoint: dict, expected: dict) -> str | None:
     if extra:
         return f"it holds {len(extra)} weights the run's net lacks ({', '.join(extra[:3])})"
     return None
+
+
+def made_record(source: dict, device_type: str, precision: str) -> dict:
+    """What a run's steps are trained with and a resume must train with too: the data copy (its
+    content fingerprint and folder, from the data's `source`), the kind of device and precision.
+    Checkpoints keep it as `made`; `setting_of` reads it back."""
+    return {
+        "data": source.get("content"),
+        "folder": source.get("folder"),
+        "device": device_type,
+        "precision": str(precision),
+    }
 
 
 def setting_of(checkpoint: dict, previous: dict | None) -> dict:

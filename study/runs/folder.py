@@ -2,6 +2,7 @@
 trained into only when it is empty or holds this harness's run of the same config, and nothing a
 run reads or rewrites there may lead out of it or be anything but a plain file."""
 
+import tempfile
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -33,8 +34,15 @@ WRITTEN_FILES = (
 )
 #: What a folder may hold besides a run's config.yaml or summary.json and still pass for one
 #: (Hydra's .hydra/ comes first; Lightning's hparams.yaml only with the run's own files).
-RUN_FOLDER_ENTRIES = {*RUN_FILES, *WRITTEN_FOLDERS, LOCK, ".write-probe"}
-RUN_FOLDER_PREFIXES = ("set-aside-", "run.lock.stale-", ".config.yaml.", ".summary.json.", ".metrics.csv.")
+RUN_FOLDER_ENTRIES = {*RUN_FILES, *WRITTEN_FOLDERS, LOCK}
+RUN_FOLDER_PREFIXES = (
+    "set-aside-",
+    "run.lock.stale-",
+    ".config.yaml.",
+    ".summary.json.",
+    ".metrics.csv.",
+    ".write-probe",  # check_writable's, left by a process killed in between
+)
 
 
 def check_ours(run_dir: Path) -> None:
@@ -138,12 +146,13 @@ def check_same_run(run_dir: Path, cfg: DictConfig) -> None:
 
 
 def check_writable(folder: Path) -> None:
-    """Create `folder` and write a probe file into it, so an unwritable place is said before training."""
+    """Create `folder` and write a probe file into it, so an unwritable place is said before training.
+    The probe's name is its own, so two processes probing one folder at once never remove each
+    other's."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-probe"
-        probe.write_text("ok")
-        probe.unlink()
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-probe-") as probe:
+            probe.write(b"ok")
     except OSError as err:
         raise RunFolderError(
             f"cannot write to the output folder {folder} ({err.strerror or err}): "

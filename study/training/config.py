@@ -111,10 +111,11 @@ def built(cfg: DictConfig, key: str | None = None):
         raise ConfigError(f"{key}.{err}" if key else str(err)) from None
 
 
-def validate(cfg: DictConfig) -> None:
-    """Refuse impossible settings before any data is loaded. OmegaConf has checked each value's
-    type at composition and each node's constructor checks its ranges; what is left here spans
-    several keys."""
+def validate(cfg: DictConfig) -> TrainConfig:
+    """Refuse impossible settings before any data is loaded, and hand back the config as the
+    schema's dataclasses, each node built once. OmegaConf has checked each value's type at
+    composition and each node's constructor checks its ranges; what is left here spans several
+    keys."""
     data = built(cfg, "data")
     m = cfg.model
     if m.builder == "":  # conf/model/custom.yaml's placeholder
@@ -136,8 +137,8 @@ def validate(cfg: DictConfig) -> None:
         )
     if net_config.builder is not None:
         check_user_net(cfg, net_config)
-    built(cfg, "optim")
-    built(cfg)  # the top-level keys, and every node again
+    built(cfg, "optim")  # each node alone first, so a refusal names its key
+    settings = built(cfg)
     available = data.train_subset or (data.expected_counts[0] - data.val_split if data.expected_counts else None)
     if available is not None and data.batch_size > available:
         raise ConfigError(
@@ -161,6 +162,7 @@ def validate(cfg: DictConfig) -> None:
                 "sweep in each process. Run multi-GPU runs one at a time, or sweep with hydra/launcher=slurm "
                 "(one task per GPU)."
             )
+    return settings
 
 
 def check_trainer(trainer: DictConfig) -> None:

@@ -1,9 +1,10 @@
 """Forward and backward signals through training (section 4.1's argument that plain nets do not
 degrade because signals vanish): every `diag_every` steps, on one fixed training mini-batch (the
 same images each time, spread over the training set, no augmentation), each 3x3 layer's response
-std (its BN output before ReLU and addition, Figure 7's quantity, in train mode on that batch)
-and the L2 norm of its weight's gradient of that batch's loss. Written to `diagnostics.csv`:
-step, layer, name, response_std, grad_norm.
+std (Figure 7's quantity, in train mode on that batch: its BN output before ReLU and addition,
+or its conv output where no BN follows, study.paper.response_point) and the L2 norm of its
+weight's gradient of that batch's loss. Written to `diagnostics.csv`: step, layer, name (the
+module measured), response_std, grad_norm.
 
 Measuring changes nothing that is trained: the gradients are computed with torch.autograd.grad
 (the optimizer's .grad stays as it was), BN's running statistics are put back, and nothing random

@@ -20,7 +20,7 @@ from torch import nn
 
 from study import paper
 from study.nets import response_layers
-from study.runs.checkpoints import RECORD
+from study.runs.checkpoints import RECORD, made_record
 
 WARMUP_WINDOW = 50  # steps per warm-up test
 DIVERGENCE_CHECK_EVERY = 10  # steps between tests for a NaN or infinite loss
@@ -291,12 +291,9 @@ class ImageClassifier(L.LightningModule):
                 "dataset": datamodule.config.name if datamodule is not None else None,
             }
             if datamodule is not None and datamodule.splits is not None:  # what a resume must train with too
-                checkpoint[RECORD]["made"] = {
-                    "data": datamodule.splits.source.get("content"),
-                    "folder": datamodule.splits.source.get("folder"),
-                    "device": self.device.type,
-                    "precision": str(self.trainer.precision),
-                }
+                checkpoint[RECORD]["made"] = made_record(
+                    datamodule.splits.source, self.device.type, self.trainer.precision
+                )
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.warming_up = checkpoint["warming_up"]

@@ -40,7 +40,8 @@ from study.training.callbacks import (
     quiet_library_chatter,
 )
 from study.training.config import FIXED_TRAINER_ARGS, ConfigError, validate
-from study.training.recipe import ImageClassifier, OptimConfig
+from study.training.recipe import ImageClassifier
+from study.training.schema import TrainConfig
 
 __all__ = ["train", "RunError"]
 
@@ -69,24 +70,25 @@ def default_benchmark(cfg: DictConfig) -> bool:
     return uses_gpu(cfg) and not cfg.trainer.deterministic
 
 
-def load_data(cfg: DictConfig) -> ImageDataModule:
-    datamodule = ImageDataModule(OmegaConf.to_object(cfg.data), seed=cfg.seed)
+def load_data(settings: TrainConfig) -> ImageDataModule:
+    datamodule = ImageDataModule(settings.data, seed=settings.seed)
     datamodule.setup()  # loads the data now, so a missing dataset stops the run before training
     return datamodule
 
 
-def build_module(cfg: DictConfig, net_config: NetConfig) -> ImageClassifier:
-    net = build_net(net_config)
-    if cfg.run.compile:
+def build_module(settings: TrainConfig) -> ImageClassifier:
+    # A builder of the user's already built a net in `validate`, before the seed was set: this one,
+    # built after it, is the run's, so its first weights follow from the seed alone.
+    net = build_net(settings.model)
+    if settings.run.compile:
         net.compile()
-    optim: OptimConfig = OmegaConf.to_object(cfg.optim)
     return ImageClassifier(
         net,
-        optim,
-        warmup=optim.warmup_on(net_config.depth),
-        log_every=cfg.log_every,
-        eval_every=cfg.eval_every,
-        channels_last=cfg.run.channels_last,
+        settings.optim,
+        warmup=settings.optim.warmup_on(settings.model.depth),
+        log_every=settings.log_every,
+        eval_every=settings.eval_every,
+        channels_last=settings.run.channels_last,
     )
 
 
@@ -101,44 +103,42 @@ def resume_point(
     """The newest usable checkpoint; without one, an earlier history is set aside, never lost. A
     checkpoint of another net than the config's, or one made on another data copy, kind of device
     or precision (`setting`), is refused before anything in the folder changes."""
-    resume, refused = checkpoints.newest_checkpoint(run_dir, checkpoints.size_limit(count_parameters(module.net)))
-    if resume:
-        checkpoint = checkpoints.load_checkpoint(resume[0])[0]
-        mismatch = checkpoints.net_mismatch(checkpoint, net_config) or checkpoints.weights_mismatch(
-            checkpoint, module.state_dict()
+    found, refused = checkpoints.newest_checkpoint(run_dir, checkpoints.size_limit(count_parameters(module.net)))
+    if found:
+        mismatch = checkpoints.net_mismatch(found.checkpoint, net_config) or checkpoints.weights_mismatch(
+            found.checkpoint, module.state_dict()
         )
         if mismatch:
             raise ConfigError(
-                f"{resume[0]} is not this run's checkpoint: {mismatch}. Nothing was changed; move the checkpoint "
+                f"{found.path} is not this run's checkpoint: {mismatch}. Nothing was changed; move the checkpoint "
                 "out of the folder, or train this config elsewhere (hydra.run.dir=...)"
             )
-        changes = checkpoints.setting_changes(checkpoints.setting_of(checkpoint, previous), setting)
+        changes = checkpoints.setting_changes(checkpoints.setting_of(found.checkpoint, previous), setting)
         if changes:
             raise ConfigError(
                 f"{run_dir} cannot resume here: {'; '.join(changes)}. The steps of one run share one data copy, "
                 "kind of device and precision; nothing was changed. Resume it as it was trained (data.root=..., "
                 "trainer.accelerator=..., trainer.precision=...), or train this setting elsewhere (runs_root=...)"
             )
-    if first_process and resume:
-        path, step = resume
+    if first_process and found:
         log.info(
-            f"resume: {run_dir} from {path.name} at step {step}"
+            f"resume: {run_dir} from {found.path.name} at step {found.step}"
             + (f" (refused: {'; '.join(refused)})" if refused else "")
         )
         try:
-            checkpoints.trim_metrics(run_dir, step)
+            checkpoints.trim_metrics(run_dir, found.step)
         except ValueError as err:
             raise RunFolderError(
                 f"{run_dir}: {err}; metrics.csv is left as it was. Mend or remove that row and run again"
             ) from None
-        diagnostics.trim(run_dir, step)
+        diagnostics.trim(run_dir, found.step)
     elif first_process and refused:
         aside = checkpoints.set_aside(run_dir, "no-usable-checkpoint")
         log.info(
             f"restart: {run_dir} has no usable checkpoint ({'; '.join(refused)}); training restarts from step 0, "
             f"the old metrics.csv and checkpoints are kept in {aside.name}/"
         )
-    return resume
+    return (found.path, found.step) if found else None  # Lightning loads it again itself, by its path
 
 
 def previous_summary(run_dir: Path) -> dict | None:
@@ -208,7 +208,7 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
     if pooled and pool.held_signal() is not None:
         log.info(f"not started: this sweep was asked to stop; the same command trains {run_dir}")
         return "not started"
-    validate(cfg)
+    settings = validate(cfg)
     check_same_run(run_dir, cfg)
     if already_done(run_dir):
         return "skipped"
@@ -224,7 +224,7 @@ def train(cfg: DictConfig, run_dir: Path) -> str:
     try:
         if already_done(run_dir):  # finished by another process while this one waited for the lock
             return "skipped"
-        return _train(cfg, run_dir, stop, lock, first_process)
+        return _train(cfg, settings, run_dir, stop, lock, first_process)
     except pool.StoppedEarly as early:
         log.info(f"{early}: {run_dir} has no new step; the same command starts it again")
         if pooled:
@@ -245,15 +245,22 @@ def already_done(run_dir: Path) -> bool:
     return False
 
 
-def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: RunLock | None, first_process: bool) -> str:
+def _train(
+    cfg: DictConfig,
+    settings: TrainConfig,
+    run_dir: Path,
+    stop: StopOnSignal,
+    lock: RunLock | None,
+    first_process: bool,
+) -> str:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     pool.share_cpu_cores()
-    L.seed_everything(cfg.seed, workers=False, verbose=False)
-    datamodule = load_data(cfg)
+    L.seed_everything(settings.seed, workers=False, verbose=False)
+    datamodule = load_data(settings)
     if first_process:
         log.info(describe_source(datamodule.splits.source))
-    net_config: NetConfig = OmegaConf.to_object(cfg.model)
-    module = build_module(cfg, net_config)
+    net_config = settings.model
+    module = build_module(settings)
     exposes_responses = bool(response_layers(module.net))
     if not exposes_responses:
         log.info(f"{net_config.describe()} exposes no 3x3 layer responses: no Figure 7 or diagnostics for this run")
@@ -263,17 +270,17 @@ def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: RunLock | N
         FinalMeasurements(),
         CodeVersions(provenance.code_version(), previous_code(previous)),
     )
-    callbacks = [stop, RunCheckpoints(run_dir / checkpoints.CHECKPOINTS, cfg.checkpoint_every), clock, code, final]
-    if cfg.diag_every and exposes_responses:
-        callbacks.append(diagnostics.Diagnostics(run_dir, cfg.diag_every, cfg.data.batch_size))
+    callbacks = [stop, RunCheckpoints(run_dir / checkpoints.CHECKPOINTS, settings.checkpoint_every), clock, code, final]
+    if settings.diag_every and exposes_responses:
+        callbacks.append(diagnostics.Diagnostics(run_dir, settings.diag_every, settings.data.batch_size))
     source = datamodule.splits.source
     record = summary.blank(
-        arch=cfg.model.arch,
-        depth=cfg.model.depth,
-        shortcut=cfg.model.shortcut,
-        dataset=cfg.data.name,
+        arch=net_config.arch,
+        depth=net_config.depth,
+        shortcut=net_config.shortcut,
+        dataset=settings.data.name,
         data=source,
-        seed=cfg.seed,
+        seed=settings.seed,
         params=count_parameters(module.net),
     )
     try:
@@ -285,12 +292,7 @@ def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: RunLock | N
             atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved))
             record_failure(run_dir, record, err, steps, clock.elapsed_s(), resolved)
         raise
-    setting = {
-        "data": source["content"],
-        "folder": source["folder"],
-        "device": trainer.strategy.root_device.type,
-        "precision": str(trainer.precision),
-    }
+    setting = checkpoints.made_record(source, trainer.strategy.root_device.type, trainer.precision)
     resume = resume_point(run_dir, first_process, net_config, module, previous, setting)
     if first_process:  # from here on the folder holds a run, which the report lists
         atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved))
@@ -314,7 +316,7 @@ def _train(cfg: DictConfig, run_dir: Path, stop: StopOnSignal, lock: RunLock | N
             raise RunError(
                 f"{run_dir} is out of space ({err.strerror}) at step {steps}: make room there (or move the folder "
                 f"to a bigger disk) and run the same command again; the run resumes from its last checkpoint"
-                f"{f' (step {newest[1]})' if newest else ''}"
+                f"{f' (step {newest.step})' if newest else ''}"
             ) from None
         raise
     if not trainer.is_global_zero:

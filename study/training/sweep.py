@@ -6,10 +6,11 @@ count is right with parallel (joblib) and cluster (submitit) launchers alike.
 """
 
 import json
-import math
 import sys
 from pathlib import Path
 
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobStatus
@@ -23,14 +24,28 @@ from study.training.config import ConfigError, validate
 from study.training.pool import PoolStop, pool_size
 
 
-def sweep_size(config: DictConfig) -> int:
-    """How many jobs the basic sweeper makes from the experiment's params and the command line."""
+def sweep_jobs(config: DictConfig) -> list[list[str]]:
+    """Each job's overrides, as the basic sweeper makes them from the experiment's params and the
+    command line."""
     params = {str(k): str(v) for k, v in (config.hydra.sweeper.get("params") or {}).items()}
     for override in config.hydra.overrides.task:
         key, _, value = override.partition("=")
         params[key] = value
     parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()])
-    return math.prod(len(list(o.sweep_string_iterator())) if o.is_sweep_override() else 1 for o in parsed)
+    (jobs,) = BasicSweeper.split_arguments(parsed, None)
+    return jobs
+
+
+def check_jobs(config: DictConfig, jobs: list[list[str]]) -> None:
+    """Compose and validate every job of the sweep before Hydra makes any job's folder: a job that
+    cannot run (a combination of choices with no meaning) stops the whole sweep, having written
+    nothing."""
+    loader = GlobalHydra.instance().hydra.config_loader
+    for job in jobs:
+        try:
+            validate(loader.load_sweep_config(config, list(job)))
+        except ConfigError as err:
+            refuse(f"{err} (in the sweep's job {' '.join(job)}); nothing was run")
 
 
 def progress_file(config: DictConfig) -> Path:
@@ -55,6 +70,8 @@ class SweepProgress(Callback):
             refuse(err)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        jobs = sweep_jobs(config)
+        check_jobs(config, jobs)
         try:
             check_writable(progress_file(config).parent)
             # what this sweep (and Hydra, before its jobs) writes into the runs folder: never through a link
@@ -65,7 +82,7 @@ class SweepProgress(Callback):
             refuse(f"{err}; a sweep never writes through it. Nothing was changed: remove it, or sweep elsewhere")
         except RunFolderError as err:
             refuse(err)
-        total = sweep_size(config)
+        total = len(jobs)
         progress_file(config).write_text(json.dumps({"total": total}) + "\n")
         print(f"[sweep {config.experiment_name}] {total} runs")
         if pool_size(config.hydra) > 1:

@@ -18,7 +18,7 @@ from study.data.raw import DataError
 from study.data.sources import load_dataset
 from study.data.stream import DataConfig, ImageDataModule, StepBatches, augment, load_splits, normalize
 from study.results.publish import write_report
-from study.runs.checkpoints import load_checkpoint, net_of, newest_checkpoint
+from study.runs.checkpoints import net_of, newest_checkpoint
 from tiny_runs import compose_config, train_in_process
 
 
@@ -467,8 +467,7 @@ def test_a_cifar100_run_trains_a_net_with_100_outputs_and_records_it(arrays100, 
     summary = json.loads((run_dir / "summary.json").read_text())
     assert status == "completed" and run_dir.relative_to(tmp_path / "runs").parts[0] == "cifar100"
     assert summary["data"]["dataset"] == "cifar100" and summary["data"]["layout"] == "cifar-100-python"
-    checkpoint, _ = load_checkpoint(newest_checkpoint(run_dir)[0][0])
-    assert net_of(checkpoint).num_classes == 100
+    assert net_of(newest_checkpoint(run_dir)[0].checkpoint).num_classes == 100
     assert write_report([tmp_path / "runs"], tmp_path / "out") == 0
     table = (tmp_path / "out" / "table6.md").read_text()
     assert "| ResNet-20 |" in table and "| 8.75 |" not in table  # the paper's numbers are CIFAR-10's

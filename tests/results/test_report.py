@@ -768,6 +768,99 @@ def test_original_and_preact_units_are_set_side_by_side_with_a_verdict_per_depth
     assert "model.unit=original](study-" in text and "model.unit=preact](study-" in text  # each study's title
 
 
+#: experiment=fixes_mini's design beside the mini study: (norm, init) -> arch -> final training error at
+#: 20 and 56 layers, and the spread of its layers' response std there (diagnostics.csv).
+FIXES = {
+    ("batch", "he"): {"plain": ((30.0, 50.0), (1.05, 1.1)), "resnet": ((34.0, 35.0), (1.1, 1.2))},
+    ("batch", "zero_gamma"): {"resnet": ((33.0, 33.5), (1.1, 1.2))},
+    ("none", "he"): {"plain": ((35.0, 65.0), (20.0, 500.0)), "resnet": ((45.0, 60.0), (30.0, 900.0))},
+    ("none", "fixup"): {"resnet": ((36.0, 34.0), (2.0, 3.0))},
+    ("none", "skipinit"): {"resnet": ((37.0, 36.0), (2.0, 3.0))},
+}
+
+
+def fixes_runs(root, fixes=FIXES, seeds=(0, 1, 2)):
+    for (norm, init), nets in fixes.items():
+        for arch, (trains, spreads) in nets.items():
+            for depth, train, spread in zip((20, 56), trains, spreads):
+                for seed in seeds:
+                    jitter = 0.2 * (seed - 1)
+                    fake_run(
+                        root,
+                        arch,
+                        depth,
+                        seed=seed,
+                        train=train + jitter,
+                        test=train + 2 + jitter,
+                        folder=f"{norm}-{init}",
+                        # the mini study's runs predate model.norm and model.init: they record neither
+                        norm_init=None if (norm, init) == ("batch", "he") else (norm, init),
+                        signal_spread=(spread, 10.0),
+                    )
+
+
+def test_nets_without_bn_or_with_zero_branches_are_set_beside_the_papers_with_both_verdicts(tmp_path):
+    fixes_runs(tmp_path / "runs")
+    run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
+    table = pd.read_csv(tmp_path / "out" / "fixes.csv")
+    order = [("batch", "he"), ("batch", "zero_gamma"), ("none", "he"), ("none", "fixup"), ("none", "skipinit")]
+    assert list(zip(table.net, table.norm, table.init)) == [
+        (f"{'plain' if arch == 'plain' else 'ResNet'}-{d}", *variant)
+        for d in (20, 56)
+        for arch in ("plain", "resnet")
+        for variant in order
+        if arch in FIXES[variant]
+    ]
+    fixup56 = table[(table.net == "ResNet-56") & (table.init == "fixup")].iloc[0]
+    assert (fixup56.train_error_mean, fixup56.train_error_std, fixup56.train_error_n) == (34.0, 0.2, 3)
+    assert fixup56.published_test_error == "none for this net" and fixup56.variant == "no norm, Fixup"
+    assert (
+        table[(table.net == "ResNet-56") & (table.init == "he") & (table.norm == "batch")].iloc[0][
+            "published_test_error"
+        ]
+        == "6.97 (He et al. 2015)"
+    )
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert (
+        "| ResNet-20 | no norm, SkipInit | 269,722 | 37.00 ± 0.20 (3) | 39.00 ± 0.20 (3) | none for this net |" in text
+    )
+    verdicts = [line for line in text.splitlines() if line.startswith("### ")]
+    assert "### Without BN and without a shortcut, depth hurts far more than with BN: **reproduced**" in verdicts
+    assert any(v.startswith("### With a shortcut, BN is not needed") and v.endswith("**reproduced**") for v in verdicts)
+    # the rise from 20 to 56 layers: 30 points without BN, 20 with it
+    assert "the rise without BN minus the rise with it: difference +10.00 points" in text
+    assert "plain-56, largest over smallest layer response std: without BN (conv outputs) 500, with BN" in text
+    assert "no norm, Fixup: ResNet-20 -> ResNet-56 training error 36.00 ± 0.20 (3) -> 34.00 ± 0.20 (3)" in text
+    assert "no norm, He init: ResNet-20 -> ResNet-56" in text and "for comparison (not judged)" in text
+    assert "skipinit: De & Smith, NeurIPS 2020" in text and "unverified" in text
+    # each study's own report names where its responses are measured
+    signals = {p.parent.name: p.read_text() for p in (tmp_path / "out").glob("study-*/report.md")}
+    assert len(signals) == 5
+    assert sum("per 3x3 layer (its BN output)" in r for r in signals.values()) == 2  # BN with He and zero γ
+    assert sum("per 3x3 layer (its conv output)" in r for r in signals.values()) == 3
+
+
+def test_a_fix_with_one_depth_or_a_deeper_net_that_trains_worse_is_said_so(tmp_path):
+    fixes = {
+        ("batch", "he"): {"plain": ((30.0, 50.0), (1.05, 1.1))},
+        ("none", "he"): {"plain": ((35.0, 45.0), (20.0, 500.0))},  # rises less than with BN
+        ("none", "fixup"): {"resnet": ((36.0, 34.0), (2.0, 3.0))},
+        ("none", "skipinit"): {"resnet": ((37.0, 45.0), (2.0, 3.0))},
+    }
+    fixes_runs(tmp_path / "runs", fixes)
+    for run_dir in (tmp_path / "runs" / "cifar10" / "resnet56").glob("seed*-none-fixup"):
+        shutil.rmtree(run_dir)
+    run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "### Without BN and without a shortcut, depth hurts far more than with BN: **contradicted**" in text
+    assert "no norm, Fixup: finished ResNet runs at 1 depth(s); two are needed" in text
+    assert "no norm, SkipInit: ResNet-20 -> ResNet-56 training error" in text
+    assert "difference +8.00 points, 95% interval [+7.55, +8.45]: contradicted" in text
+    assert any(
+        line.startswith("### With a shortcut") and line.endswith("**not enough runs**") for line in text.splitlines()
+    )
+
+
 def test_plain_runs_in_one_order_only_are_not_set_beside_a_missing_twin(tmp_path):
     for unit in ("original", "preact"):
         for seed in (0, 1):

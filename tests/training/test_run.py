@@ -340,8 +340,8 @@ def test_truncated_checkpoint_is_ignored_for_the_one_before(cifar_root, tmp_path
     ckpts = only_run_dir(tmp_path) / "checkpoints"
     last = ckpts / "last.ckpt"
     last.write_bytes(last.read_bytes()[:2000])
-    (path, step), refused = newest_checkpoint(ckpts.parent)
-    assert path.name == "previous.ckpt" and step == 3
+    found, refused = newest_checkpoint(ckpts.parent)
+    assert found.path.name == "previous.ckpt" and found.step == found.checkpoint["global_step"] == 3
     assert len(refused) == 1 and refused[0].startswith("last.ckpt: ")
 
 
@@ -521,6 +521,61 @@ def test_a_pre_activation_bottleneck_run_trains_resumes_and_reports_in_its_own_f
     assert len(read_rows(run_dir / "diagnostics.csv")) and (run_dir / "layer_responses.csv").is_file()
     report = run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
     assert "report: 1 run (1 completed, 0 unfinished) in 1 study" in report.stdout
+
+
+def test_nets_without_bn_train_resume_sweep_and_report_beside_their_bn_twins(cifar_root, tmp_path, monkeypatch):
+    import study.training.run
+    from study.results.publish import write_report
+    from study.training.callbacks import StopOnSignal
+    from tiny_runs import stopped_at_step, train_in_process
+
+    fixup = ("model.norm=none", "model.init=fixup", "model.depth=8", "diag_every=3")
+    _, straight = train_in_process(cifar_root, tmp_path / "runs", *fixup)
+    monkeypatch.setattr(study.training.run, "StopOnSignal", stopped_at_step(4))
+    with pytest.raises(SystemExit):
+        train_in_process(cifar_root, tmp_path / "stopped", *fixup)
+    monkeypatch.setattr(study.training.run, "StopOnSignal", StopOnSignal)
+    status, resumed = train_in_process(cifar_root, tmp_path / "stopped", *fixup)
+    assert status == "completed" and resumed.parent.name == straight.parent.name == "resnet8-nonorm-fixup"
+    a, b = (json.loads((d / "summary.json").read_text()) for d in (straight, resumed))
+    assert (a["final_train_error"], a["final_test_error"]) == (b["final_train_error"], b["final_test_error"])
+    assert a["config"]["model"]["norm"] == "none" and a["params"] == b["params"]
+    names = {row["name"] for row in read_rows(straight / "diagnostics.csv")}  # measured at the convs: no BN
+    assert names and all(".conv" in name or name == "conv1" for name in names)
+    # the experiment's model nodes beside the paper's nets; the Fixup run above is found, not trained again
+    models = "model=resnet,resnet_fixup,plain,plain_nonorm"
+    run_cli(
+        "study.train",
+        "-m",
+        *tiny_run_args(cifar_root, tmp_path / "runs", models, "model.depth=8", "diag_every=3"),
+        check=True,
+    )
+    folders = sorted(p.parent.parent.name for p in (tmp_path / "runs").rglob("summary.json"))
+    assert folders == ["plain8", "plain8-nonorm", "resnet8", "resnet8-nonorm-fixup"]
+    assert json.loads((straight / "summary.json").read_text())["wall_time_s"] == a["wall_time_s"]
+    assert write_report([tmp_path / "runs"], tmp_path / "out") == 0
+    table = (tmp_path / "out" / "fixes.md").read_text()
+    assert "| plain-8 | no norm, He init |" in table and "| ResNet-8 | no norm, Fixup |" in table
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "### Without BN and without a shortcut, depth hurts far more than with BN: **not enough runs**" in text
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["model=plain_nonorm", "model.init=fixup"], "init='fixup' acts on residual branches"),
+        (["model=resnet", "model.init=fixup"], "init='fixup' replaces normalisation"),
+        # a sweep checks every job before Hydra makes any job's folder
+        (
+            ["-m", "model=resnet,resnet_nonorm", "model.init=zero_gamma", "model.depth=8,14"],
+            "init='zero_gamma' sets BN",
+        ),
+    ],
+)
+def test_a_norm_and_init_without_meaning_is_refused_in_one_line_and_writes_nothing(tmp_path, overrides, message):
+    result = run_cli("study.train", *overrides, f"runs_root={tmp_path / 'runs'}")
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "runs").exists()
 
 
 def test_a_depth_the_block_cannot_build_is_refused_before_the_data(tmp_path):

@@ -49,6 +49,11 @@ def test_every_experiment_composes_to_the_papers_runs():
         shortcuts_mini = compose("train", ["experiment=shortcuts_mini"], return_hydra_config=True)
         preact = compose("train", ["experiment=preact", "model.unit=preact"], return_hydra_config=True)
         preact_mini = compose("train", ["experiment=preact_mini"], return_hydra_config=True)
+        fixes_mini = compose("train", ["experiment=fixes_mini"], return_hydra_config=True)
+        nodes = {
+            node: compose("train", ["experiment=fixes_mini", f"model={node}"]).model
+            for node in fixes_mini.hydra.sweeper.params.model.split(",")
+        }
     assert plain.model.arch == "plain" and plain.hydra.sweeper.params["model.depth"] == "20,32,44,56,110"
     assert (table6.model.arch, table6.model.depth, table6.seed) == ("resnet", 110, 3)
     assert table6.hydra.sweeper.params.table6_run.count("[110,") == 5
@@ -79,6 +84,16 @@ def test_every_experiment_composes_to_the_papers_runs():
         "model": "resnet,plain",
         "model.unit": "original,preact",
         "model.depth": "20,56",
+    }
+    # the nets without BN or with zero branches at the mini schedule; the paper's nets are the mini study's
+    assert (fixes_mini.trainer.max_steps, fixes_mini.optim.lr, fixes_mini.optim.milestones) == (1200, 0.02, [600, 900])
+    assert fixes_mini.hydra.sweeper.params["model.depth"] == "20,56"
+    assert {node: (m.arch, m.norm, m.init) for node, m in nodes.items()} == {
+        "resnet_zero_gamma": ("resnet", "batch", "zero_gamma"),
+        "resnet_fixup": ("resnet", "none", "fixup"),
+        "resnet_skipinit": ("resnet", "none", "skipinit"),
+        "resnet_nonorm": ("resnet", "none", "he"),
+        "plain_nonorm": ("plain", "none", "he"),
     }
 
 
