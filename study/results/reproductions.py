@@ -11,7 +11,7 @@ import pandas as pd
 
 from study import paper
 from study.results.stats import Stats, config_stats, interval, prediction_interval
-from study.results.tables import NetFamily, fmt, fmt_spread, md
+from study.results.tables import NetFamily, fmt, fmt_spread, markdown_table, md
 from study.runs.identity import flat_items
 
 #: Where a run's config holds each fact of the paper's recipe (paper.RECIPE).
@@ -116,11 +116,15 @@ def reproduction_table(table: pd.DataFrame, family: NetFamily) -> pd.DataFrame:
 
 
 def reproduction_markdown(t: pd.DataFrame) -> str:
-    lines = [
-        "| net | ours, mean ± std (n) | reproduction, 5 seeds | ours − reproduction, 95% interval | Table 6 | "
-        "akamaster, best epoch |",
-        "|---|---:|---:|---|---:|---:|",
+    columns = [
+        ("net", "<"),
+        ("ours, mean ± std (n)", ">"),
+        ("reproduction, 5 seeds", ">"),
+        ("ours − reproduction, 95% interval", "<"),
+        ("Table 6", ">"),
+        ("akamaster, best epoch", ">"),
     ]
+    rows = []
     for r in t.itertuples():
         ours = fmt_spread(r.ours_mean, r.ours_std, r.ours_n) if r.ours_n else "no finished run"
         theirs = "—" if pd.isna(r.reproduction_mean) else f"{r.reproduction_mean:.2f} ± {r.reproduction_std:.2f}"
@@ -129,9 +133,10 @@ def reproduction_markdown(t: pd.DataFrame) -> str:
             if pd.isna(r.ours_minus_reproduction)
             else f"{r.ours_minus_reproduction:+.2f} [{r.interval_low:+.2f}, {r.interval_high:+.2f}]: {r.verdict}"
         )
-        cells = [r.net, ours, theirs, difference, "—" if pd.isna(r.table6) else r.table6, fmt(r.akamaster_best_epoch)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append(
+            [r.net, ours, theirs, difference, "—" if pd.isna(r.table6) else r.table6, fmt(r.akamaster_best_epoch)]
+        )
+    return markdown_table(columns, rows)
 
 
 def reproduction_section(table: pd.DataFrame, shared: dict, family: NetFamily) -> tuple[pd.DataFrame | None, list[str]]:

@@ -97,6 +97,10 @@ def error_spreads(runs: pd.DataFrame) -> dict:
     return out
 
 
+#: The columns of a training and a test error's spread (spread_cell), as markdown_table takes them.
+ERROR_SPREAD_COLUMNS = [("training error (%), mean ± std (n)", ">"), ("test error (%), mean ± std (n)", ">")]
+
+
 def spread_cell(row, e: str) -> str:
     """fmt_spread of a row's spread_columns(e)."""
     return fmt_spread(*(getattr(row, column) for column in spread_columns(e)))
@@ -198,21 +202,31 @@ def final_errors(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def markdown_table(columns: list[tuple[str, str]], rows: list[list[str]]) -> str:
+    """A Markdown table: `columns` as (heading, "<" left- or ">" right-aligned), a list of cells a
+    row (escaped by the caller where they come from run folders)."""
+    lines = ["| " + " | ".join(heading for heading, _ in columns) + " |"]
+    lines.append("|" + "".join("---:|" if align == ">" else "---|" for _, align in columns))
+    lines += ["| " + " | ".join(str(cell) for cell in cells) + " |" for cells in rows]
+    return "\n".join(lines) + "\n"
+
+
 def final_errors_markdown(errors: pd.DataFrame) -> str:
     if errors.empty:
         return "No run has finished yet.\n"
     archs = [a for a in ("plain", "resnet") if (errors.arch == a).any()]
-    header = [f"{paper.ARCH_NAMES[a]} {what} error (%)" for a in archs for what in ("training", "test")]
-    lines = ["| depth | " + " | ".join(header) + " |", "|---:|" + "---:|" * len(header)]
+    header = [(f"{paper.ARCH_NAMES[a]} {what} error (%)", ">") for a in archs for what in ("training", "test")]
     by_net = errors.set_index(["depth", "arch"])
-    for depth in sorted(set(errors.depth)):
-        cells = [
+    rows = [
+        [depth]
+        + [
             spread_cell(by_net.loc[(depth, arch)], e) if (depth, arch) in by_net.index else "—"
             for arch in archs
             for e in ("train", "test")
         ]
-        lines.append(f"| {depth} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        for depth in sorted(set(errors.depth))
+    ]
+    return markdown_table([("depth", ">"), *header], rows)
 
 
 def table6(table: pd.DataFrame, family: NetFamily = NetFamily()) -> pd.DataFrame:
@@ -253,17 +267,26 @@ def table6(table: pd.DataFrame, family: NetFamily = NetFamily()) -> pd.DataFrame
 
 
 def table6_markdown(t6: pd.DataFrame) -> str:
-    lines = [
-        "| net | params | published test error (%) | ours best (%) | ours mean ± std (n) | best − published |",
-        "|---|---:|---|---:|---:|---:|",
+    columns = [
+        ("net", "<"),
+        ("params", ">"),
+        ("published test error (%)", "<"),
+        ("ours best (%)", ">"),
+        ("ours mean ± std (n)", ">"),
+        ("best − published", ">"),
     ]
-    for r in t6.itertuples():
-        mean = fmt_spread(r.mean_test_error, r.std_test_error, r.n) if r.n else "no finished run"
-        lines.append(
-            f"| {md(r.net)} | {fmt_params(r.params)} | {r.paper_test_error} | {fmt(r.best_test_error)} | {mean} | "
-            f"{fmt(r.best_minus_paper)} |"
-        )
-    return "\n".join(lines) + "\n"
+    rows = [
+        [
+            md(r.net),
+            fmt_params(r.params),
+            r.paper_test_error,
+            fmt(r.best_test_error),
+            fmt_spread(r.mean_test_error, r.std_test_error, r.n) if r.n else "no finished run",
+            fmt(r.best_minus_paper),
+        ]
+        for r in t6.itertuples()
+    ]
+    return markdown_table(columns, rows)
 
 
 def table6_latex(t6: pd.DataFrame) -> str:
@@ -345,14 +368,12 @@ def unit_table(runs_of_family: pd.DataFrame) -> pd.DataFrame:
 
 
 def unit_markdown(t: pd.DataFrame) -> str:
-    lines = [
-        "| net | unit | params | training error (%), mean ± std (n) | test error (%), mean ± std (n) |",
-        "|---|---|---:|---:|---:|",
+    columns = [("net", "<"), ("unit", "<"), ("params", ">"), *ERROR_SPREAD_COLUMNS]
+    rows = [
+        [r.net, md(r.unit), fmt_params(r.params), spread_cell(r, "train"), spread_cell(r, "test")]
+        for r in t.itertuples()
     ]
-    for r in t.itertuples():
-        cells = [r.net, md(r.unit), fmt_params(r.params), spread_cell(r, "train"), spread_cell(r, "test")]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return markdown_table(columns, rows)
 
 
 def fix_table(runs_of_family: pd.DataFrame) -> pd.DataFrame:
@@ -375,13 +396,15 @@ def fix_table(runs_of_family: pd.DataFrame) -> pd.DataFrame:
 
 
 def fix_markdown(t: pd.DataFrame) -> str:
-    lines = [
-        "| net | normalisation, init | params | training error (%), mean ± std (n) | test error (%), mean ± std (n) "
-        "| published test error (%), full length |",
-        "|---|---|---:|---:|---:|---|",
+    columns = [
+        ("net", "<"),
+        ("normalisation, init", "<"),
+        ("params", ">"),
+        *ERROR_SPREAD_COLUMNS,
+        ("published test error (%), full length", "<"),
     ]
-    for r in t.itertuples():
-        cells = [
+    rows = [
+        [
             r.net,
             md(r.variant),
             fmt_params(r.params),
@@ -389,13 +412,15 @@ def fix_markdown(t: pd.DataFrame) -> str:
             spread_cell(r, "test"),
             md(r.published_test_error),
         ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        for r in t.itertuples()
+    ]
+    return markdown_table(columns, rows)
 
 
 def shortcut_markdown(t: pd.DataFrame) -> str:
-    lines = ["| net | option | params | test error (%), mean ± std (n) |", "|---|---|---:|---:|"]
-    for r in t.itertuples():
-        error = fmt_spread(r.test_error_mean, r.test_error_std, r.n)
-        lines.append(f"| {r.net} | {r.option} | {fmt_params(r.params)} | {error} |")
-    return "\n".join(lines) + "\n"
+    columns = [("net", "<"), ("option", "<"), ("params", ">"), ("test error (%), mean ± std (n)", ">")]
+    rows = [
+        [r.net, r.option, fmt_params(r.params), fmt_spread(r.test_error_mean, r.test_error_std, r.n)]
+        for r in t.itertuples()
+    ]
+    return markdown_table(columns, rows)
