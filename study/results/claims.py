@@ -375,12 +375,6 @@ def of_variant(runs: pd.DataFrame, arch: str, variant: tuple[str, str]) -> pd.Da
     return runs[(runs.arch == arch) & (runs.norm == variant[0]) & (runs.init == variant[1])]
 
 
-def depth_steps(a: pd.DataFrame, b: pd.DataFrame) -> list[tuple[int, int]]:
-    """Adjacent depths at which both `a` and `b` have runs."""
-    depths = sorted(set(a.depth) & set(b.depth))
-    return list(zip(depths, depths[1:]))
-
-
 def norm_claim(runs: pd.DataFrame, diagnostics: dict) -> tuple[str, str, list[str]]:
     """Without BN a plain net's training error rises with depth by more than with BN (the rise
     without minus the rise with, a Welch interval across seeds); and per depth, the spread of its
@@ -389,7 +383,7 @@ def norm_claim(runs: pd.DataFrame, diagnostics: dict) -> tuple[str, str, list[st
     with_bn, without = of_variant(runs, "plain", WITH_BN), of_variant(runs, "plain", WITHOUT_BN)
     train_with, train_without = (config_stats(r, "final_train_error") for r in (with_bn, without))
     words, lines = [], []
-    for a, b in depth_steps(with_bn, without):
+    for a, b in depth_pairs(train_without, "plain", sorted(d for _, d in train_with)):
         terms = [(1, train_without[("plain", b)]), (-1, train_without[("plain", a)])]
         terms += [(-1, train_with[("plain", b)]), (1, train_with[("plain", a)])]
         word, numbers = compare(terms, +1)
@@ -404,8 +398,7 @@ def norm_claim(runs: pd.DataFrame, diagnostics: dict) -> tuple[str, str, list[st
         lines.append("no two depths have finished plain runs both with and without BN")
     spreads = per_run(runs[runs.arch == "plain"], diagnostics).merge(runs[["run_dir", "norm", "init"]], on="run_dir")
     for depth, group in spreads.groupby("depth"):
-        free = group[(group.norm == WITHOUT_BN[0]) & (group.init == WITHOUT_BN[1])]
-        bn = group[(group.norm == WITH_BN[0]) & (group.init == WITH_BN[1])]
+        free, bn = of_variant(group, "plain", WITHOUT_BN), of_variant(group, "plain", WITH_BN)
         if free.empty or bn.empty:
             continue
         word, numbers = compare(
