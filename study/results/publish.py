@@ -18,6 +18,8 @@ import shutil
 import stat
 import sys
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -328,11 +330,22 @@ def upload_to_wandb(out: Path, studies: dict, titles: dict, project: str, entity
         print(f"wandb: {place}")
 
 
-#: The variants a report sets side by side where a family of studies differs in nothing else:
-#: (file stem, heading, families, table, its Markdown, its claims from (runs, diagnostics), what
-#: varies, lines under the table).
+@dataclass(frozen=True)
+class Comparison:
+    """Variants a report sets side by side where a family of studies differs in nothing else."""
+
+    stem: str  # of its .md and .csv
+    heading: str
+    families: Callable  # (table, studies) -> lists of runs that differ only in what varies
+    table: Callable  # runs -> its table
+    markdown: Callable  # its table -> Markdown
+    claims: Callable  # (runs, diagnostics) -> [(claim, verdict, details)]
+    varies: str  # what differs between its variants, in words
+    notes: tuple[str, ...] = ()  # paragraphs under the table
+
+
 COMPARISONS = (
-    (
+    Comparison(
         "shortcuts",
         "Shortcut options (in the manner of Table 3)",
         shortcut_families,
@@ -340,9 +353,8 @@ COMPARISONS = (
         shortcut_markdown,
         lambda runs, diagnostics: [shortcut_claim(runs)],
         "shortcut",
-        [],
     ),
-    (
+    Comparison(
         "units",
         "Original against pre-activation units (He et al. 2016)",
         unit_families,
@@ -350,9 +362,8 @@ COMPARISONS = (
         unit_markdown,
         lambda runs, diagnostics: [unit_claim(runs)],
         "unit",
-        [],
     ),
-    (
+    Comparison(
         "fixes",
         "Without BN, and branches that start at zero",
         fix_families,
@@ -360,18 +371,16 @@ COMPARISONS = (
         fix_markdown,
         fix_claims,
         "normalisation or init",
-        [
+        (
             "Published figures: only the paper's own ResNets have one for these nets (Table 6, at the full "
             "length of 64,000 steps). Where each other init was published, and on which nets (unverified: "
             "the papers were not at hand here, so none of their figures is quoted): "
             + "; ".join(f"{init}: {md(source)}" for init, source in paper.FIX_SOURCES.items())
             + ".",
-            "",
             "Responses are measured at each 3x3 layer's BN output with BN and at its conv output without "
             "(diagnostics.csv names the layer); a spread of response std across layers is comparable between "
             "the two, the std itself is not.",
-            "",
-        ],
+        ),
     ),
 )
 
@@ -379,26 +388,24 @@ COMPARISONS = (
 def write_comparisons(out: Path, table: pd.DataFrame, studies: dict, diagnostics: dict) -> None:
     """For each of COMPARISONS whose variants agree in everything else: <stem>.md/.csv and a section
     of report.md (the largest family; any others are named, not tabled)."""
-    for stem, heading, families_of, make_table, markdown, claims_of, what, notes in COMPARISONS:
-        families = families_of(table, studies)
+    for comparison in COMPARISONS:
+        families = comparison.families(table, studies)
         if not families:
             continue
         runs_of_family = max(families, key=len)
-        t = make_table(runs_of_family)
-        write_csv(t, out / f"{stem}.csv")
-        atomic_write_text(out / f"{stem}.md", markdown(t))
-        section = ["", f"## {heading}", "", markdown(t), *notes]
-        for claim, verdict, details in claims_of(runs_of_family, diagnostics):
-            section += [f"### {claim}: **{verdict}**", ""] + [f"- {d}" for d in details] + [""]
-        section.pop()
+        t = comparison.table(runs_of_family)
+        write_csv(t, out / f"{comparison.stem}.csv")
+        atomic_write_text(out / f"{comparison.stem}.md", comparison.markdown(t))
+        paragraphs = [comparison.markdown(t).rstrip("\n"), *comparison.notes]
+        for claim, verdict, details in comparison.claims(runs_of_family, diagnostics):
+            paragraphs.append("\n".join([f"### {claim}: **{verdict}**", ""] + [f"- {d}" for d in details]))
         if len(families) > 1:
-            section += [
-                "",
+            paragraphs.append(
                 f"- {len(families) - 1} other famil{'y' if len(families) == 2 else 'ies'} of runs that differ in "
-                f"the {what} (another schedule or data copy) are not tabled here: report them on their own",
-            ]
+                f"the {comparison.varies} (another schedule or data copy) are not tabled here: report them on their own"
+            )
         with open(out / "report.md", "a") as f:
-            f.write("\n".join(section) + "\n")
+            f.write("\n" + "\n\n".join([f"## {comparison.heading}", *paragraphs]) + "\n")
 
 
 def write_report(
