@@ -53,6 +53,7 @@ from study.results.tables import (
     unit_table,
     write_csv,
 )
+from study.results.throughout import throughout_lines
 from study.runs.identity import flat_items
 from study.runs.summary import USABLE
 
@@ -95,6 +96,8 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
     (shared,) = study.studies.values()
     out.mkdir(parents=True, exist_ok=True)
     ylim = fitted_ylim(curves, ymax)
+    max_steps = flat_items(shared["config"]).get("trainer.max_steps")
+    max_steps = max_steps if isinstance(max_steps, int) and not isinstance(max_steps, bool) else None
     write_csv(table, out / "runs.csv")
     write_csv(curves, out / "curves.csv", LOGGED_ERROR_FORMAT)
     unfinished = unfinished_runs(table)
@@ -148,6 +151,19 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
         "",
         "![Figure 1](fig1.png)",
         "",
+    ]
+    throughout = throughout_lines(curves, max_steps)
+    if throughout:
+        lines += [
+            "Through training, not only at the end (the paper: a deeper plain net's training error is higher "
+            "throughout, a deeper ResNet's lower), the mean curves compared at the steps every run of both "
+            "logged (the training error over the batches since the last log, the test error at each "
+            "evaluation); described, not judged:",
+            "",
+            *throughout,
+            "",
+        ]
+    lines += [
         "![Figure 6](fig6.png)",
         "",
         "![Figure 7](fig7.png)",
@@ -178,8 +194,7 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
         ]
     not_done = table[~table.status.isin(USABLE)]
     if len(not_done):
-        length = flat_items(shared["config"]).get("trainer.max_steps")
-        of = f" of {length:,}" if isinstance(length, int) else ""
+        of = f" of {max_steps:,}" if max_steps else ""
         lines += [
             "## Unfinished runs (in the figures up to where they stopped; in no verdict or table)",
             "",
