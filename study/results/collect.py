@@ -165,19 +165,33 @@ def read_responses(path: Path) -> pd.DataFrame:
     return values
 
 
-def read_diagnostics(path: Path, milestones, finished: bool) -> pd.DataFrame:
+def read_diagnostics(path: Path, milestones, finished: bool) -> tuple[pd.DataFrame, list[str]]:
     """A run's diagnostics.csv, checked, with a `moment` column naming the rows drawn: start,
     before each lr drop the run went through (the last measurement at or before it), and end, or
-    for a run that has not finished its last measurement. Raises ValueError."""
+    for a run that has not finished its last measurement; and notes on the steps left out, those
+    where a std or gradient norm is infinite or NaN (signals that overflowed, or a net diverging).
+    Raises ValueError."""
     table = pd.read_csv(path, dtype={"name": str})
     if list(table.columns) != DIAGNOSTICS_COLUMNS:
         raise ValueError(f"its columns must be {', '.join(DIAGNOSTICS_COLUMNS)}")
     numbers = table[["step", "layer", "response_std", "grad_norm"]].astype(float)
-    if not numbers.map(math.isfinite).all().all() or (numbers < 0).any().any():
-        raise ValueError("a step, layer, std or gradient norm that is not a finite, non-negative number")
+    if not numbers[["step", "layer"]].map(math.isfinite).all().all() or (numbers < 0).any().any():
+        raise ValueError(
+            "a step, layer, std or gradient norm that is negative, or a step or layer that is not a number"
+        )
     if table.empty:
         raise ValueError("it has no rows")
     table[["step", "layer"]] = numbers[["step", "layer"]].astype(int)
+    signals_finite = numbers[["response_std", "grad_norm"]].map(math.isfinite).all(axis=1)
+    overflowed = sorted(set(table.step[~signals_finite]))
+    table = table[~table.step.isin(overflowed)].copy()
+    if table.empty:
+        raise ValueError("no step has finite signals: every std or gradient norm measured is infinite or NaN")
+    notes = (
+        [f"a std or gradient norm is infinite or NaN at step(s) {', '.join(f'{s:,}' for s in overflowed)}: left out"]
+        if overflowed
+        else []
+    )
     steps = sorted(table.step.unique())
     moments = {steps[0]: "start"}
     for i, m in enumerate(m for m in milestones if isinstance(m, int)):
@@ -187,7 +201,7 @@ def read_diagnostics(path: Path, milestones, finished: bool) -> pd.DataFrame:
             moments[before[-1]] = f"before lr drop {i + 1}"
     moments.setdefault(steps[-1], "end" if finished else "last measured, unfinished")
     table["moment"] = table.step.map(moments)
-    return table
+    return table, notes
 
 
 def read_published(published: dict[str, Path]) -> tuple[dict, list[str]]:
@@ -274,11 +288,12 @@ def collect(roots: list[Path], published: dict[str, Path] | None = None) -> Coll
             optim = (summary.get("config") or {}).get("optim")
             milestones = optim.get("milestones") if isinstance(optim, dict) else None
             try:
-                diagnostics[name] = read_diagnostics(
+                diagnostics[name], notes = read_diagnostics(
                     files["diagnostics.csv"],
                     milestones if isinstance(milestones, list) else [],
                     summary["status"] in summaries.USABLE,
                 )
+                problems += [f"{name}: diagnostics.csv: {note}" for note in notes]
             except (ValueError, TypeError, KeyError, pd.errors.ParserError, UnicodeDecodeError) as err:
                 problems.append(f"{name}: damaged diagnostics.csv ({err}); left out of the signal figures")
     table = pd.DataFrame(rows, columns=RUN_COLUMNS)

@@ -59,6 +59,9 @@ from study.runs.summary import USABLE
 
 __all__ = ["write_report", "REPORT_FILES"]
 
+#: The heading over what a report could not use: damaged runs, and a damaged file or steps of a used run.
+LEFT_OUT = "## Left out (runs, or parts of a run)"
+
 
 def provenance_lines(table: pd.DataFrame) -> list[str]:
     """What made the study's runs, and a warning, naming the runs, where they differ."""
@@ -203,7 +206,7 @@ def write_study(out: Path, title: str, study: Collection, roots: list[Path], yma
         ]
         lines += [f"- {md(r.run_dir)}: {r.status} at step {r.steps:,}{of}" for r in not_done.itertuples()] + [""]
     if problems:
-        lines += ["## Runs not used", ""] + [f"- {md(p)}" for p in problems] + [""]
+        lines += [LEFT_OUT, ""] + [f"- {md(p)}" for p in problems] + [""]
     missing = [
         net_name(arch, depth)
         for arch, depths in paper.GRID.items()
@@ -236,7 +239,7 @@ def write_index(out: Path, collection: Collection, titles: dict, roots: list[Pat
             f"{md(describe_copy(studies[sid]['data']))}"
         )
     if collection.problems:
-        index += ["", "## Runs not used", ""] + [f"- {md(p)}" for p in collection.problems]
+        index += ["", LEFT_OUT, ""] + [f"- {md(p)}" for p in collection.problems]
     write_csv(table, out / "runs.csv")
     atomic_write_text(out / "report.md", "\n".join(index) + "\n")
 
@@ -457,11 +460,11 @@ def write_report(
     print(
         f"report: {len(table)} run{'s' if len(table) != 1 else ''} ({(table.status == 'completed').sum()} completed, "
         f"{(~table.status.isin(USABLE)).sum()} unfinished) in {len(studies)} "
-        f"{'study' if len(studies) == 1 else 'studies'}, {len(problems)} not used (damaged or still running); "
-        f"written to {out}/report.md"
+        f"{'study' if len(studies) == 1 else 'studies'}, {len(problems)} left out (a run damaged or still running, "
+        f"or part of one); written to {out}/report.md"
     )
     for p in problems:
-        print(f"  skipped {p}")
+        print(f"  left out: {p}")
     if wandb is not None:
         upload_to_wandb(out, studies, titles, **wandb)
     return 0

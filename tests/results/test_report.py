@@ -509,9 +509,17 @@ def test_a_damaged_curve_or_response_file_is_listed_not_a_crash(tmp_path):
     (no_std / "layer_responses.csv").write_text("layer,name,spread\n1,a,0.5\n")
     words = fake_run(tmp_path / "runs", "plain", 110, folder="words")
     (words / "metrics.csv").write_text("step,train_error\n100,lots\n")
+    exploded = fake_run(tmp_path / "runs", "plain", 32, folder="exploded", signal_spread=(10.0, 10.0))
+    with open(exploded / "diagnostics.csv", "a") as f:
+        f.write("600,1,l0,inf,1.0\n600,2,l1,1.0,1.0\n")
     assert report.main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 0
     text = (tmp_path / "out" / "report.md").read_text()
+    assert "## Left out (runs, or parts of a run)" in text
     assert tables.md(f"{no_std.relative_to(tmp_path / 'runs').as_posix()}: damaged layer_responses.csv") in text
+    exploded_name = exploded.relative_to(tmp_path / "runs").as_posix()
+    assert (
+        tables.md(f"{exploded_name}: diagnostics.csv: a std or gradient norm is infinite or NaN at step(s) 600") in text
+    )
     words_name = words.relative_to(tmp_path / "runs").as_posix()
     assert tables.md(f"{words_name}: not used, its metrics.csv is damaged (line 2: train_error is 'lots'") in text
     assert words_name not in (tmp_path / "out" / "runs.csv").read_text()  # in no table or figure

@@ -117,9 +117,44 @@ def test_the_moments_drawn_are_the_ones_a_run_went_through(tmp_path, finished, m
         + "\n"
         + "".join(f"{step},{layer},l{layer},1.0,0.5\n" for step in (0, 1000, 2000, 3000) for layer in (1, 2))
     )
-    table = read_diagnostics(path, milestones, finished)
+    table, notes = read_diagnostics(path, milestones, finished)
     named = table.dropna(subset=["moment"]).drop_duplicates("step")
     assert dict(zip(named.step, named.moment)) == moments
+    assert notes == []
+
+
+def test_steps_whose_signals_overflowed_are_left_out_and_named_while_the_others_are_kept(tmp_path):
+    # a norm-free net can overflow, or diverge between two measurements: its earlier steps still count
+    from study.results.collect import read_diagnostics
+
+    path = tmp_path / "diagnostics.csv"
+    rows = {0: ("1.0", "0.5"), 1000: ("inf", "0.5"), 2000: ("2.0", "nan"), 3000: ("3.0", "0.7")}
+    path.write_text(
+        ",".join(COLUMNS)
+        + "\n"
+        + "".join(f"{step},{layer},l{layer},{std},{grad}\n" for step, (std, grad) in rows.items() for layer in (1, 2))
+    )
+    table, notes = read_diagnostics(path, [1500], finished=True)
+    assert sorted(set(table.step)) == [0, 3000]
+    assert dict(zip(table.step, table.moment)) == {0: "start", 3000: "end"}
+    assert notes == ["a std or gradient norm is infinite or NaN at step(s) 1,000, 2,000: left out"]
+
+
+@pytest.mark.parametrize(
+    "rows,message",
+    [
+        ("0,1,l1,inf,0.5\n0,2,l2,1.0,nan\n", "no step has finite signals"),
+        ("0,1,l1,-1.0,0.5\n", "negative"),
+        ("zero,1,l1,1.0,0.5\n", "could not convert"),
+    ],
+)
+def test_diagnostics_with_nothing_usable_or_impossible_values_are_refused_with_the_reason(tmp_path, rows, message):
+    from study.results.collect import read_diagnostics
+
+    path = tmp_path / "diagnostics.csv"
+    path.write_text(",".join(COLUMNS) + "\n" + rows)
+    with pytest.raises(ValueError, match=message):
+        read_diagnostics(path, [], finished=True)
 
 
 @pytest.mark.parametrize(
@@ -153,4 +188,4 @@ def test_a_damaged_diagnostics_file_is_named_and_left_out(cifar_root, tmp_path):
     _, run_dir = train_in_process(cifar_root, tmp_path / "runs", "model=plain", "model.depth=8", "diag_every=2")
     (run_dir / "diagnostics.csv").write_text("step,layer,name,response_std,grad_norm\n0,1,bn1,nan,1\n")
     result = run_main("study.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), check=True)
-    assert "damaged diagnostics.csv" in result.stdout and "not a finite" in result.stdout
+    assert "damaged diagnostics.csv" in result.stdout and "no step has finite signals" in result.stdout
