@@ -201,7 +201,8 @@ def resnet110_claim(test: dict, table: pd.DataFrame) -> tuple[str, list[str]]:
 def per_run(table: pd.DataFrame, diagnostics: dict) -> pd.DataFrame:
     """One row a run with diagnostics: its smallest response std, and the largest spread of its
     layers' gradient norms and of their response std (largest over smallest) over all measured
-    steps (worst_spread)."""
+    steps (worst_spread); and how many steps were left out for an infinite or NaN signal
+    (collect.read_diagnostics)."""
     rows = []
     for r in table.itertuples():
         d = diagnostics.get(r.run_dir)
@@ -216,13 +217,24 @@ def per_run(table: pd.DataFrame, diagnostics: dict) -> pd.DataFrame:
                 "min_response_std": float(d.response_std.min()),
                 "gradient_range": worst_spread(d, "grad_norm"),
                 "response_spread": worst_spread(d, "response_std"),
+                "steps_left_out": int(d.steps_left_out.iloc[0]) if "steps_left_out" in d else 0,
             }
         )
-    return pd.DataFrame(rows, columns=["run_dir", "arch", "depth", "seed", *PER_RUN_SIGNALS])
+    return pd.DataFrame(rows, columns=["run_dir", "arch", "depth", "seed", *PER_RUN_SIGNALS, "steps_left_out"])
 
 
 #: What per_run measures on each run's diagnostics.
 PER_RUN_SIGNALS = ("min_response_std", "gradient_range", "response_spread")
+
+
+def left_out_lines(runs: pd.DataFrame) -> list[str]:
+    """A line for each run (per_run) whose signals overflowed or turned NaN at some measured steps:
+    those steps are in none of its numbers, and an explosion there is not judged."""
+    return [
+        f"{r.run_dir}: {r.steps_left_out} measured step(s) with an infinite or NaN signal are not in these "
+        "numbers (listed under 'Left out')"
+        for r in runs[runs.steps_left_out > 0].itertuples()
+    ]
 
 
 def worst_spread(diagnostics: pd.DataFrame, column: str) -> float:
@@ -283,6 +295,7 @@ def signal_claims(table: pd.DataFrame, diagnostics: dict) -> list[tuple[str, str
             lines.append(
                 "no finished plain run has diagnostics.csv (none finished, diag_every=0, or runs before diagnostics)"
             )
+        lines += left_out_lines(runs)
         out.append((claim, weakest(words) if words else MISSING, lines))
     return out
 
@@ -413,6 +426,7 @@ def norm_claim(runs: pd.DataFrame, diagnostics: dict) -> tuple[str, str, list[st
             f"log10 of it, without minus with: {numbers}: {word}. Largest over smallest layer gradient norm "
             f"(not judged): without BN {value_range(free.gradient_range)}, with BN {value_range(bn.gradient_range)}"
         )
+    lines += left_out_lines(spreads)
     return "Without BN and without a shortcut, depth hurts far more than with BN", weakest(words), lines
 
 

@@ -201,6 +201,7 @@ def read_diagnostics(path: Path, milestones, finished: bool) -> tuple[pd.DataFra
             moments[before[-1]] = f"before lr drop {i + 1}"
     moments.setdefault(steps[-1], "end" if finished else "last measured, unfinished")
     table["moment"] = table.step.map(moments)
+    table["steps_left_out"] = len(overflowed)
     return table, notes
 
 

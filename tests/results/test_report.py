@@ -520,6 +520,11 @@ def test_a_damaged_curve_or_response_file_is_listed_not_a_crash(tmp_path):
     assert (
         tables.md(f"{exploded_name}: diagnostics.csv: a std or gradient norm is infinite or NaN at step(s) 600") in text
     )
+    # its step 0 is still judged, and the signal verdicts say what they could not see
+    backward = text.split("### Backward signals")[1].split("###")[0]
+    left_out = f"{exploded_name}: 1 measured step(s) with an infinite or NaN signal are not in these"
+    assert tables.md(left_out) in backward
+    assert "plain-32: gradient range 10 over 1 seed(s)" in backward
     words_name = words.relative_to(tmp_path / "runs").as_posix()
     assert tables.md(f"{words_name}: not used, its metrics.csv is damaged (line 2: train_error is 'lots'") in text
     assert words_name not in (tmp_path / "out" / "runs.csv").read_text()  # in no table or figure
